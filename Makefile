@@ -1,0 +1,40 @@
+# Everything the demo, tests and benchmarks need is installed here, into .venv, from pinned versions.
+PYTHON ?= python3
+VENV := .venv
+PY := $(abspath $(VENV))/bin/python
+STAMP := $(VENV)/.installed
+# Spark workers and Ray on Spark run this environment's python and its `ray` command.
+RUN_ENV := PYSPARK_PYTHON=$(PY) PYSPARK_DRIVER_PYTHON=$(PY) PATH="$(abspath $(VENV))/bin:$$PATH"
+PYTEST_ARGS ?=
+
+.PHONY: demo test bench bench-full check-java clean freeze
+
+$(STAMP): pyproject.toml requirements/constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[all,dev]'
+	touch $(STAMP)
+
+check-java:
+	@command -v java >/dev/null 2>&1 || { \
+	  echo "ERROR: 'java' is not on PATH. The Spark and Ray-on-Spark tests need Java 17:"; \
+	  echo "       apt-get install -y openjdk-17-jre-headless (or set JAVA_HOME and PATH)."; exit 1; }
+
+demo: $(STAMP)
+	$(RUN_ENV) $(PY) -m prophet_grouped.demo
+
+test: $(STAMP) check-java
+	$(RUN_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP) check-java
+	$(RUN_ENV) $(PY) benchmarks/bench.py
+
+bench-full: $(STAMP) check-java
+	$(RUN_ENV) $(PY) benchmarks/bench.py --full
+
+# Refresh the pins from the current environment (after changing dependencies).
+freeze:
+	$(PY) -m pip freeze --exclude-editable | grep -v '^-e' > requirements/constraints.txt
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,255 @@
+"""Long-format data: validation of user frames, and a synthetic retail sales generator."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+#: Fewest training points a group must keep before its earliest validation cutoff.
+MIN_TRAIN_POINTS = 30
+
+
+def as_group_cols(group_cols: str | Sequence[str]) -> list[str]:
+    """Return ``group_cols`` as a non-empty list of column names, or raise."""
+    if isinstance(group_cols, str):
+        return [group_cols]
+    if isinstance(group_cols, Sequence) and group_cols and all(isinstance(c, str) for c in group_cols):
+        if len(set(group_cols)) != len(group_cols):
+            raise ValueError(f"group_cols has duplicate names: {list(group_cols)!r}.")
+        return list(group_cols)
+    raise TypeError(
+        f"group_cols must be a column name or a non-empty list of column names, got {group_cols!r}."
+    )
+
+
+def _fmt_keys(keys: Sequence[object], limit: int = 5) -> str:
+    keys = list(keys)
+    shown = ", ".join(repr(k) for k in keys[:limit])
+    more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
+    return f"[{shown}{more}]"
+
+
+def _check_columns(df: pd.DataFrame, required: list[str], role: str) -> None:
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"The following columns are missing from the {role}: {missing}. "
+            f"Got columns: {list(df.columns)}. Rename them, or set group_cols, time_col and "
+            f"target_col to the names your data uses."
+        )
+
+
+def _check_time(df: pd.DataFrame, time_col: str) -> pd.Series:
+    ds = df[time_col]
+    if isinstance(ds.dtype, pd.DatetimeTZDtype):
+        raise ValueError(
+            f"Column {time_col!r} is timezone-aware ({ds.dtype}); Prophet needs naive timestamps. "
+            f"Convert it with df[{time_col!r}] = df[{time_col!r}].dt.tz_localize(None)."
+        )
+    if not pd.api.types.is_datetime64_any_dtype(ds):
+        if pd.api.types.is_numeric_dtype(ds) or pd.api.types.is_bool_dtype(ds):
+            raise ValueError(
+                f"Column {time_col!r} must hold dates, got dtype {ds.dtype}. "
+                f"Convert it with pd.to_datetime before fitting."
+            )
+        if ds.map(lambda v: getattr(v, "tzinfo", None) is not None).any():
+            raise ValueError(
+                f"Column {time_col!r} holds timezone-aware timestamps; Prophet needs naive ones. "
+                f"Convert them to one timezone and drop it (tz_convert(...).tz_localize(None))."
+            )
+        parsed = pd.to_datetime(ds, errors="coerce", format="mixed")
+        bad = ds[parsed.isna() & ds.notna()]
+        if len(bad):
+            raise ValueError(
+                f"Column {time_col!r} has values that are not dates: {_fmt_keys(bad.unique())}. "
+                f"Fix or drop those rows."
+            )
+        if isinstance(parsed.dtype, pd.DatetimeTZDtype):
+            raise ValueError(
+                f"Column {time_col!r} holds timezone-aware timestamps; Prophet needs naive ones. "
+                f"Convert them with .dt.tz_localize(None)."
+            )
+        ds = parsed
+    if ds.isna().any():
+        raise ValueError(
+            f"Column {time_col!r} has {int(ds.isna().sum())} missing timestamps. Drop those rows."
+        )
+    return ds.astype("datetime64[ns]")
+
+
+def _check_target(df: pd.DataFrame, target_col: str) -> pd.Series:
+    y = df[target_col]
+    if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
+        hint = ""
+        if not pd.api.types.is_bool_dtype(y) and pd.to_numeric(y, errors="coerce").notna().any():
+            hint = f" It looks like numbers stored as text: convert with pd.to_numeric(df[{target_col!r}])."
+        raise ValueError(
+            f"Column {target_col!r} must be numeric, got dtype {y.dtype}.{hint}"
+        )
+    y = y.astype("float64")
+    if y.isna().any():
+        raise ValueError(
+            f"Column {target_col!r} has {int(y.isna().sum())} missing values (NaN). "
+            f"Drop those rows or fill them (for sales, often with 0) before fitting."
+        )
+    if np.isinf(y.to_numpy()).any():
+        raise ValueError(
+            f"Column {target_col!r} has {int(np.isinf(y.to_numpy()).sum())} infinite values. "
+            f"Drop or replace them before fitting."
+        )
+    return y
+
+
+def _check_keys(df: pd.DataFrame, group_cols: list[str]) -> None:
+    for col in group_cols:
+        if df[col].isna().any():
+            raise ValueError(
+                f"Group column {col!r} has {int(df[col].isna().sum())} missing values; every row "
+                f"needs a complete group key. Drop those rows or fill the key."
+            )
+
+
+def validate_history(
+    df: object, group_cols: list[str], time_col: str, target_col: str
+) -> pd.DataFrame:
+    """Check a long-format history frame and return it as ``group_cols + [ds, y]``.
+
+    The returned frame has naive ``datetime64[ns]`` ``ds`` and float ``y`` and is sorted by
+    group and date. Every problem raises ``TypeError`` or ``ValueError`` naming the column or
+    group at fault and the fix.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(
+            f"Expected a pandas DataFrame (or a Spark DataFrame with backend='spark'), "
+            f"got {type(df).__name__}."
+        )
+    if df.empty:
+        raise ValueError("The input frame is empty: there is nothing to fit.")
+    _check_columns(df, group_cols + [time_col, target_col], "input frame")
+    _check_keys(df, group_cols)
+    out = df[group_cols].copy()
+    out["ds"] = _check_time(df, time_col).to_numpy()
+    out["y"] = _check_target(df, target_col).to_numpy()
+    dup = out.duplicated(group_cols + ["ds"], keep=False)
+    if dup.any():
+        first = out.loc[dup].iloc[0]
+        key = tuple(v.item() if hasattr(v, "item") else v for v in (first[c] for c in group_cols))
+        raise ValueError(
+            f"{int(dup.sum())} rows share a group and a date, e.g. group {key!r} on "
+            f"{first['ds'].date()}. Each group needs one row per date: aggregate them first "
+            f"(e.g. df.groupby(group_cols + [{time_col!r}], as_index=False)[{target_col!r}].sum())."
+        )
+    return out.sort_values(group_cols + ["ds"], kind="stable").reset_index(drop=True)
+
+
+def validate_future(
+    df: object, group_cols: list[str], time_col: str
+) -> pd.DataFrame:
+    """Check a frame of dates to forecast and return it as ``group_cols + [ds]``."""
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"Expected a pandas DataFrame of groups and dates, got {type(df).__name__}.")
+    if df.empty:
+        raise ValueError("The frame to predict is empty: it needs group columns and dates.")
+    _check_columns(df, group_cols + [time_col], "frame to predict")
+    _check_keys(df, group_cols)
+    out = df[group_cols].copy()
+    out["ds"] = _check_time(df, time_col).to_numpy()
+    return out
+
+
+def make_retail_sales(
+    n_stores: int = 2,
+    n_items: int = 4,
+    periods: int = 730,
+    start: str = "2019-01-01",
+    seed: int | None = 0,
+    intermittent_share: float = 0.1,
+) -> pd.DataFrame:
+    """Generate realistic daily store x item sales.
+
+    Each series has a level drawn per store and item, a piecewise linear trend, weekly,
+    monthly and yearly seasonality, holiday effects (Christmas, New Year, Black Friday, Easter
+    and summer peaks), multiplicative noise and Poisson counts. A share of items is
+    intermittent: mostly zero with occasional sales.
+
+    Parameters
+    ----------
+    n_stores, n_items : int
+        Number of stores and items; there are ``n_stores * n_items`` series.
+    periods : int
+        Days per series.
+    start : str
+        First date.
+    seed : int or None
+        Seed; the same seed gives the same frame.
+    intermittent_share : float
+        Share of series, in [0, 1], that are intermittent.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``store``, ``item`` (ints), ``ds`` (daily dates) and ``y`` (float counts >= 0),
+        sorted by store, item and date.
+
+    Examples
+    --------
+    >>> df = make_retail_sales(n_stores=1, n_items=2, periods=60, seed=1)
+    >>> df.shape
+    (120, 4)
+    """
+    for name, value in (("n_stores", n_stores), ("n_items", n_items), ("periods", periods)):
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    if not 0.0 <= intermittent_share <= 1.0:
+        raise ValueError(f"intermittent_share must be in [0, 1], got {intermittent_share!r}.")
+    rng = np.random.default_rng(seed)
+    n = n_stores * n_items
+    ds = pd.date_range(start, periods=periods, freq="D")
+    t = np.arange(periods, dtype=float)
+
+    doy = ds.day_of_year.to_numpy()
+    dow = ds.day_of_week.to_numpy()
+    dom = ds.day.to_numpy()
+    # Holidays: Christmas run-up, New Year dip, Black Friday, Easter weekend, mid-summer.
+    holiday = np.zeros(periods)
+    month, day = ds.month.to_numpy(), ds.day.to_numpy()
+    holiday += 0.6 * ((month == 12) & (day >= 15) & (day <= 24))
+    holiday -= 0.7 * ((month == 12) & (day == 25)) + 0.5 * ((month == 1) & (day == 1))
+    thanksgiving = (month == 11) & (dow == 3) & (day >= 22) & (day <= 28)
+    holiday += 0.8 * np.roll(thanksgiving, 1)
+    holiday += 0.3 * ((month == 7) & (day <= 7))
+
+    level = rng.lognormal(mean=2.5, sigma=0.8, size=(n, 1))
+    slope = rng.normal(0.0, 0.3, size=(n, 1)) / periods
+    # One trend change point per series.
+    cp = rng.integers(periods // 4, max(periods // 4 + 1, 3 * periods // 4), size=(n, 1))
+    slope2 = slope + rng.normal(0.0, 0.3, size=(n, 1)) / periods
+    trend = 1.0 + slope * t + (slope2 - slope) * np.clip(t - cp, 0.0, None)
+    weekly_amp = rng.uniform(0.05, 0.35, size=(n, 1))
+    weekly = weekly_amp * np.array([-0.3, -0.2, -0.1, 0.0, 0.3, 0.8, 0.5])[dow]
+    monthly = rng.uniform(0.0, 0.1, size=(n, 1)) * np.cos(2 * np.pi * (dom - 1) / 30.5)
+    phase = rng.uniform(0, 2 * np.pi, size=(n, 1))
+    yearly = rng.uniform(0.05, 0.4, size=(n, 1)) * np.sin(2 * np.pi * doy / 365.25 + phase)
+    hol = rng.uniform(0.5, 1.5, size=(n, 1)) * holiday
+    noise = rng.normal(0.0, 0.08, size=(n, periods))
+    rate = level * np.clip(trend, 0.05, None) * np.exp(weekly + monthly + yearly + hol + noise)
+
+    intermittent = rng.random(n) < intermittent_share
+    if intermittent.any():
+        rate[intermittent] = rng.uniform(0.05, 0.4, size=(int(intermittent.sum()), 1)) * np.exp(
+            weekly[intermittent]
+        )
+    y = rng.poisson(rate).astype(float)
+
+    stores = np.repeat(np.arange(1, n_stores + 1), n_items)
+    items = np.tile(np.arange(1, n_items + 1), n_stores)
+    return pd.DataFrame(
+        {
+            "store": np.repeat(stores, periods),
+            "item": np.repeat(items, periods),
+            "ds": np.tile(ds.to_numpy(), n),
+            "y": y.ravel(),
+        }
+    )

@@ -1,0 +1,444 @@
+"""GroupedProphetTuner: parameters, validation, dispatch to a backend, fitted attributes."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from .backends import get_backend
+from .data import MIN_TRAIN_POINTS, as_group_cols, validate_future, validate_history
+from .engines import quiet, resolve_engine
+from .exceptions import GroupFitWarning
+from .metrics import resolve_metric
+from .objective import fold_cutoffs, horizon_offset
+from .results import PUBLIC_RESULT_COLUMNS, GroupResult, _plain
+from .search_space import check_param_names, prophet_kwargs, resolve_search_space
+from .tuning import TuningConfig
+
+
+def is_spark_dataframe(obj: object) -> bool:
+    """True for a pyspark DataFrame (classic or Connect), without importing pyspark."""
+    cls = type(obj)
+    return cls.__name__ == "DataFrame" and cls.__module__.startswith("pyspark.")
+
+
+def _check_int(name: str, value: object, low: int, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        extra = " or None" if allow_none else ""
+        raise ValueError(f"{name} must be an integer >= {low}{extra}, got {value!r}.")
+
+
+class GroupedProphetTuner(BaseEstimator):
+    """Tune and fit one Prophet model per group of a long table, with Optuna per group.
+
+    Each group (e.g. one item at one store) gets its own Optuna TPE study over
+    ``search_space``, scored by ``metric`` on the last ``horizon`` steps (or on rolling-origin
+    folds), then its best model is refitted on the group's whole history. The work runs on a
+    pluggable backend; every backend runs the same per-group function with the same seeds, so
+    results do not depend on where they were computed.
+
+    Parameters
+    ----------
+    group_cols : str or list of str, default="unique_id"
+        Columns whose values identify a group.
+    time_col : str, default="ds"
+        Timestamp column.
+    target_col : str, default="y"
+        Column to forecast.
+    search_space : {"paper", "prophet-docs"}, dict or callable, default="paper"
+        ``"paper"``: the published Ray-on-Spark study's space (seasonality mode, per-seasonality
+        prior scales and Fourier orders, changepoint and holiday prior scales).
+        ``"prophet-docs"``: the space Prophet's documentation recommends. A dict maps Prophet
+        constructor arguments, or per-seasonality names such as
+        ``"weekly_seasonality_prior_scale"`` and ``"yearly_fourier_order"``, to
+        ``optuna.distributions`` objects. A callable takes an Optuna trial and returns a dict.
+    n_trials : int, default=30
+        Trials per group.
+    early_stopping_rounds : int or None, default=10
+        Stop a group's study after this many trials without improvement; None disables.
+    metric : {"mae", "rmse", "mape", "smape", "wape"} or callable, default="smape"
+        Validation loss, lower is better; a callable takes ``(y_true, y_pred)``.
+    horizon : int, default=90
+        Validation horizon, in steps of ``freq``.
+    cv_folds : int, default=1
+        1: one holdout of the last ``horizon`` steps. k: k back-to-back rolling-origin folds.
+    cutoffs : list of timestamps or None, default=None
+        Explicit cutoffs (overrides ``cv_folds``): each fold trains on ``ds <= cutoff`` and
+        scores ``cutoff < ds <= cutoff + horizon``.
+    freq : str, default="D"
+        Pandas frequency of the series.
+    holidays_country : str or None, default=None
+        Country code (e.g. ``"US"``) whose holidays every model gets.
+    prophet_params : dict or None, default=None
+        Fixed Prophet constructor arguments for every model.
+    backend : {"local", "spark", "ray"} or Backend, default="local"
+        Where groups are tuned.
+    backend_options : dict or None, default=None
+        Keyword arguments for the backend named by ``backend``.
+    n_jobs : int or None, default=-1
+        Worker processes for the local backend, scikit-learn style (-1: every core).
+    random_state : int, RandomState or None, default=None
+        Seed; each group's sampler seed derives from it and the group key.
+    on_error : {"warn", "raise"}, default="warn"
+        What a group whose tuning fails does: ``"warn"`` records it as ``"failed"`` in
+        ``results_`` and warns once, listing the failed groups; ``"raise"`` stops the fit.
+    engine : {"auto", "stan", "batch"}, default="auto"
+        How each model is fitted: ``"stan"`` is stock Prophet (cmdstanpy); ``"batch"`` solves
+        the same MAP problem directly with prophet-batch; ``"auto"`` picks ``"batch"`` when it
+        is installed.
+
+    Attributes
+    ----------
+    best_params_ : pandas.DataFrame
+        Group columns and one column per tuned parameter, for the groups that succeeded.
+    results_ : pandas.DataFrame
+        One row per group: group columns, ``best_score``, ``n_trials``, ``stopped_early``,
+        ``status`` (``"ok"`` or ``"failed"``), ``error``, ``seconds``, ``n_failed_trials``.
+    models_ : dict
+        Group key tuple -> fitted ``prophet.Prophet`` refitted on the whole history.
+    trials_ : dict
+        Group key tuple -> list of trial losses (None for a failed trial), in trial order.
+    group_cols_ : list of str
+        The group columns used by ``fit``.
+    engine_ : str
+        The engine that ran (``"stan"`` or ``"batch"``).
+    random_state_ : int
+        The base seed used.
+
+    Examples
+    --------
+    >>> from prophet_grouped import GroupedProphetTuner, make_retail_sales
+    >>> df = make_retail_sales(n_stores=1, n_items=2, periods=400, seed=0)
+    >>> tuner = GroupedProphetTuner(group_cols=["store", "item"], n_trials=3, horizon=30,
+    ...                             n_jobs=1, random_state=0).fit(df)
+    >>> sorted(tuner.results_["status"].unique())
+    ['ok']
+    >>> fc = tuner.predict(tuner.make_future_dataframe(periods=7))
+    >>> len(fc)
+    14
+    """
+
+    def __init__(
+        self,
+        group_cols: str | Sequence[str] = "unique_id",
+        time_col: str = "ds",
+        target_col: str = "y",
+        search_space: str | Mapping[str, Any] | Callable[[Any], dict[str, Any]] = "paper",
+        n_trials: int = 30,
+        early_stopping_rounds: int | None = 10,
+        metric: str | Callable[[np.ndarray, np.ndarray], float] = "smape",
+        horizon: int = 90,
+        cv_folds: int = 1,
+        cutoffs: Sequence[Any] | None = None,
+        freq: str = "D",
+        holidays_country: str | None = None,
+        prophet_params: Mapping[str, Any] | None = None,
+        backend: Any = "local",
+        backend_options: Mapping[str, Any] | None = None,
+        n_jobs: int | None = -1,
+        random_state: Any = None,
+        on_error: str = "warn",
+        engine: str = "auto",
+    ) -> None:
+        self.group_cols = group_cols
+        self.time_col = time_col
+        self.target_col = target_col
+        self.search_space = search_space
+        self.n_trials = n_trials
+        self.early_stopping_rounds = early_stopping_rounds
+        self.metric = metric
+        self.horizon = horizon
+        self.cv_folds = cv_folds
+        self.cutoffs = cutoffs
+        self.freq = freq
+        self.holidays_country = holidays_country
+        self.prophet_params = prophet_params
+        self.backend = backend
+        self.backend_options = backend_options
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.on_error = on_error
+        self.engine = engine
+
+    def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.target_tags.required = False
+        tags.non_deterministic = False
+        return tags
+
+    # ------------------------------------------------------------------ validation
+    def _validate_params(self) -> tuple[list[str], TuningConfig]:
+        group_cols = as_group_cols(self.group_cols)
+        for name in ("time_col", "target_col"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a column name (str), got {getattr(self, name)!r}.")
+        _check_int("n_trials", self.n_trials, 1)
+        _check_int("early_stopping_rounds", self.early_stopping_rounds, 1, allow_none=True)
+        _check_int("horizon", self.horizon, 1)
+        _check_int("cv_folds", self.cv_folds, 1)
+        if self.on_error not in ("warn", "raise"):
+            raise ValueError(f"on_error must be 'warn' or 'raise', got {self.on_error!r}.")
+        try:
+            horizon_offset(self.freq, 1)
+        except (ValueError, TypeError):
+            raise ValueError(f"freq must be a pandas frequency such as 'D', 'W' or 'h', got {self.freq!r}.") from None
+        cutoffs = None
+        if self.cutoffs is not None:
+            try:
+                cutoffs = tuple(sorted(pd.Timestamp(c) for c in self.cutoffs))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"cutoffs must be a list of timestamps, got {self.cutoffs!r} ({exc}).") from None
+            if not cutoffs:
+                raise ValueError("cutoffs is an empty list: give at least one cutoff, or None to use cv_folds.")
+        if self.prophet_params is not None:
+            if not isinstance(self.prophet_params, Mapping):
+                raise TypeError(f"prophet_params must be a dict, got {type(self.prophet_params).__name__}.")
+            unknown = [k for k in self.prophet_params if k not in prophet_kwargs()]
+            if unknown:
+                raise ValueError(
+                    f"Unknown Prophet arguments in prophet_params: {unknown}. Valid: {prophet_kwargs()}."
+                )
+        if self.holidays_country is not None:
+            import holidays
+
+            try:
+                holidays.country_holidays(self.holidays_country)
+            except (NotImplementedError, KeyError, AttributeError) as exc:
+                raise ValueError(
+                    f"holidays_country={self.holidays_country!r} is not a country the holidays package "
+                    f"knows; use an ISO code such as 'US', 'DE' or 'BR'."
+                ) from exc
+        if self.n_jobs is not None:
+            if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs == 0:
+                raise ValueError(f"n_jobs must be a non-zero integer or None, got {self.n_jobs!r}.")
+        random_state = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+        config = TuningConfig(
+            search_space=resolve_search_space(self.search_space),
+            metric=resolve_metric(self.metric),
+            n_trials=int(self.n_trials),
+            early_stopping_rounds=None if self.early_stopping_rounds is None else int(self.early_stopping_rounds),
+            horizon=int(self.horizon),
+            cv_folds=int(self.cv_folds),
+            cutoffs=cutoffs,
+            freq=self.freq,
+            holidays_country=self.holidays_country,
+            prophet_params=dict(self.prophet_params) if self.prophet_params else None,
+            engine=resolve_engine(self.engine),
+            random_state=random_state,
+        )
+        return group_cols, config
+
+    @staticmethod
+    def _check_lengths(history: pd.DataFrame, group_cols: list[str], config: TuningConfig) -> None:
+        """Raise if a group has too little history before its earliest cutoff or no validation data."""
+        keys = [history[c] for c in group_cols]
+        ds = history["ds"]
+        step = horizon_offset(config.freq, config.horizon)
+        if config.cutoffs is None:
+            earliest = ds.groupby(keys).transform("max") - step * config.cv_folds
+            cutoffs: list[Any] = []
+        else:
+            cutoffs = list(config.cutoffs)
+            earliest = pd.Series(cutoffs[0], index=history.index)
+        n_train = (ds <= earliest).groupby(keys).sum()
+        short = n_train[n_train < MIN_TRAIN_POINTS]
+        if len(short):
+            sizes = history.groupby(keys).size()
+            shown = ", ".join(
+                f"{k!r} ({sizes[k]} rows)" for k in list(short.index)[:5]
+            ) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
+            raise ValueError(
+                f"{len(short)} group(s) are too short for horizon={config.horizon} x "
+                f"{len(cutoffs) or config.cv_folds} fold(s) of freq={config.freq!r}: {shown}. Each group needs "
+                f"at least {MIN_TRAIN_POINTS} points before its earliest validation cutoff. Lower "
+                f"horizon or cv_folds, or drop those groups."
+            )
+        for cutoff in cutoffs:
+            n_valid = ((ds > cutoff) & (ds <= cutoff + step)).groupby(keys).sum()
+            empty = n_valid[n_valid == 0]
+            if len(empty):
+                raise ValueError(
+                    f"{len(empty)} group(s) have no data in the validation window after cutoff "
+                    f"{cutoff}: {list(empty.index)[:5]}. Choose cutoffs inside every group's history."
+                )
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any = None) -> GroupedProphetTuner:
+        """Tune and fit one model per group of ``X``.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or pyspark.sql.DataFrame
+            Long-format history with ``group_cols``, ``time_col`` and ``target_col``.
+        y : None
+            Ignored; the target is the ``target_col`` column of ``X``.
+
+        Returns
+        -------
+        self
+        """
+        group_cols, config = self._validate_params()
+        backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
+        if is_spark_dataframe(X):
+            stream = backend.run_spark(X, group_cols, self.time_col, self.target_col, config, self.n_jobs)
+        else:
+            history = validate_history(X, group_cols, self.time_col, self.target_col)
+            self._check_lengths(history, group_cols, config)
+            tasks = [
+                (key if isinstance(key, tuple) else (key,), frame[["ds", "y"]].reset_index(drop=True))
+                for key, frame in history.groupby(group_cols, sort=True)
+            ]
+            # Longest groups first, so that the last tasks to start are short ones.
+            tasks.sort(key=lambda task: -len(task[1]))
+            stream = backend.run(tasks, config, self.n_jobs)
+        results = self._collect(stream)
+        self._set_fitted(results, group_cols)
+        self.engine_ = config.engine
+        self.random_state_ = config.random_state
+        return self
+
+    def _collect(self, stream: Any) -> list[GroupResult]:
+        results = []
+        for result in stream:
+            if result.status != "ok" and self.on_error == "raise":
+                if hasattr(stream, "close"):
+                    stream.close()
+                raise RuntimeError(
+                    f"Tuning group {result.key!r} failed: {result.error}. Use on_error='warn' to "
+                    f"record failed groups in results_ and go on with the others."
+                )
+            results.append(result)
+        return results
+
+    def _set_fitted(self, results: list[GroupResult], group_cols: list[str]) -> None:
+        with quiet():
+            from prophet.serialize import model_from_json
+
+        results.sort(key=lambda r: tuple(str(k) for k in r.key))
+        rows = []
+        params = []
+        self.models_ = {}
+        self.trials_ = {}
+        for r in results:
+            key = dict(zip(group_cols, r.key))
+            rows.append({**key, **{c: getattr(r, c) for c in PUBLIC_RESULT_COLUMNS}})
+            self.trials_[r.key] = list(r.trials)
+            if r.status == "ok":
+                params.append({**key, **r.best_params})
+                self.models_[r.key] = model_from_json(r.model_json)
+        self.results_ = pd.DataFrame(rows, columns=group_cols + list(PUBLIC_RESULT_COLUMNS))
+        self.best_params_ = pd.DataFrame(params)
+        if self.best_params_.empty:
+            self.best_params_ = pd.DataFrame(columns=group_cols)
+        self.group_cols_ = group_cols
+        failed = [r for r in results if r.status != "ok"]
+        if failed:
+            listing = "; ".join(f"{r.key!r}: {r.error}" for r in failed[:10])
+            more = f" (and {len(failed) - 10} more)" if len(failed) > 10 else ""
+            warnings.warn(
+                f"{len(failed)} of {len(results)} group(s) failed and have no model: {listing}{more}. "
+                f"See results_ for every group's status and error.",
+                GroupFitWarning,
+                stacklevel=3,
+            )
+
+    # ------------------------------------------------------------------ predict
+    def make_future_dataframe(self, periods: int, include_history: bool = False) -> pd.DataFrame:
+        """Dates to forecast for every fitted group: ``periods`` steps of ``freq`` after its history.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Group columns and ``ds``.
+        """
+        check_is_fitted(self, "models_")
+        _check_int("periods", periods, 0)
+        frames = []
+        for key, model in self.models_.items():
+            future = model.make_future_dataframe(periods=periods, freq=self.freq, include_history=include_history)
+            future["ds"] = future["ds"].astype("datetime64[ns]")
+            for col, value in zip(self.group_cols_, key):
+                future[col] = value
+            frames.append(future)
+        if not frames:
+            return pd.DataFrame(columns=self.group_cols_ + ["ds"])
+        return pd.concat(frames, ignore_index=True)[self.group_cols_ + ["ds"]]
+
+    def _group_keys(self, frame: pd.DataFrame) -> list[tuple[Any, ...]]:
+        seen = frame[self.group_cols_].drop_duplicates()
+        return [tuple(_plain(v) for v in row) for row in seen.itertuples(index=False, name=None)]
+
+    def predict(self, X: Any) -> Any:
+        """Forecast the dates in ``X`` for each of its groups.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or pyspark.sql.DataFrame
+            Group columns and ``time_col``.
+
+        Returns
+        -------
+        DataFrame of the same kind as ``X``
+            Group columns, ``ds``, ``yhat``, ``yhat_lower``, ``yhat_upper``, rows in the order of ``X``.
+        """
+        check_is_fitted(self, "models_")
+        if is_spark_dataframe(X):
+            backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
+            return backend.predict_spark(self, X)
+        future = validate_future(X, self.group_cols_, self.time_col)
+        keys = self._group_keys(future)
+        unknown = [k for k in keys if k not in self.trials_]
+        if unknown:
+            raise ValueError(
+                f"{len(unknown)} group(s) to predict were not in the data given to fit: {unknown[:5]}. "
+                f"Predict only groups that fit saw (see results_)."
+            )
+        no_model = [k for k in keys if k not in self.models_]
+        if no_model:
+            raise ValueError(
+                f"{len(no_model)} group(s) to predict failed during fit and have no model: "
+                f"{no_model[:5]}. See results_['error']; drop them from the frame to predict."
+            )
+        out = future.copy()
+        for col in ("yhat", "yhat_lower", "yhat_upper"):
+            out[col] = np.nan
+        grouped = future.groupby(self.group_cols_, sort=False)
+        for key, rows in grouped:
+            key = key if isinstance(key, tuple) else (key,)
+            model = self.models_[tuple(_plain(k) for k in key)]
+            fc = model.predict(rows[["ds"]].reset_index(drop=True))
+            out.loc[rows.index, ["yhat", "yhat_lower", "yhat_upper"]] = fc[
+                ["yhat", "yhat_lower", "yhat_upper"]
+            ].to_numpy()
+        return out.reset_index(drop=True)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Minus the mean over groups of ``metric`` on ``X`` (higher is better, scikit-learn style).
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            Group columns, ``time_col`` and ``target_col`` for dates to forecast.
+        y : None
+            Ignored.
+        """
+        check_is_fitted(self, "models_")
+        metric = resolve_metric(self.metric)
+        truth = validate_history(X, self.group_cols_, self.time_col, self.target_col)
+        fc = self.predict(truth.rename(columns={"ds": self.time_col})[self.group_cols_ + [self.time_col]])
+        truth = truth.reset_index(drop=True)
+        losses = [
+            metric(part["y"].to_numpy(), fc.loc[part.index, "yhat"].to_numpy())
+            for _, part in truth.groupby(self.group_cols_, sort=False)
+        ]
+        return -float(np.mean(losses))

@@ -1,0 +1,139 @@
+"""The objective: build a Prophet model from parameters, fit it on each fold, score it.
+
+No Optuna, Spark or Ray here: this module turns a parameter dict into a loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .data import MIN_TRAIN_POINTS
+from .engines import fit_prophet
+from .search_space import DEFAULT_FOURIER_ORDERS, SEASONALITY_PERIODS, _SEASONAL_RE
+
+if TYPE_CHECKING:
+    from prophet import Prophet
+
+    from .metrics import Metric
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One validation split: fit on ``train``, score the forecast of ``valid``."""
+
+    cutoff: pd.Timestamp
+    train: pd.DataFrame
+    valid: pd.DataFrame
+
+
+def build_prophet(
+    params: Mapping[str, Any],
+    prophet_params: Mapping[str, Any] | None = None,
+    holidays_country: str | None = None,
+    uncertainty_samples: int | None = None,
+) -> Prophet:
+    """An unfitted Prophet for ``params`` on top of the fixed ``prophet_params``.
+
+    Names like ``yearly_seasonality_prior_scale`` and ``weekly_fourier_order`` become
+    ``add_seasonality(name, period, fourier_order, prior_scale)`` calls (periods 365.25, 30.5,
+    7 and 1 days) with the built-in seasonality of that name switched off; every other name is
+    a Prophet constructor argument.
+    """
+    from prophet import Prophet
+
+    kwargs: dict[str, Any] = dict(prophet_params or {})
+    seasonal: dict[str, dict[str, Any]] = {}
+    for name, value in params.items():
+        match = _SEASONAL_RE.match(name)
+        if match:
+            seasonal.setdefault(match.group(1), {})[match.group(2)] = value
+        else:
+            kwargs[name] = value
+    for name in seasonal:
+        if name != "monthly":
+            kwargs[f"{name}_seasonality"] = False
+    if uncertainty_samples is not None:
+        kwargs["uncertainty_samples"] = uncertainty_samples
+    model = Prophet(**kwargs)
+    for name, spec in seasonal.items():
+        prior = spec.get("seasonality_prior_scale")
+        model.add_seasonality(
+            name=name,
+            period=SEASONALITY_PERIODS[name],
+            fourier_order=int(spec.get("fourier_order", DEFAULT_FOURIER_ORDERS[name])),
+            prior_scale=None if prior is None else float(prior),
+        )
+    if holidays_country:
+        model.add_country_holidays(country_name=holidays_country)
+    return model
+
+
+def horizon_offset(freq: str, horizon: int) -> pd.DateOffset:
+    """``horizon`` steps of ``freq`` as a pandas offset."""
+    return pd.tseries.frequencies.to_offset(freq) * horizon
+
+
+def fold_cutoffs(
+    last: pd.Timestamp, horizon: int, freq: str, cv_folds: int, cutoffs: Sequence[pd.Timestamp] | None
+) -> list[pd.Timestamp]:
+    """Cutoffs, oldest first: explicit ``cutoffs``, or ``cv_folds`` back-to-back windows
+    of ``horizon`` steps ending at ``last``."""
+    if cutoffs is not None:
+        return sorted(pd.Timestamp(c) for c in cutoffs)
+    step = horizon_offset(freq, horizon)
+    return sorted(last - step * i for i in range(1, cv_folds + 1))
+
+
+def make_folds(
+    frame: pd.DataFrame, horizon: int, freq: str, cv_folds: int, cutoffs: Sequence[pd.Timestamp] | None
+) -> list[Fold]:
+    """Split one group's history (columns ds, y, sorted) into validation folds."""
+    step = horizon_offset(freq, horizon)
+    ds = frame["ds"]
+    folds = []
+    for cutoff in fold_cutoffs(ds.iloc[-1], horizon, freq, cv_folds, cutoffs):
+        train = frame.loc[ds <= cutoff, ["ds", "y"]].reset_index(drop=True)
+        valid = frame.loc[(ds > cutoff) & (ds <= cutoff + step), ["ds", "y"]].reset_index(drop=True)
+        if len(train) < MIN_TRAIN_POINTS or valid.empty:
+            raise ValueError(
+                f"too short for cutoff {cutoff.date()}: {len(train)} training points (at least "
+                f"{MIN_TRAIN_POINTS} needed) and {len(valid)} validation points"
+            )
+        folds.append(Fold(cutoff, train, valid))
+    return folds
+
+
+def forecast_loss(model: Prophet, valid: pd.DataFrame, metric: Metric) -> float:
+    """The metric of ``model``'s point forecast on ``valid`` (columns ds, y)."""
+    yhat = model.predict(valid[["ds"]])["yhat"].to_numpy()
+    return float(metric(valid["y"].to_numpy(), yhat))
+
+
+def evaluate(
+    params: Mapping[str, Any],
+    folds: Sequence[Fold],
+    metric: Metric,
+    engine: str,
+    output_dir: str,
+    prophet_params: Mapping[str, Any] | None = None,
+    holidays_country: str | None = None,
+) -> float:
+    """Mean loss of ``params`` over ``folds``; trials draw no uncertainty intervals."""
+    losses = []
+    for fold in folds:
+        model = fit_prophet(
+            lambda: build_prophet(params, prophet_params, holidays_country, uncertainty_samples=0),
+            fold.train,
+            engine,
+            output_dir,
+        )
+        losses.append(forecast_loss(model, fold.valid, metric))
+    loss = float(np.mean(losses))
+    if not np.isfinite(loss):
+        raise FloatingPointError(f"the metric is not finite ({loss})")
+    return loss

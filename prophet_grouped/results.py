@@ -1,0 +1,78 @@
+"""The per-group result row and its schema, shared by every backend."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+#: Result fields after the group columns, with their Spark SQL types. Every backend emits
+#: rows of exactly these columns.
+RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
+    ("status", "string"),
+    ("error", "string"),
+    ("best_score", "double"),
+    ("n_trials", "long"),
+    ("n_failed_trials", "long"),
+    ("stopped_early", "boolean"),
+    ("seconds", "double"),
+    ("best_params", "string"),
+    ("trials", "string"),
+    ("model_json", "string"),
+)
+RESULT_FIELDS = tuple(name for name, _ in RESULT_SCHEMA)
+#: Columns of the public ``results_`` frame, after the group columns.
+PUBLIC_RESULT_COLUMNS = ("best_score", "n_trials", "stopped_early", "status", "error", "seconds", "n_failed_trials")
+
+
+@dataclass
+class GroupResult:
+    """What tuning one group produced. ``status`` is ``"ok"`` or ``"failed"``."""
+
+    key: tuple[Any, ...]
+    status: str
+    error: str | None = None
+    best_score: float = float("nan")
+    n_trials: int = 0
+    n_failed_trials: int = 0
+    stopped_early: bool = False
+    seconds: float = 0.0
+    best_params: dict[str, Any] = field(default_factory=dict)
+    trials: list[float | None] = field(default_factory=list)
+    model_json: str | None = None
+
+    def to_record(self, group_cols: list[str]) -> dict[str, Any]:
+        """A flat row: group columns then :data:`RESULT_FIELDS`, dicts and lists as JSON."""
+        row: dict[str, Any] = dict(zip(group_cols, self.key))
+        for name in RESULT_FIELDS:
+            value = getattr(self, name)
+            if name in ("best_params", "trials"):
+                value = json.dumps(value)
+            row[name] = value
+        return row
+
+    @classmethod
+    def from_record(cls, row: Mapping[str, Any], group_cols: list[str]) -> GroupResult:
+        """Inverse of :meth:`to_record`."""
+        values = {name: row[name] for name in RESULT_FIELDS}
+        values["best_params"] = json.loads(values["best_params"] or "{}")
+        values["trials"] = json.loads(values["trials"] or "[]")
+        values["n_trials"] = int(values["n_trials"])
+        values["n_failed_trials"] = int(values["n_failed_trials"])
+        values["stopped_early"] = bool(values["stopped_early"])
+        key = tuple(_plain(row[c]) for c in group_cols)
+        return cls(key=key, **values)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python scalar it holds, so keys compare equal across backends."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
+
+
+def records_frame(results: Iterable[GroupResult], group_cols: list[str]) -> pd.DataFrame:
+    """Results as one frame of :meth:`GroupResult.to_record` rows (the Spark output schema)."""
+    columns = group_cols + list(RESULT_FIELDS)
+    return pd.DataFrame([r.to_record(group_cols) for r in results], columns=columns)

@@ -1,0 +1,238 @@
+"""GroupedProphetTuner on the local backend, with real Prophet and Optuna."""
+
+import glob
+import os
+import tempfile
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from optuna.distributions import CategoricalDistribution, FloatDistribution
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from prophet_grouped import GroupedProphetTuner, GroupFitWarning, make_retail_sales
+from prophet_grouped.metrics import smape
+
+GROUPS = ["store", "item"]
+
+
+@pytest.fixture(scope="module")
+def fitted_pair(sales8):
+    """The same 8 groups x 730 days, 10 trials, tuned with n_jobs=1 and n_jobs=2."""
+    params = dict(group_cols=GROUPS, n_trials=10, random_state=0)
+    one = GroupedProphetTuner(n_jobs=1, **params).fit(sales8)
+    two = GroupedProphetTuner(n_jobs=2, **params).fit(sales8)
+    return one, two
+
+
+def test_every_group_ok_and_predicted(fitted_pair):
+    tuner, _ = fitted_pair
+    res = tuner.results_
+    assert list(res.columns[:2]) == GROUPS
+    assert {"best_score", "n_trials", "stopped_early", "status", "error", "seconds"} <= set(res.columns)
+    assert len(res) == 8 and (res["status"] == "ok").all()
+    assert res["error"].isna().all() and (res["n_trials"] <= 10).all() and (res["n_trials"] >= 1).all()
+    assert len(tuner.models_) == 8 and all(isinstance(k, tuple) and len(k) == 2 for k in tuner.models_)
+    future = tuner.make_future_dataframe(periods=90)
+    assert list(future.columns) == GROUPS + ["ds"] and len(future) == 8 * 90
+    fc = tuner.predict(future)
+    assert list(fc.columns) == GROUPS + ["ds", "yhat", "yhat_lower", "yhat_upper"]
+    assert len(fc) == len(future) and fc[["yhat", "yhat_lower", "yhat_upper"]].notna().all().all()
+    pd.testing.assert_frame_equal(fc[GROUPS + ["ds"]], future)
+    # The final refit draws intervals (trials don't).
+    assert (fc["yhat_upper"] > fc["yhat_lower"]).mean() > 0.99
+
+
+def test_best_params_frame(fitted_pair):
+    tuner, _ = fitted_pair
+    bp = tuner.best_params_
+    assert list(bp.columns[:2]) == GROUPS and len(bp) == 8
+    assert set(bp["seasonality_mode"]) <= {"additive", "multiplicative"}
+    assert bp["changepoint_prior_scale"].between(0.01, 0.9).all()
+    assert (bp["yearly_fourier_order"] == 12).all() and bp["weekly_fourier_order"].isin([1, 2]).all()
+    # The refitted model carries the best parameters.
+    row = bp.iloc[0]
+    model = tuner.models_[(row["store"], row["item"])]
+    assert model.changepoint_prior_scale == row["changepoint_prior_scale"]
+    assert model.seasonalities["weekly"]["fourier_order"] == row["weekly_fourier_order"]
+
+
+def test_same_random_state_same_params_for_any_n_jobs(fitted_pair):
+    one, two = fitted_pair
+    pd.testing.assert_frame_equal(one.best_params_, two.best_params_)
+    pd.testing.assert_series_equal(one.results_["best_score"], two.results_["best_score"])
+
+
+def test_other_random_state_other_params(sales8):
+    df = sales8[sales8["item"] == 1]
+    a = GroupedProphetTuner(group_cols=GROUPS, n_trials=3, random_state=0, n_jobs=1).fit(df)
+    b = GroupedProphetTuner(group_cols=GROUPS, n_trials=3, random_state=1, n_jobs=1).fit(df)
+    assert not a.best_params_.equals(b.best_params_)
+
+
+def test_row_order_does_not_matter(sales8):
+    df = sales8[sales8["item"] <= 2]
+    params = dict(group_cols=GROUPS, n_trials=4, random_state=3, n_jobs=1)
+    a = GroupedProphetTuner(**params).fit(df)
+    b = GroupedProphetTuner(**params).fit(df.sample(frac=1.0, random_state=0))
+    pd.testing.assert_frame_equal(a.best_params_, b.best_params_)
+
+
+@pytest.mark.slow
+def test_tuned_beats_default_prophet_on_holdout(sales8):
+    """Tuned models against untuned default Prophet on the 90 days after the training data."""
+    from prophet import Prophet
+
+    cut = sales8["ds"].max() - pd.Timedelta(days=90)
+    train, test = sales8[sales8["ds"] <= cut], sales8[sales8["ds"] > cut]
+    tuner = GroupedProphetTuner(group_cols=GROUPS, n_trials=15, random_state=0).fit(train)
+    fc = tuner.predict(test[GROUPS + ["ds"]])
+    wins = 0
+    for (store, item), part in test.groupby(GROUPS):
+        tuned = smape(part["y"].to_numpy(), fc.loc[(fc.store == store) & (fc.item == item), "yhat"].to_numpy())
+        default = Prophet(uncertainty_samples=0).fit(train[(train.store == store) & (train.item == item)][["ds", "y"]])
+        base = smape(part["y"].to_numpy(), default.predict(part[["ds"]])["yhat"].to_numpy())
+        wins += tuned <= base
+    share = wins / 8
+    print(f"tuned beat default Prophet on the holdout for {wins}/8 groups ({share:.0%})")
+    assert share > 0.5
+
+
+def test_score_is_minus_metric(fitted_pair, sales8):
+    tuner, _ = fitted_pair
+    holdout = sales8[sales8["ds"] > sales8["ds"].max() - pd.Timedelta(days=30)]
+    fc = tuner.predict(holdout[GROUPS + ["ds"]])
+    expected = np.mean([
+        smape(part["y"].to_numpy(), fc.loc[part.index - holdout.index[0] if False else fc.index[
+            (fc.store == s) & (fc.item == i)], "yhat"].to_numpy())
+        for (s, i), part in holdout.groupby(GROUPS)
+    ])
+    assert tuner.score(holdout) == pytest.approx(-expected)
+
+
+def test_early_stopping_really_stops(sales8):
+    # Every trial of a one-point space gives the same loss: no trial improves on the first.
+    df = sales8[(sales8["store"] == 1) & (sales8["item"] == 1)]
+    space = {"seasonality_mode": CategoricalDistribution(["additive"])}
+    tuner = GroupedProphetTuner(group_cols=GROUPS, search_space=space, n_trials=20,
+                                early_stopping_rounds=3, n_jobs=1, random_state=0).fit(df)
+    row = tuner.results_.iloc[0]
+    assert row["n_trials"] == 4 and bool(row["stopped_early"]) is True
+    off = GroupedProphetTuner(group_cols=GROUPS, search_space=space, n_trials=5,
+                              early_stopping_rounds=None, n_jobs=1, random_state=0).fit(df)
+    assert off.results_.iloc[0]["n_trials"] == 5 and not off.results_.iloc[0]["stopped_early"]
+
+
+def _failing_metric(y_true, y_pred):
+    # Fails for the one group whose sales are scaled up below.
+    return float("nan") if y_true.max() > 10_000 else smape(y_true, y_pred)
+
+
+def _data_with_bad_group(sales8):
+    df = sales8[sales8["store"] == 1].copy()
+    df.loc[df["item"] == 2, "y"] *= 10_000
+    return df
+
+
+def test_failing_group_warns_and_others_finish(sales8):
+    df = _data_with_bad_group(sales8)
+    tuner = GroupedProphetTuner(group_cols=GROUPS, n_trials=2, metric=_failing_metric, random_state=0, n_jobs=2)
+    with pytest.warns(GroupFitWarning, match=r"1 of 4 group\(s\) failed and have no model: \(1, 2\): RuntimeError: all 2 trials failed"):
+        tuner.fit(df)
+    res = tuner.results_.set_index(GROUPS)
+    assert res.loc[(1, 2), "status"] == "failed" and "not finite" in res.loc[(1, 2), "error"]
+    assert (res.drop(index=(1, 2))["status"] == "ok").all()
+    assert (1, 2) not in tuner.models_ and len(tuner.best_params_) == 3
+    with pytest.raises(ValueError, match=r"1 group\(s\) to predict failed during fit and have no model: \[\(1, 2\)\]"):
+        tuner.predict(df[GROUPS + ["ds"]])
+
+
+def test_failing_group_raises_with_on_error_raise(sales8):
+    df = _data_with_bad_group(sales8)
+    tuner = GroupedProphetTuner(group_cols=GROUPS, n_trials=2, metric=_failing_metric, n_jobs=1, on_error="raise")
+    with pytest.raises(RuntimeError, match=r"Tuning group \(1, 2\) failed: RuntimeError: all 2 trials failed"):
+        tuner.fit(df)
+
+
+def test_predict_unknown_group(fitted_pair):
+    tuner, _ = fitted_pair
+    future = pd.DataFrame({"store": [9], "item": [9], "ds": pd.to_datetime(["2021-01-01"])})
+    with pytest.raises(ValueError, match=r"1 group\(s\) to predict were not in the data given to fit: \[\(9, 9\)\]"):
+        tuner.predict(future)
+
+
+def test_not_fitted():
+    tuner = GroupedProphetTuner()
+    with pytest.raises(NotFittedError):
+        tuner.predict(pd.DataFrame({"unique_id": [1], "ds": ["2020-01-01"]}))
+    with pytest.raises(NotFittedError):
+        tuner.make_future_dataframe(periods=3)
+
+
+def test_pipeline_with_a_renaming_transformer(sales8):
+    raw = sales8[sales8["item"] <= 2].rename(columns={"ds": "date", "y": "units"})
+
+    def to_long(frame):
+        frame = frame.rename(columns={"date": "ds", "units": "y"})
+        return frame.assign(unique_id=frame["store"].astype(str) + "-" + frame["item"].astype(str))
+
+    pipe = Pipeline([
+        ("rename", FunctionTransformer(to_long)),
+        ("tuner", GroupedProphetTuner(n_trials=2, horizon=30, random_state=0, n_jobs=1)),
+    ])
+    pipe.fit(raw)
+    tuner = pipe.named_steps["tuner"]
+    assert sorted(tuner.models_) == [("1-1",), ("1-2",), ("2-1",), ("2-2",)]
+    future = raw.groupby(["store", "item"], as_index=False)["date"].max()
+    future["date"] = future["date"] + pd.Timedelta(days=1)
+    fc = pipe.predict(future)
+    assert len(fc) == 4 and fc["yhat"].notna().all()
+    # clone gives an unfitted copy with the same parameters.
+    cloned = clone(pipe)
+    assert not hasattr(cloned.named_steps["tuner"], "models_")
+    assert cloned.named_steps["tuner"].get_params() == tuner.get_params()
+
+
+def test_sklearn_contract():
+    from sklearn.utils import estimator_checks as ec
+
+    name = "GroupedProphetTuner"
+    est = GroupedProphetTuner()
+    ec.check_no_attributes_set_in_init(name, est)
+    ec.check_parameters_default_constructible(name, est)
+    ec.check_get_params_invariance(name, est)
+    ec.check_set_params(name, est)
+    ec.check_estimator_cloneable(name, est)
+    ec.check_estimator_repr(name, est)
+    ec.check_do_not_raise_errors_in_init_or_set_params(name, est)
+    ec.check_valid_tag_types(name, est)
+    est2 = GroupedProphetTuner(n_trials=5, backend="ray", search_space={"x": 1})  # invalid, but only fit validates
+    assert est2.get_params()["search_space"] == {"x": 1}
+    assert est2.set_params(n_trials=7).n_trials == 7
+
+
+def test_no_cmdstan_files_left_and_no_stan_output(sales8, capfd):
+    import cmdstanpy
+
+    stan_before = set(os.listdir(cmdstanpy._TMPDIR))
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "prophet_grouped_*")))
+    df = sales8[(sales8["store"] == 2) & (sales8["item"] <= 2)]
+    GroupedProphetTuner(group_cols=GROUPS, n_trials=2, engine="stan", n_jobs=1, random_state=0).fit(df)
+    after = set(glob.glob(os.path.join(tempfile.gettempdir(), "prophet_grouped_*")))
+    assert after == before
+    out, err = capfd.readouterr()
+    assert "Chain [1]" not in out + err and "cmdstanpy" not in out + err
+    assert set(os.listdir(cmdstanpy._TMPDIR)) == stan_before, "cmdstanpy's own temp folder received files"
+
+
+def test_import_does_not_pull_in_spark_or_ray():
+    import subprocess
+    import sys
+
+    code = "import sys, prophet_grouped; print('pyspark' in sys.modules, 'ray' in sys.modules, 'prophet' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "False"]

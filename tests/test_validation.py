@@ -1,0 +1,79 @@
+"""Every bad input gets a ValueError or TypeError that names the problem."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from optuna.distributions import FloatDistribution
+
+from prophet_grouped import GroupedProphetTuner, make_retail_sales
+
+BASE = make_retail_sales(n_stores=1, n_items=2, periods=200, seed=0)
+
+
+def _tuner(**kw):
+    params = dict(group_cols=["store", "item"], n_trials=1, horizon=30, n_jobs=1)
+    params.update(kw)
+    return GroupedProphetTuner(**params)
+
+
+def _with(**changes):
+    df = BASE.copy()
+    for col, fn in changes.items():
+        df = fn(df)
+    return df
+
+
+CASES = {
+    "not a frame": (lambda: BASE.to_numpy(), {}, TypeError, "Expected a pandas DataFrame"),
+    "empty frame": (lambda: BASE.iloc[:0], {}, ValueError, "The input frame is empty"),
+    "missing column": (lambda: BASE.drop(columns="item"), {}, ValueError,
+                       r"The following columns are missing from the input frame: \['item'\]"),
+    "unparseable ds": (lambda: BASE.assign(ds=BASE["ds"].astype(str).where(BASE.index != 3, "not-a-date")), {},
+                       ValueError, r"Column 'ds' has values that are not dates: \['not-a-date'\]"),
+    "numeric ds": (lambda: BASE.assign(ds=np.arange(len(BASE))), {}, ValueError, "Column 'ds' must hold dates, got dtype int64"),
+    "tz-aware ds": (lambda: BASE.assign(ds=BASE["ds"].dt.tz_localize("UTC")), {}, ValueError,
+                    r"Column 'ds' is timezone-aware \(datetime64\[\w+, UTC\]\)"),
+    "NaN y": (lambda: BASE.assign(y=BASE["y"].where(BASE.index != 5)), {}, ValueError,
+              r"Column 'y' has 1 missing values \(NaN\)"),
+    "infinite y": (lambda: BASE.assign(y=BASE["y"].where(BASE.index != 5, np.inf)), {}, ValueError,
+                   "Column 'y' has 1 infinite values"),
+    "text y": (lambda: BASE.assign(y=BASE["y"].astype(str)), {}, ValueError,
+               r"Column 'y' must be numeric, got dtype (object|str)\. It looks like numbers stored as text"),
+    "duplicate dates": (lambda: pd.concat([BASE, BASE.iloc[[0]]]), {}, ValueError,
+                        r"2 rows share a group and a date, e\.g\. group \(1, 1\) on 2019-01-01"),
+    "null group key": (lambda: BASE.assign(item=BASE["item"].where(BASE.index != 0)), {}, ValueError,
+                       "Group column 'item' has 1 missing values"),
+    "short group": (lambda: BASE[(BASE["item"] == 1) | (BASE["ds"] < "2019-02-15")], {}, ValueError,
+                    r"1 group\(s\) are too short for horizon=30 x 1 fold\(s\) of freq='D': \(1, 2\) \(45 rows\)"),
+    "horizon longer than history": (lambda: BASE, {"horizon": 500}, ValueError, r"2 group\(s\) are too short for horizon=500"),
+    "unknown metric": (lambda: BASE, {"metric": "r2"}, ValueError, "Unknown metric 'r2'"),
+    "unknown backend": (lambda: BASE, {"backend": "dask"}, ValueError,
+                        r"Invalid backend: 'dask', expected one of \['local', 'ray', 'spark'\]"),
+    "bad search space name": (lambda: BASE, {"search_space": {"cps": FloatDistribution(0.1, 0.2)}}, ValueError,
+                              r"Unknown parameter names in search_space: \['cps'\]"),
+    "n_trials=0": (lambda: BASE, {"n_trials": 0}, ValueError, "n_trials must be an integer >= 1, got 0."),
+    "negative horizon": (lambda: BASE, {"horizon": -1}, ValueError, "horizon must be an integer >= 1, got -1."),
+    "bad on_error": (lambda: BASE, {"on_error": "ignore"}, ValueError, "on_error must be 'warn' or 'raise', got 'ignore'."),
+    "bad freq": (lambda: BASE, {"freq": "fortnight"}, ValueError, "freq must be a pandas frequency"),
+    "bad prophet_params": (lambda: BASE, {"prophet_params": {"seasonalty_mode": "additive"}}, ValueError,
+                           r"Unknown Prophet arguments in prophet_params: \['seasonalty_mode'\]"),
+    "bad country": (lambda: BASE, {"holidays_country": "XX"}, ValueError, "holidays_country='XX' is not a country"),
+    "bad engine": (lambda: BASE, {"engine": "gpu"}, ValueError, r"Unknown engine 'gpu'; expected one of \['auto', 'stan', 'batch'\]"),
+    "bad group_cols": (lambda: BASE, {"group_cols": 3}, TypeError, "group_cols must be a column name or a non-empty list"),
+    "bad early stopping": (lambda: BASE, {"early_stopping_rounds": 0}, ValueError,
+                           "early_stopping_rounds must be an integer >= 1 or None, got 0."),
+    "cutoff outside history": (lambda: BASE, {"cutoffs": ["2030-01-01"]}, ValueError,
+                               r"2 group\(s\) have no data in the validation window after cutoff 2030-01-01"),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input(name):
+    make_df, params, error, message = CASES[name]
+    with pytest.raises(error, match=message):
+        _tuner(**params).fit(make_df())
+
+
+def test_inverted_range_is_refused_by_optuna_when_the_space_is_built():
+    with pytest.raises(ValueError, match="low <= high"):
+        FloatDistribution(0.5, 0.01)
