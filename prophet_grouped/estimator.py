@@ -295,7 +295,8 @@ class GroupedProphetTuner(BaseEstimator):
             history = validate_history(X, group_cols, self.time_col, self.target_col)
             self._check_lengths(history, group_cols, config)
             tasks = [
-                (key if isinstance(key, tuple) else (key,), frame[["ds", "y"]].reset_index(drop=True))
+                (tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,))),
+                 frame[["ds", "y"]].reset_index(drop=True))
                 for key, frame in history.groupby(group_cols, sort=True)
             ]
             # Longest groups first, so that the last tasks to start are short ones.

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .engines import fit_prophet, quiet, stan_output_dir
 from .objective import build_prophet, evaluate, make_folds
-from .results import GroupResult
+from .results import GroupResult, _plain
 
 if TYPE_CHECKING:
     import optuna
@@ -103,7 +103,7 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) 
         Prophet JSON; or ``status="failed"`` with a one-line ``error``.
     """
     start = time.perf_counter()
-    key = tuple(key)
+    key = tuple(_plain(k) for k in key)
     frame = frame[["ds", "y"]]
     errors: list[str] = []
     result = GroupResult(key=key, status="failed")

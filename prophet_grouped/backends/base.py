@@ -39,5 +39,12 @@ class Backend(ABC):
             f"or pass a pandas DataFrame (sdf.toPandas())."
         )
 
+    def predict_spark(self, tuner: Any, sdf: Any) -> Any:
+        """Forecast a Spark DataFrame; only backends that read Spark data have it."""
+        raise TypeError(
+            f"backend={self.name!r} does not predict Spark DataFrames; use backend='spark', or pass a "
+            f"pandas DataFrame (sdf.toPandas())."
+        )
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -1,0 +1,302 @@
+"""Spark backend: every group is tuned inside Spark with ``groupBy(...).applyInPandas``.
+
+The data stays in Spark; only one result row per group (with the model as Prophet JSON) comes
+back to the driver. The backend plans its own partitions (about ``partitions_per_slot`` per task
+slot, groups balanced by size, longest first) so that every core stays busy: left to Spark, the
+small shuffle of a grouped pandas UDF is coalesced by adaptive query execution into a partition
+or two, which is why naive Spark runs of this kind idle most cores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .._imports import import_optional
+from ..results import RESULT_SCHEMA, GroupResult, records_frame
+from .base import Backend, Task
+
+if TYPE_CHECKING:
+    from ..estimator import GroupedProphetTuner
+    from ..tuning import TuningConfig
+
+_PART = "_pg_partition"
+# Session settings switched for the backend's own queries and restored afterwards.
+_QUERY_CONF = {
+    "spark.sql.adaptive.coalescePartitions.enabled": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+
+
+def _java_available() -> bool:
+    home = os.environ.get("JAVA_HOME")
+    return bool(shutil.which("java") or (home and os.path.exists(os.path.join(home, "bin", "java"))))
+
+
+@contextlib.contextmanager
+def _session_conf(spark: Any, conf: dict[str, str]) -> Iterator[None]:
+    """Set ``conf`` on the session for the duration, then put every key back as it was."""
+    saved = {key: spark.conf.get(key, None) for key in conf}
+    for key, value in conf.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def plan_partitions(sizes: Sequence[int], n_partitions: int) -> list[int]:
+    """Assign groups to partitions, longest first, each to the least loaded (LPT scheduling)."""
+    load = [0] * n_partitions
+    assignment = [0] * len(sizes)
+    for index in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+        target = min(range(n_partitions), key=load.__getitem__)
+        assignment[index] = target
+        load[target] += sizes[index]
+    return assignment
+
+
+def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningConfig) -> pd.DataFrame:
+    """applyInPandas function: one group's rows in, its result row out (the shared unit of work)."""
+    from ..data import validate_history
+    from ..tuning import _one_line, tune_group
+
+    key = tuple(pdf[c].iloc[0] for c in group_cols)
+    try:
+        frame = validate_history(pdf, group_cols, "ds", "y")[["ds", "y"]]
+    except (ValueError, TypeError) as exc:
+        result = GroupResult(key=key, status="failed", error=_one_line(exc))
+    else:
+        result = tune_group(key, frame, config)
+    return records_frame([result], group_cols)
+
+
+def _predict_spark_group(
+    future: pd.DataFrame, models: pd.DataFrame, group_cols: list[str]
+) -> pd.DataFrame:
+    """cogroup function: a group's dates and its model JSON in, its forecast out."""
+    from prophet.serialize import model_from_json
+
+    from ..engines import quiet
+
+    columns = group_cols + ["ds", "yhat", "yhat_lower", "yhat_upper"]
+    if future.empty:
+        return pd.DataFrame(columns=columns)
+    if models.empty:
+        key = tuple(future[c].iloc[0] for c in group_cols)
+        raise ValueError(f"Group {key!r} has no fitted model; predict only groups that fit tuned successfully.")
+    with quiet():
+        model = model_from_json(models["model_json"].iloc[0])
+        dates = pd.DataFrame({"ds": pd.to_datetime(future["ds"]).astype("datetime64[ns]")})
+        fc = model.predict(dates)
+    out = future[group_cols].reset_index(drop=True).copy()
+    out["ds"] = dates["ds"].to_numpy()
+    for col in ("yhat", "yhat_lower", "yhat_upper"):
+        out[col] = fc[col].to_numpy()
+    return out[columns]
+
+
+class SparkBackend(Backend):
+    """Tune groups inside Spark.
+
+    Parameters
+    ----------
+    spark : SparkSession or None
+        Session to use. None: the active session, or else a new local one on ``master`` that is
+        stopped after fit.
+    master : str
+        Master of the session started when there is none, ``"local[*]"`` by default.
+    partitions_per_slot : int
+        Partitions planned per task slot (``defaultParallelism``); more balance load better when
+        groups take unequal time.
+    """
+
+    name = "spark"
+
+    def __init__(self, spark: Any = None, master: str = "local[*]", partitions_per_slot: int = 3) -> None:
+        self.spark = spark
+        self.master = master
+        self.partitions_per_slot = partitions_per_slot
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> SparkBackend:
+        # A SparkSession can't be copied; sklearn's clone deep-copies parameters.
+        return SparkBackend(self.spark, self.master, self.partitions_per_slot)
+
+    def __repr__(self) -> str:
+        return f"SparkBackend(master={self.master!r}, partitions_per_slot={self.partitions_per_slot})"
+
+    # ------------------------------------------------------------------ session
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Any]:
+        """The session to run on; one started here is stopped on exit."""
+        sql = import_optional("pyspark.sql")
+        if self.spark is not None:
+            yield self.spark
+            return
+        active = sql.SparkSession.getActiveSession()
+        if active is not None:
+            yield active
+            return
+        if not _java_available():
+            raise RuntimeError(
+                "backend='spark' needs Java to start a Spark session, but 'java' is not on PATH and "
+                "JAVA_HOME is not set. Install Java 17 (e.g. apt-get install -y openjdk-17-jre-headless) "
+                "or pass backend_options={'spark': session} with a session you started."
+            )
+        try:
+            spark = sql.SparkSession.builder.master(self.master).appName("prophet_grouped").getOrCreate()
+        except Exception as exc:
+            raise RuntimeError(
+                f"Could not start a Spark session on master {self.master!r}: {exc}. Check that Java 17 "
+                f"is installed and JAVA_HOME points to it, or pass backend_options={{'spark': session}}."
+            ) from exc
+        try:
+            yield spark
+        finally:
+            spark.stop()
+
+    # ------------------------------------------------------------------ fit
+    def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None) -> Iterator[GroupResult]:
+        """Tune pandas groups: they are sent to Spark once, as Arrow."""
+        if not tasks:
+            return
+        width = len(tasks[0][0])
+        cols = [f"_key{i}" for i in range(width)]
+        frame = pd.concat(
+            [frame.assign(**dict(zip(cols, key))) for key, frame in tasks], ignore_index=True
+        )[cols + ["ds", "y"]]
+        with self.session() as spark, _session_conf(spark, _QUERY_CONF):
+            sdf = spark.createDataFrame(frame)
+            yield from self._run(sdf, cols, config)
+
+    def run_spark(
+        self, sdf: Any, group_cols: list[str], time_col: str, target_col: str,
+        config: TuningConfig, n_jobs: int | None,
+    ) -> Iterator[GroupResult]:
+        """Tune the groups of a Spark DataFrame without collecting its rows."""
+        types = import_optional("pyspark.sql.types")
+        functions = import_optional("pyspark.sql.functions")
+        fields = {f.name: f.dataType for f in sdf.schema.fields}
+        missing = [c for c in group_cols + [time_col, target_col] if c not in fields]
+        if missing:
+            raise ValueError(
+                f"The following columns are missing from the Spark DataFrame: {missing}. Got columns: "
+                f"{list(fields)}. Set group_cols, time_col and target_col to the names your data uses."
+            )
+        atomic = (types.StringType, types.IntegralType, types.BooleanType, types.DateType,
+                  types.TimestampType, types.DecimalType, types.DoubleType, types.FloatType)
+        bad_keys = {c: fields[c].simpleString() for c in group_cols if not isinstance(fields[c], atomic)}
+        if bad_keys:
+            raise ValueError(f"Group columns must have atomic types (string, integer, date...), got {bad_keys}.")
+        ds_type = fields[time_col]
+        if not isinstance(ds_type, (types.DateType, types.TimestampType, types.StringType)) and \
+                type(ds_type).__name__ != "TimestampNTZType":
+            raise ValueError(
+                f"Column {time_col!r} must be a date, timestamp or date string, got {ds_type.simpleString()}."
+            )
+        if not isinstance(fields[target_col], types.NumericType):
+            raise ValueError(
+                f"Column {target_col!r} must be numeric, got {fields[target_col].simpleString()}; "
+                f"cast it with F.col({target_col!r}).cast('double')."
+            )
+        sdf = sdf.select(
+            *[functions.col(c) for c in group_cols],
+            functions.col(time_col).cast("timestamp").alias("ds"),
+            functions.col(target_col).cast("double").alias("y"),
+        )
+        spark = sdf.sparkSession
+        with _session_conf(spark, _QUERY_CONF):
+            yield from self._run(sdf, group_cols, config)
+
+    def _run(self, sdf: Any, group_cols: list[str], config: TuningConfig) -> Iterator[GroupResult]:
+        functions = import_optional("pyspark.sql.functions")
+        types = import_optional("pyspark.sql.types")
+        spark = sdf.sparkSession
+        sizes = sdf.groupBy(*group_cols).count().collect()
+        if not sizes:
+            raise ValueError("The Spark DataFrame is empty: there is nothing to fit.")
+        slots = max(1, spark.sparkContext.defaultParallelism)
+        n_parts = max(1, min(len(sizes), slots * self.partitions_per_slot))
+        # Partition ids whose hashes land in distinct partitions, so that no two planned
+        # partitions share a task.
+        part_ids = _distinct_hash_ids(spark, n_parts)
+        assignment = plan_partitions([row["count"] for row in sizes], n_parts)
+        plan_rows = [tuple(row[c] for c in group_cols) + (part_ids[p],) for row, p in zip(sizes, assignment)]
+        key_fields = [sdf.schema[c] for c in group_cols]
+        plan_schema = types.StructType(key_fields + [types.StructField(_PART, types.LongType(), False)])
+        plan = spark.createDataFrame(plan_rows, plan_schema)
+        schema = types.StructType(
+            key_fields + [types.StructField(name, _spark_type(types, t), True) for name, t in RESULT_SCHEMA]
+        )
+        work = functools.partial(_tune_spark_group, group_cols=group_cols, config=config)
+        out = (
+            sdf.join(functions.broadcast(plan), on=group_cols)
+            .repartition(n_parts, _PART)
+            .groupBy(_PART, *group_cols)
+            .applyInPandas(lambda pdf: work(pdf.drop(columns=[_PART])), schema)
+        )
+        for row in out.collect():
+            yield GroupResult.from_record(row.asDict(), group_cols)
+
+    # ------------------------------------------------------------------ predict
+    def predict_spark(self, tuner: GroupedProphetTuner, sdf: Any) -> Any:
+        """Forecast a Spark DataFrame of groups and dates in Spark, one group per task."""
+        from prophet.serialize import model_to_json
+
+        types = import_optional("pyspark.sql.types")
+        functions = import_optional("pyspark.sql.functions")
+        group_cols = tuner.group_cols_
+        fields = {f.name: f.dataType for f in sdf.schema.fields}
+        missing = [c for c in group_cols + [tuner.time_col] if c not in fields]
+        if missing:
+            raise ValueError(
+                f"The following columns are missing from the Spark DataFrame to predict: {missing}. "
+                f"Got columns: {list(fields)}."
+            )
+        spark = sdf.sparkSession
+        key_fields = [sdf.schema[c] for c in group_cols]
+        models = spark.createDataFrame(
+            [key + (model_to_json(model),) for key, model in tuner.models_.items()],
+            types.StructType(key_fields + [types.StructField("model_json", types.StringType(), False)]),
+        )
+        future = sdf.select(*group_cols, functions.col(tuner.time_col).cast("timestamp").alias("ds"))
+        schema = types.StructType(key_fields + [
+            types.StructField("ds", types.TimestampType(), True),
+            *[types.StructField(c, types.DoubleType(), True) for c in ("yhat", "yhat_lower", "yhat_upper")],
+        ])
+        fn = functools.partial(_predict_spark_group, group_cols=group_cols)
+        return future.groupBy(*group_cols).cogroup(models.groupBy(*group_cols)).applyInPandas(fn, schema)
+
+
+def _spark_type(types: Any, name: str) -> Any:
+    return {
+        "string": types.StringType(), "double": types.DoubleType(),
+        "long": types.LongType(), "boolean": types.BooleanType(),
+    }[name]
+
+
+def _distinct_hash_ids(spark: Any, n: int) -> list[int]:
+    """``n`` long values whose Spark hash partitions (``pmod(hash(v), n)``) are 0, 1, ..., n-1."""
+    functions = import_optional("pyspark.sql.functions")
+    found: dict[int, int] = {}
+    limit = 64 * n
+    rows = (
+        spark.range(0, limit)
+        .select("id", functions.expr(f"pmod(hash(id), {n})").alias("p"))
+        .collect()
+    )
+    for row in rows:
+        found.setdefault(row["p"], row["id"])
+    if len(found) < n:  # pragma: no cover - 64n draws cover n buckets with overwhelming odds
+        raise RuntimeError(f"could not find {n} distinct hash partitions in {limit} ids")
+    return [found[p] for p in range(n)]
