@@ -27,11 +27,10 @@ if TYPE_CHECKING:
     from ..tuning import TuningConfig
 
 _PART = "_pg_partition"
-# Session settings switched for the backend's own queries and restored afterwards.
-_QUERY_CONF = {
-    "spark.sql.adaptive.coalescePartitions.enabled": "false",
-    "spark.sql.execution.arrow.pyspark.enabled": "true",
-}
+# Session settings switched for the backend's own queries and restored afterwards: Arrow to
+# send a pandas frame, and no coalescing of the planned partitions by adaptive execution.
+_ARROW_CONF = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
+_TUNING_CONF = {"spark.sql.adaptive.coalescePartitions.enabled": "false"}
 
 
 def _java_available() -> bool:
@@ -175,8 +174,9 @@ class SparkBackend(Backend):
         frame = pd.concat(
             [frame.assign(**dict(zip(cols, key))) for key, frame in tasks], ignore_index=True
         )[cols + ["ds", "y"]]
-        with self.session() as spark, _session_conf(spark, _QUERY_CONF):
-            sdf = spark.createDataFrame(frame)
+        with self.session() as spark:
+            with _session_conf(spark, _ARROW_CONF):
+                sdf = spark.createDataFrame(frame)
             yield from self._run(sdf, cols, config)
 
     def run_spark(
@@ -214,9 +214,7 @@ class SparkBackend(Backend):
             functions.col(time_col).cast("timestamp").alias("ds"),
             functions.col(target_col).cast("double").alias("y"),
         )
-        spark = sdf.sparkSession
-        with _session_conf(spark, _QUERY_CONF):
-            yield from self._run(sdf, group_cols, config)
+        yield from self._run(sdf, group_cols, config)
 
     def _run(self, sdf: Any, group_cols: list[str], config: TuningConfig) -> Iterator[GroupResult]:
         functions = import_optional("pyspark.sql.functions")
@@ -245,7 +243,9 @@ class SparkBackend(Backend):
             .groupBy(_PART, *group_cols)
             .applyInPandas(lambda pdf: work(pdf.drop(columns=[_PART])), schema)
         )
-        for row in out.collect():
+        with _session_conf(spark, _TUNING_CONF):
+            rows = out.collect()
+        for row in rows:
             yield GroupResult.from_record(row.asDict(), group_cols)
 
     # ------------------------------------------------------------------ predict

@@ -1,0 +1,126 @@
+"""Spark backend on a real local[2] session started here."""
+
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from prophet_grouped import GroupedProphetTuner
+from prophet_grouped.backends.spark import plan_partitions
+
+from .conftest import CROSS_BACKEND, assert_same_results, start_spark
+
+pytestmark = pytest.mark.spark
+GROUPS = ["store", "item"]
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = start_spark("local[2]")
+    yield session
+    session.stop()
+
+
+def test_cross_backend_spark_dataframe(spark, sales6, local_reference):
+    sdf = spark.createDataFrame(sales6)
+    tuner = GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, **CROSS_BACKEND).fit(sdf)
+    assert_same_results(tuner, local_reference)
+
+
+def test_cross_backend_pandas_input_uses_active_session(spark, sales6, local_reference):
+    tuner = GroupedProphetTuner(backend="spark", **CROSS_BACKEND).fit(sales6)
+    assert_same_results(tuner, local_reference)
+    # The active session was used, not stopped.
+    assert spark.sparkContext._jsc is not None
+    assert spark.range(3).count() == 3
+
+
+def test_session_settings_restored(spark, sales6):
+    key = "spark.sql.adaptive.coalescePartitions.enabled"
+    spark.conf.set(key, "true")
+    spark.conf.unset("spark.sql.execution.arrow.pyspark.enabled")
+    before = spark.conf.get("spark.sql.execution.arrow.pyspark.enabled", None)
+    df = sales6[sales6["item"] == 1]
+    GroupedProphetTuner(backend="spark", **{**CROSS_BACKEND, "n_trials": 1}).fit(df)
+    assert spark.conf.get(key) == "true"
+    assert spark.conf.get("spark.sql.execution.arrow.pyspark.enabled", None) == before
+
+
+def test_predict_spark_dataframe_in_spark(spark, local_reference):
+    tuner = GroupedProphetTuner(backend="spark", **CROSS_BACKEND)
+    # Reuse the reference's fitted state, predicted through Spark.
+    tuner.__dict__.update({k: v for k, v in local_reference.__dict__.items() if k.endswith("_")})
+    future = tuner.make_future_dataframe(periods=10)
+    out = tuner.predict(spark.createDataFrame(future))
+    assert type(out).__module__.startswith("pyspark.sql")
+    got = out.toPandas().sort_values(GROUPS + ["ds"]).reset_index(drop=True)
+    expected = local_reference.predict(future).sort_values(GROUPS + ["ds"]).reset_index(drop=True)
+    assert len(got) == len(future) == 60
+    pd.testing.assert_series_equal(got["yhat"], expected["yhat"], check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(
+        got[GROUPS + ["ds"]].astype({"ds": "datetime64[ns]"}), expected[GROUPS + ["ds"]], check_dtype=False
+    )
+
+
+def test_failing_group_is_a_row_not_a_failed_job(spark, sales6):
+    df = sales6.copy()
+    df.loc[(df["store"] == 2) & (df["item"] == 2), "y"] = float("nan")  # invalid only inside Spark
+    sdf = spark.createDataFrame(df)
+    tuner = GroupedProphetTuner(backend="spark", **{**CROSS_BACKEND, "n_trials": 2})
+    with pytest.warns(UserWarning, match=r"1 of 6 group\(s\) failed"):
+        tuner.fit(sdf)
+    res = tuner.results_.set_index(GROUPS)
+    assert res.loc[(2, 2), "status"] == "failed"
+    assert "Column 'y' has 400 missing values" in res.loc[(2, 2), "error"]
+    assert (res.drop(index=(2, 2))["status"] == "ok").all()
+
+
+def test_spark_schema_errors(spark, sales6):
+    sdf = spark.createDataFrame(sales6)
+    tuner = GroupedProphetTuner(backend="spark", **CROSS_BACKEND)
+    with pytest.raises(ValueError, match=r"The following columns are missing from the Spark DataFrame: \['item'\]"):
+        tuner.fit(sdf.drop("item"))
+    with pytest.raises(ValueError, match="Column 'y' must be numeric, got string"):
+        tuner.fit(sdf.withColumn("y", sdf["y"].cast("string")))
+    with pytest.raises(ValueError, match="Column 'ds' must be a date, timestamp or date string, got bigint"):
+        tuner.fit(sdf.withColumn("ds", sdf["store"].cast("bigint")))
+    with pytest.raises(ValueError, match=r"Group columns must have atomic types .* got \{'item': 'array<bigint>'\}"):
+        from pyspark.sql import functions as F
+        tuner.fit(sdf.withColumn("item", F.array("item")))
+
+
+def test_local_backend_refuses_spark_dataframe(spark, sales6):
+    with pytest.raises(TypeError, match="backend='local' does not read Spark DataFrames"):
+        GroupedProphetTuner(**CROSS_BACKEND).fit(spark.createDataFrame(sales6))
+
+
+def test_plan_partitions_balances_longest_first():
+    sizes = [100, 90, 50, 50, 40, 10]
+    assignment = plan_partitions(sizes, 2)
+    loads = [sum(s for s, p in zip(sizes, assignment) if p == k) for k in range(2)]
+    assert sorted(loads) == [160, 180]  # LPT: each group, longest first, to the least loaded
+    assert assignment[0] != assignment[1]
+
+
+def test_clone_with_a_backend_object_shares_the_session(spark, sales6, local_reference):
+    from sklearn.base import clone
+
+    from prophet_grouped.backends.spark import SparkBackend
+
+    tuner = GroupedProphetTuner(backend=SparkBackend(spark=spark), **CROSS_BACKEND)
+    copy = clone(tuner)
+    assert copy.backend is not tuner.backend and copy.backend.spark is spark
+    assert_same_results(copy.fit(spark.createDataFrame(sales6)), local_reference)
+
+
+def test_java_missing_is_said_plainly(tmp_path):
+    code = (
+        "from prophet_grouped import GroupedProphetTuner, make_retail_sales\n"
+        "df = make_retail_sales(1, 1, 200)\n"
+        "GroupedProphetTuner(group_cols=['store','item'], horizon=30, backend='spark').fit(df)\n"
+    )
+    env = {"PATH": "/nonexistent", "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode != 0
+    assert "backend='spark' needs Java to start a Spark session, but 'java' is not on PATH" in proc.stderr
