@@ -3,54 +3,44 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 import psutil
 
 
-class CpuMeter:
-    """Samples the CPU times of this process and all its descendants while active.
+def _tree_cpu() -> dict[tuple[int, float], float]:
+    """CPU seconds of this process and each live descendant, each with its waited-for children."""
+    me = psutil.Process()
+    found = {}
+    for proc in [me] + me.children(recursive=True):
+        try:
+            with proc.oneshot():
+                if proc.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                t = proc.cpu_times()
+                found[(proc.pid, proc.create_time())] = t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            continue
+    return found
 
-    Processes that exist when the meter starts count only what they use after it starts.
-    A process that ends between two samples loses at most one interval of CPU time.
+
+class CpuMeter:
+    """Measures the CPU seconds of this process tree over a ``with`` block.
+
+    Each live process counts its own CPU time plus that of the children it has waited for
+    (short Stan runs, finished pool workers, forked Spark Python workers); a process that ended
+    is counted by the parent that waited for it, so only processes alive at the end are summed.
+    Processes that exist at the start count only what they use after it.
     """
 
-    def __init__(self, interval: float = 0.2) -> None:
-        self.interval = interval
-        self._last: dict[tuple[int, float], float] = {}
-        self._base: dict[tuple[int, float], float] = {}
-        self._stop = threading.Event()
-
-    def _sample(self) -> dict[tuple[int, float], float]:
-        me = psutil.Process()
-        found = {}
-        for proc in [me] + me.children(recursive=True):
-            try:
-                with proc.oneshot():
-                    t = proc.cpu_times()
-                    found[(proc.pid, proc.create_time())] = t.user + t.system
-            except psutil.Error:
-                continue
-        return found
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._last.update(self._sample())
-
     def __enter__(self) -> CpuMeter:
-        self._base = self._sample()
-        self._last = dict(self._base)
+        self._base = _tree_cpu()
         self._start = time.perf_counter()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._last.update(self._sample())
         self.wall = time.perf_counter() - self._start
-        self._stop.set()
-        self._thread.join()
-        self.cpu_seconds = sum(v - self._base.get(k, 0.0) for k, v in self._last.items())
+        final = _tree_cpu()
+        self.cpu_seconds = sum(v - self._base.get(k, 0.0) for k, v in final.items())
         self.cores = len(os.sched_getaffinity(0))
         self.utilization = self.cpu_seconds / (self.wall * self.cores)

@@ -84,6 +84,22 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
+def refit_best(
+    key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, best_params: dict[str, Any],
+    output_dir: str,
+) -> str:
+    """Refit the best parameters on the group's whole history; the model as Prophet JSON."""
+    from prophet.serialize import model_to_json
+
+    model = fit_prophet(
+        lambda: build_prophet(best_params, config.prophet_params, config.holidays_country),
+        frame,
+        config.engine,
+        output_dir,
+    )
+    return model_to_json(model)
+
+
 def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> GroupResult:
     """Tune, then refit on the whole history, the Prophet model of one group.
 
@@ -109,7 +125,6 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) 
     result = GroupResult(key=key, status="failed")
     with quiet(), stan_output_dir() as out:
         import optuna
-        from prophet.serialize import model_to_json
         from threadpoolctl import threadpool_limits
 
         limits = threadpool_limits(1)  # one BLAS thread: the backend runs one group per core
@@ -143,15 +158,9 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) 
             if len(errors) == len(study.trials):
                 raise RuntimeError(f"all {len(errors)} trials failed; first error: {errors[0]}")
             best_params = dict(study.best_trial.user_attrs["params"])
-            model = fit_prophet(
-                lambda: build_prophet(best_params, config.prophet_params, config.holidays_country),
-                frame,
-                config.engine,
-                out,
-            )
+            result.model_json = refit_best(key, frame, config, best_params, out)
             result.best_params = best_params
             result.best_score = float(study.best_value)
-            result.model_json = model_to_json(model)
             result.status = "ok"
         except Exception as exc:
             result.error = _one_line(exc)

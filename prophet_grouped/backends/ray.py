@@ -1,0 +1,332 @@
+"""Ray backend: on a local Ray, an existing cluster, or Ray started on top of Spark.
+
+Two ways of spending the cluster, chosen by ``mode``:
+
+- ``"groups"``: one Ray task per group runs the shared unit of work
+  (:func:`~prophet_grouped.tuning.tune_group`) with its own Optuna study. Plain tasks, not Ray
+  Tune trials: Tune's per-trial bookkeeping (about a second per trial) costs more than a
+  Prophet fit (0.02-0.3 s). Identical results to the local backend.
+- ``"trials"``: for fewer groups than CPUs, the trials of one group run in parallel through Ray
+  Tune with ``OptunaSearch`` (the same search space, as a define-by-run function) and a
+  concurrency limit of the cluster's CPUs; the best parameters are refitted with the shared code.
+
+``"auto"`` (default) picks ``"trials"`` when there are fewer groups than cluster CPUs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .._imports import import_optional
+from ..results import GroupResult
+from .base import Backend, Task
+
+if TYPE_CHECKING:
+    from ..tuning import TuningConfig
+
+MODES = ("auto", "groups", "trials")
+_RAY_ON_SPARK_MASTERS = ("local", "local-cluster", "spark://")
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError as exc:
+        raise ImportError(
+            f"backend='ray' needs Ray ({exc}). Install it with: pip install 'prophet_grouped[ray]'"
+        ) from exc
+    return ray
+
+
+def _tune_slice(key: tuple[Any, ...], history: pd.DataFrame, start: int, stop: int, config: TuningConfig) -> GroupResult:
+    """Ray task: the shared unit of work on rows [start, stop) of the history in the object store."""
+    from ..tuning import tune_group
+
+    return tune_group(key, history.iloc[start:stop].reset_index(drop=True), config)
+
+
+def _evaluate_trial(tune_config: dict[str, Any], history: Any, config: TuningConfig) -> dict[str, float]:
+    """Ray Tune trainable (trials mode): the shared objective for one parameter set."""
+    from ..engines import quiet, stan_output_dir
+    from ..objective import evaluate, make_folds
+
+    frame = history
+    with quiet(), stan_output_dir() as out:
+        folds = make_folds(frame, config.horizon, config.freq, config.cv_folds, config.cutoffs)
+        loss = evaluate(tune_config["_prophet_params"], folds, config.metric, config.engine, out,
+                        config.prophet_params, config.holidays_country)
+    return {"loss": loss}
+
+
+def _refit(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, best: dict[str, Any]) -> str:
+    """Ray task (trials mode): refit a group's best parameters with the shared code."""
+    from ..engines import quiet, stan_output_dir
+    from ..tuning import refit_best
+
+    with quiet(), stan_output_dir() as out:
+        return refit_best(key, frame, config, best, out)
+
+
+class RayBackend(Backend):
+    """Tune groups on Ray.
+
+    Parameters
+    ----------
+    address : str or None
+        Address of an existing cluster to join (``"ray://host:10001"`` or ``"host:6379"``).
+    spark : SparkSession or None
+        Start Ray on this Spark cluster with ``ray.util.spark.setup_ray_cluster``.
+    ray_on_spark : bool
+        Start Ray on the active (or a new local) Spark session's cluster.
+    max_worker_nodes, num_cpus_worker_node : int or None
+        Ray-on-Spark sizing; defaults: one Ray worker node per Spark executor slot group, using
+        every CPU of the Spark cluster (Ray's own defaults).
+    num_cpus : int or None
+        CPUs of a local Ray started here (default: every core).
+    mode : {"auto", "groups", "trials"}
+        How the cluster is spent (see the module doc).
+    max_retries : int
+        Retries of a group's task whose worker died.
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        address: str | None = None,
+        spark: Any = None,
+        ray_on_spark: bool = False,
+        max_worker_nodes: int | None = None,
+        num_cpus_worker_node: int | None = None,
+        num_cpus: int | None = None,
+        mode: str = "auto",
+        max_retries: int = 3,
+    ) -> None:
+        self.address = address
+        self.spark = spark
+        self.ray_on_spark = ray_on_spark
+        self.max_worker_nodes = max_worker_nodes
+        self.num_cpus_worker_node = num_cpus_worker_node
+        self.num_cpus = num_cpus
+        self.mode = mode
+        self.max_retries = max_retries
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RayBackend:
+        # A SparkSession can't be copied; sklearn's clone deep-copies parameters.
+        return RayBackend(**{k: getattr(self, k) for k in (
+            "address", "spark", "ray_on_spark", "max_worker_nodes", "num_cpus_worker_node", "num_cpus",
+            "mode", "max_retries")})
+
+    def __repr__(self) -> str:
+        return f"RayBackend(address={self.address!r}, ray_on_spark={self.ray_on_spark or self.spark is not None}, mode={self.mode!r})"
+
+    # ------------------------------------------------------------------ cluster
+    @contextlib.contextmanager
+    def cluster(self) -> Iterator[Any]:
+        """Connect to (or start) Ray; what is started here is shut down on exit."""
+        if self.mode not in MODES:
+            raise ValueError(f"Invalid Ray mode: {self.mode!r}, expected one of {list(MODES)}.")
+        ray = _import_ray()
+        if ray.is_initialized():
+            yield ray
+            return
+        env = {"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}} if os.environ.get("PYTHONPATH") else None
+        if self.address is not None:
+            try:
+                ray.init(address=self.address, logging_level="ERROR", runtime_env=env)
+            except Exception as exc:
+                raise ConnectionError(
+                    f"Could not connect to the Ray cluster at address={self.address!r}: {exc}. Check that "
+                    f"the cluster is up (ray status) and the address is right; leave address out to start "
+                    f"a local Ray."
+                ) from exc
+            try:
+                yield ray
+            finally:
+                ray.shutdown()
+            return
+        if self.spark is not None or self.ray_on_spark:
+            with self._ray_on_spark(ray, env):
+                yield ray
+            return
+        ray.init(num_cpus=self.num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
+                 logging_level="ERROR", runtime_env=env)
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
+
+    @contextlib.contextmanager
+    def _ray_on_spark(self, ray: Any, env: Any) -> Iterator[None]:
+        if shutil.which("ray") is None:
+            raise RuntimeError(
+                "Ray on Spark launches the 'ray' command, which is not on PATH. Add the bin folder of the "
+                "environment where Ray is installed to PATH (e.g. export PATH=\"$VIRTUAL_ENV/bin:$PATH\")."
+            )
+        spark = self.spark
+        if spark is None:
+            from .spark import SparkBackend
+
+            spark_ctx: Any = SparkBackend().session()
+        else:
+            spark_ctx = contextlib.nullcontext(spark)
+        with spark_ctx as spark:
+            master = spark.sparkContext.master
+            if not master.startswith(_RAY_ON_SPARK_MASTERS):
+                raise ValueError(
+                    f"Ray on Spark runs on local, local-cluster and standalone (spark://) masters only; this "
+                    f"session's master is {master!r}. Start Ray separately and pass backend_options="
+                    f"{{'address': ...}}."
+                )
+            from ray.util.spark import setup_ray_cluster, shutdown_ray_cluster
+
+            import_optional("pyspark")
+            options: dict[str, Any] = {}
+            if self.num_cpus_worker_node is not None:
+                options["num_cpus_worker_node"] = self.num_cpus_worker_node
+            max_nodes = self.max_worker_nodes
+            if max_nodes is None:
+                from ray.util.spark import MAX_NUM_WORKER_NODES
+
+                max_nodes = MAX_NUM_WORKER_NODES
+            start = time.perf_counter()
+            setup_ray_cluster(max_worker_nodes=max_nodes, num_cpus_head_node=0, **options)
+            try:
+                ray.init(logging_level="ERROR", runtime_env=env)
+                self.startup_seconds_ = time.perf_counter() - start
+                try:
+                    yield
+                finally:
+                    ray.shutdown()
+            finally:
+                shutdown_ray_cluster()
+
+    # ------------------------------------------------------------------ fit
+    def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None) -> Iterator[GroupResult]:
+        if not tasks:
+            return
+        with self.cluster() as ray:
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            mode = self.mode
+            if mode == "auto":
+                mode = "trials" if len(tasks) < cpus else "groups"
+            if mode == "groups":
+                yield from self._run_groups(ray, tasks, config)
+            else:
+                for key, frame in tasks:
+                    yield self._run_trials(ray, key, frame, config, cpus)
+
+    def run_spark(
+        self, sdf: Any, group_cols: list[str], time_col: str, target_col: str,
+        config: TuningConfig, n_jobs: int | None,
+    ) -> Iterator[GroupResult]:
+        """A Spark DataFrame comes to Ray as Arrow (``DataFrame.toArrow``), then runs as pandas."""
+        from ..data import validate_history
+        from ..results import _plain
+
+        table = sdf.select(*group_cols, time_col, target_col).toArrow()
+        history = validate_history(table.to_pandas(), group_cols, time_col, target_col)
+        tasks = sorted(
+            ((tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,))),
+              part[["ds", "y"]].reset_index(drop=True)) for key, part in history.groupby(group_cols)),
+            key=lambda task: -len(task[1]),
+        )
+        yield from self.run(tasks, config, n_jobs)
+
+    def _run_groups(self, ray: Any, tasks: Sequence[Task], config: TuningConfig) -> Iterator[GroupResult]:
+        # The data goes into the object store once; each task reads its slice of it.
+        bounds = []
+        start = 0
+        for _, frame in tasks:
+            bounds.append((start, start + len(frame)))
+            start += len(frame)
+        history_ref = ray.put(pd.concat([frame for _, frame in tasks], ignore_index=True))
+        config_ref = ray.put(config)
+        remote = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)(_tune_slice)
+        pending = [
+            remote.remote(key, history_ref, lo, hi, config_ref) for (key, _), (lo, hi) in zip(tasks, bounds)
+        ]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            yield from ray.get(done)
+
+    def _run_trials(self, ray: Any, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, cpus: int) -> GroupResult:
+        from ray import tune
+        from ray.tune.search import ConcurrencyLimiter
+        from ray.tune.search.optuna import OptunaSearch
+
+        from ..tuning import group_seed
+
+        started = time.perf_counter()
+        result = GroupResult(key=key, status="failed")
+        space = config.search_space
+
+        def define_by_run(trial: Any) -> dict[str, Any]:
+            return {"_prophet_params": space.sample(trial)}
+
+        try:
+            searcher = OptunaSearch(space=define_by_run, metric="loss", mode="min",
+                                    seed=group_seed(config.random_state, key))
+            algo = ConcurrencyLimiter(searcher, max_concurrent=max(1, cpus))
+            trainable = tune.with_parameters(_evaluate_trial, history=frame, config=config)
+            stopper = None if config.early_stopping_rounds is None else _patience_stopper(config.early_stopping_rounds)
+            tuner = tune.Tuner(
+                tune.with_resources(trainable, {"cpu": 1}),
+                tune_config=tune.TuneConfig(search_alg=algo, num_samples=config.n_trials),
+                run_config=tune.RunConfig(
+                    stop=stopper, verbose=0,
+                    failure_config=tune.FailureConfig(max_failures=self.max_retries),
+                ),
+            )
+            grid = tuner.fit()
+            losses = [r.metrics.get("loss") if r.error is None else None for r in grid]
+            result.trials = losses
+            result.n_trials = len(grid)
+            result.n_failed_trials = sum(1 for r in grid if r.error is not None)
+            ok = [r for r in grid if r.error is None and r.metrics.get("loss") is not None]
+            if not ok:
+                raise RuntimeError(f"all {len(grid)} trials failed; first error: {grid[0].error}")
+            best = min(ok, key=lambda r: r.metrics["loss"])
+            best_params = dict(best.config["_prophet_params"])
+            result.stopped_early = bool(stopper is not None and stopper.stop_all())
+            result.model_json = ray.get(ray.remote(num_cpus=1, max_retries=self.max_retries)(_refit)
+                                        .remote(key, frame, config, best_params))
+            result.best_params = best_params
+            result.best_score = float(best.metrics["loss"])
+            result.status = "ok"
+        except Exception as exc:
+            from ..tuning import _one_line
+
+            result.error = _one_line(exc)
+        result.seconds = time.perf_counter() - started
+        return result
+
+
+def _patience_stopper(patience: int) -> Any:
+    """A Tune stopper ending the experiment after ``patience`` reported trials without a new best."""
+    from ray import tune
+
+    class PatienceStopper(tune.Stopper):
+        def __init__(self) -> None:
+            self.best = float("inf")
+            self.since_best = 0
+
+        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+            loss = result.get("loss")
+            if loss is not None and loss < self.best:
+                self.best, self.since_best = loss, 0
+            else:
+                self.since_best += 1
+            return False
+
+        def stop_all(self) -> bool:
+            return self.since_best >= patience
+
+    return PatienceStopper()
