@@ -31,6 +31,11 @@ import sys  # noqa: E402
 # Spark's Python workers (and Ray on Spark) must run this environment's python.
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+# The tests start Ray in several ways on one machine: a local ray.init() writes ~/.ray/auth_token,
+# after which `ray start` turns token auth on and Ray-on-Spark worker nodes fail to authenticate
+# (Ray 2.60). One explicit mode for every Ray process the tests start, set before Spark starts.
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
 # Worker processes (Spark executors, Ray workers) unpickle test helpers from this package.
 _root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_root, os.environ.get("PYTHONPATH")) if p)

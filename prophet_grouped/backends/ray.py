@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,74 @@ def _refit(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, best
 
     with quiet(), stan_output_dir() as out:
         return refit_best(key, frame, config, best, out)
+
+
+def _check_answers(address: str, timeout: float = 5.0) -> None:
+    """Raise ConnectionError at once if nothing listens at a host:port address (Ray itself
+    retries for minutes)."""
+    import socket
+
+    if address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(
+            f"Ray address {address!r} is not of the form 'host:port' or 'ray://host:port'."
+        )
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            pass
+    except OSError as exc:
+        raise ConnectionError(
+            f"Could not connect to the Ray cluster at address={address!r}: nothing answers at "
+            f"{host}:{port} ({exc}). Check that the cluster is up (ray status) and the address is "
+            f"right; leave address out to start a local Ray."
+        ) from None
+
+
+def _warn_token_auth_mismatch() -> None:
+    """Ray >= 2.5x turns token authentication on for ``ray start`` when ~/.ray/auth_token exists
+    (a local ray.init() writes one) and RAY_AUTH_MODE is unset. Seen here with Ray 2.60: the Ray
+    worker nodes that Spark executors start then fail to authenticate and setup_ray_cluster
+    waits for them for minutes."""
+    import warnings
+
+    token = os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+    if os.environ.get("RAY_AUTH_MODE") is None and os.path.exists(token):
+        warnings.warn(
+            f"RAY_AUTH_MODE is not set and {token} exists, so Ray turns token authentication on for "
+            f"the Ray-on-Spark head node; its worker nodes may then fail to authenticate and "
+            f"setup_ray_cluster may wait for them for minutes. Set RAY_AUTH_MODE (to 'disabled', or "
+            f"to 'token' with the token available on every Spark worker) in the environment before "
+            f"the Spark session starts.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
+def check_ray_on_spark_master(master: str) -> None:
+    """Raise if Ray on Spark cannot run on a Spark cluster with this master URL."""
+    if not master.startswith(_RAY_ON_SPARK_MASTERS):
+        raise ValueError(
+            f"Ray on Spark runs on local, local-cluster and standalone (spark://) masters only; this "
+            f"session's master is {master!r}. Start Ray separately and pass backend_options="
+            f"{{'address': ...}}."
+        )
+
+
+class _DefineByRun:
+    """OptunaSearch's define-by-run space: the shared search space's sampling function.
+
+    The sampled Prophet parameters travel under one key, so a callable space's derived values
+    are kept apart from the names Optuna suggests.
+    """
+
+    def __init__(self, space: Any) -> None:
+        self.space = space
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        return {"_prophet_params": self.space.sample(trial)}
 
 
 class RayBackend(Backend):
@@ -139,6 +208,7 @@ class RayBackend(Backend):
             return
         env = {"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}} if os.environ.get("PYTHONPATH") else None
         if self.address is not None:
+            _check_answers(self.address)
             try:
                 ray.init(address=self.address, logging_level="ERROR", runtime_env=env)
             except Exception as exc:
@@ -178,26 +248,14 @@ class RayBackend(Backend):
         else:
             spark_ctx = contextlib.nullcontext(spark)
         with spark_ctx as spark:
-            master = spark.sparkContext.master
-            if not master.startswith(_RAY_ON_SPARK_MASTERS):
-                raise ValueError(
-                    f"Ray on Spark runs on local, local-cluster and standalone (spark://) masters only; this "
-                    f"session's master is {master!r}. Start Ray separately and pass backend_options="
-                    f"{{'address': ...}}."
-                )
+            check_ray_on_spark_master(spark.sparkContext.master)
             from ray.util.spark import setup_ray_cluster, shutdown_ray_cluster
 
             import_optional("pyspark")
-            options: dict[str, Any] = {}
-            if self.num_cpus_worker_node is not None:
-                options["num_cpus_worker_node"] = self.num_cpus_worker_node
-            max_nodes = self.max_worker_nodes
-            if max_nodes is None:
-                from ray.util.spark import MAX_NUM_WORKER_NODES
-
-                max_nodes = MAX_NUM_WORKER_NODES
+            options = self._ray_on_spark_sizing(spark)
+            _warn_token_auth_mismatch()
             start = time.perf_counter()
-            setup_ray_cluster(max_worker_nodes=max_nodes, num_cpus_head_node=0, **options)
+            setup_ray_cluster(num_cpus_head_node=0, **options)
             try:
                 ray.init(logging_level="ERROR", runtime_env=env)
                 self.startup_seconds_ = time.perf_counter() - start
@@ -207,6 +265,30 @@ class RayBackend(Backend):
                     ray.shutdown()
             finally:
                 shutdown_ray_cluster()
+
+    def _ray_on_spark_sizing(self, spark: Any) -> dict[str, Any]:
+        """setup_ray_cluster sizing: one Ray worker node per Spark executor, with its cores.
+
+        Executor cores come from ``spark.executor.cores`` or a ``local-cluster[N,C,M]`` master;
+        the node count from the cluster's total cores. Where neither is known, Ray's own
+        default (every slot of the Spark cluster) applies.
+        """
+        import re
+
+        from ray.util.spark import MAX_NUM_WORKER_NODES
+
+        cores = self.num_cpus_worker_node
+        if cores is None:
+            conf = spark.sparkContext.getConf().get("spark.executor.cores")
+            match = re.match(r"local-cluster\[\s*\d+\s*,\s*(\d+)\s*,", spark.sparkContext.master)
+            cores = int(conf) if conf else int(match.group(1)) if match else None
+        nodes = self.max_worker_nodes
+        if cores is None:
+            return {"max_worker_nodes": nodes or MAX_NUM_WORKER_NODES}
+        if nodes is None:
+            nodes = max(1, spark.sparkContext.defaultParallelism // cores)
+        return {"max_worker_nodes": nodes, "min_worker_nodes": nodes,
+                "num_cpus_worker_node": cores, "num_gpus_worker_node": 0}
 
     # ------------------------------------------------------------------ fit
     def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None) -> Iterator[GroupResult]:
@@ -231,7 +313,10 @@ class RayBackend(Backend):
         from ..data import validate_history
         from ..results import _plain
 
-        table = sdf.select(*group_cols, time_col, target_col).toArrow()
+        functions = import_optional("pyspark.sql.functions")
+        # timestamp_ntz: the session's wall-clock times, as Spark's pandas UDFs see them.
+        table = sdf.select(*group_cols, functions.col(time_col).cast("timestamp_ntz").alias(time_col),
+                           target_col).toArrow()
         history = validate_history(table.to_pandas(), group_cols, time_col, target_col)
         tasks = sorted(
             ((tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,))),
@@ -266,13 +351,9 @@ class RayBackend(Backend):
 
         started = time.perf_counter()
         result = GroupResult(key=key, status="failed")
-        space = config.search_space
-
-        def define_by_run(trial: Any) -> dict[str, Any]:
-            return {"_prophet_params": space.sample(trial)}
-
+        storage = tempfile.mkdtemp(prefix="prophet_grouped_tune_")
         try:
-            searcher = OptunaSearch(space=define_by_run, metric="loss", mode="min",
+            searcher = OptunaSearch(space=_DefineByRun(config.search_space), metric="loss", mode="min",
                                     seed=group_seed(config.random_state, key))
             algo = ConcurrencyLimiter(searcher, max_concurrent=max(1, cpus))
             trainable = tune.with_parameters(_evaluate_trial, history=frame, config=config)
@@ -281,7 +362,7 @@ class RayBackend(Backend):
                 tune.with_resources(trainable, {"cpu": 1}),
                 tune_config=tune.TuneConfig(search_alg=algo, num_samples=config.n_trials),
                 run_config=tune.RunConfig(
-                    stop=stopper, verbose=0,
+                    stop=stopper, verbose=0, storage_path=storage,
                     failure_config=tune.FailureConfig(max_failures=self.max_retries),
                 ),
             )
@@ -305,6 +386,8 @@ class RayBackend(Backend):
             from ..tuning import _one_line
 
             result.error = _one_line(exc)
+        finally:
+            shutil.rmtree(storage, ignore_errors=True)
         result.seconds = time.perf_counter() - started
         return result
 

@@ -1,0 +1,112 @@
+"""Ray backend on a real local Ray with 2 CPUs, started by the tests (or by the backend)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from prophet_grouped import GroupedProphetTuner
+from prophet_grouped.backends.ray import RayBackend, check_ray_on_spark_master
+
+from .conftest import CROSS_BACKEND, KillOnce, assert_same_results
+
+pytestmark = pytest.mark.ray
+GROUPS = ["store", "item"]
+
+
+def test_backend_starts_and_stops_its_own_local_ray(sales6, local_reference):
+    import ray
+
+    assert not ray.is_initialized()
+    tuner = GroupedProphetTuner(backend="ray", backend_options={"num_cpus": 2}, **CROSS_BACKEND).fit(sales6)
+    assert_same_results(tuner, local_reference)
+    assert not ray.is_initialized(), "the Ray the backend started was not shut down"
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    import ray
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
+             runtime_env={"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}})
+    yield ray
+    ray.shutdown()
+
+
+def test_cross_backend_on_running_ray_is_left_running(ray_local, sales6, local_reference):
+    tuner = GroupedProphetTuner(backend="ray", **CROSS_BACKEND).fit(sales6)
+    assert_same_results(tuner, local_reference)
+    assert ray_local.is_initialized()
+
+
+def test_killed_worker_is_retried_and_no_group_lost(ray_local, sales6, local_reference, tmp_path):
+    marker = tmp_path / "killed"
+    metric = KillOnce(str(marker), threshold=0.0)
+    tuner = GroupedProphetTuner(backend="ray", **{**CROSS_BACKEND, "metric": metric}).fit(sales6)
+    assert marker.exists(), "no worker was killed: the test proved nothing"
+    assert_same_results(tuner, local_reference)
+
+
+def test_trials_mode_runs_one_group_through_ray_tune(ray_local, sales6):
+    df = sales6[(sales6["store"] == 1) & (sales6["item"] <= 2)]
+    tuner = GroupedProphetTuner(backend="ray", backend_options={"mode": "trials"},
+                                **{**CROSS_BACKEND, "n_trials": 4}).fit(df)
+    res = tuner.results_
+    assert (res["status"] == "ok").all() and (res["n_trials"] == 4).all()
+    assert res["best_score"].notna().all()
+    bp = tuner.best_params_
+    assert bp["changepoint_prior_scale"].between(0.01, 0.9).all() and (bp["yearly_fourier_order"] == 12).all()
+    for key in tuner.models_:
+        assert tuner.trials_[key] and min(tuner.trials_[key]) == pytest.approx(
+            float(res.set_index(GROUPS).loc[key, "best_score"]))
+    fc = tuner.predict(tuner.make_future_dataframe(periods=5))
+    assert len(fc) == 10 and fc["yhat"].notna().all()
+
+
+def test_auto_mode_uses_trials_when_fewer_groups_than_cpus(ray_local, sales6):
+    df = sales6[(sales6["store"] == 2) & (sales6["item"] == 3)]
+    tuner = GroupedProphetTuner(backend="ray", **{**CROSS_BACKEND, "n_trials": 3, "early_stopping_rounds": 1}).fit(df)
+    row = tuner.results_.iloc[0]
+    assert row["status"] == "ok" and 2 <= row["n_trials"] <= 3
+
+
+def test_bad_mode(ray_local, sales6):
+    with pytest.raises(ValueError, match=r"Invalid Ray mode: 'fast', expected one of \['auto', 'groups', 'trials'\]"):
+        GroupedProphetTuner(backend="ray", backend_options={"mode": "fast"}, **CROSS_BACKEND).fit(sales6)
+
+
+def test_unknown_backend_option():
+    with pytest.raises(ValueError, match="Invalid backend_options for backend='ray'"):
+        GroupedProphetTuner(backend="ray", backend_options={"adress": "x"}, **CROSS_BACKEND).fit(None)
+
+
+def test_address_that_does_not_answer(sales6):
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+    backend = RayBackend(address="127.0.0.1:1")
+    with pytest.raises(ConnectionError, match=r"Could not connect to the Ray cluster at address='127.0.0.1:1'"):
+        GroupedProphetTuner(backend=backend, **CROSS_BACKEND).fit(sales6)
+
+
+def test_ray_on_spark_master_check():
+    check_ray_on_spark_master("local-cluster[2,1,1024]")
+    check_ray_on_spark_master("spark://10.0.0.1:7077")
+    with pytest.raises(ValueError, match=r"Ray on Spark runs on local, local-cluster and standalone \(spark://\) "
+                                         r"masters only; this session's master is 'yarn'"):
+        check_ray_on_spark_master("yarn")
+
+
+def test_ray_command_missing_is_said_plainly(tmp_path):
+    code = (
+        "from prophet_grouped import GroupedProphetTuner, make_retail_sales\n"
+        "df = make_retail_sales(1, 1, 200)\n"
+        "GroupedProphetTuner(group_cols=['store','item'], horizon=30, backend='ray',\n"
+        "                    backend_options={'ray_on_spark': True}).fit(df)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert proc.returncode != 0
+    assert "Ray on Spark launches the 'ray' command, which is not on PATH" in proc.stderr
