@@ -37,7 +37,7 @@ from cpu import CpuMeter  # noqa: E402
 from prophet_grouped import GroupedProphetTuner, make_retail_sales  # noqa: E402
 
 GROUPS = ["store", "item"]
-ALL_RUNS = ["baseline", "local", "local-stan", "spark-naive", "spark", "ray"]
+ALL_RUNS = ["baseline", "local", "local-stan", "spark-naive", "spark", "ray", "ray-on-spark"]
 
 
 def make_data(series: int, days: int) -> pd.DataFrame:
@@ -147,10 +147,39 @@ class Bench:
         finally:
             ray.shutdown()
 
+    def run_ray_on_spark(self) -> None:
+        """Ray started on a local-cluster Spark (separate executor JVMs) with setup_ray_cluster."""
+        from pyspark.sql import SparkSession
+
+        from prophet_grouped.backends.ray import RayBackend
+
+        if self._spark is not None:
+            self._spark.stop()
+            self._spark = None
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # see docs/backends.md, known problem
+        start = time.perf_counter()
+        spark = (SparkSession.builder.master(f"local-cluster[{self.cores},1,2048]").appName("bench-ray-on-spark")
+                 .config("spark.ui.enabled", "false").config("spark.executor.memory", "2g").getOrCreate())
+        spark.sparkContext.setLogLevel("ERROR")
+        spark.range(self.cores * 4).repartition(self.cores * 4).count()  # wait for the executors
+        spark_up = time.perf_counter() - start
+        backend = RayBackend(spark=spark, mode="groups")
+        try:
+            with backend.cluster():
+                ray_up = time.perf_counter() - start - spark_up
+                tuner = self.tuner(backend=backend)
+                with CpuMeter() as meter:
+                    tuner.fit(self.df)
+        finally:
+            spark.stop()
+        print(f"ray-on-spark start-up: Spark local-cluster {spark_up:.1f} s, Ray on it {ray_up:.1f} s", flush=True)
+        self.record(f"tuner ray-on-spark engine={tuner.engine_}", meter, tuner.results_["best_score"],
+                    tuner.results_["n_trials"], startup=spark_up + ray_up)
+
     def run(self, name: str) -> None:
         {"baseline": self.run_baseline, "local": self.run_local,
          "local-stan": functools.partial(self.run_local, "stan"), "spark-naive": self.run_spark_naive,
-         "spark": self.run_spark, "ray": self.run_ray}[name]()
+         "spark": self.run_spark, "ray": self.run_ray, "ray-on-spark": self.run_ray_on_spark}[name]()
 
 
 def chart(rows: list[dict[str, Any]], path: str) -> None:
@@ -181,7 +210,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--patience", type=int, default=None, help="early stopping rounds (default: none)")
     p.add_argument("--horizon", type=int, default=90)
     p.add_argument("--holidays", default="US")
-    p.add_argument("--runs", "--backends", dest="runs", default="baseline,local,local-stan,spark-naive,spark",
+    p.add_argument("--runs", "--backends", dest="runs",
+                   default="baseline,local,local-stan,spark-naive,spark,ray,ray-on-spark",
                    help=f"comma-separated, from {ALL_RUNS}")
     p.add_argument("--spark-master", default=None, help="default local[<cores>]")
     p.add_argument("--full", action="store_true", help="the published size: 1,416 x 2,330 days, 20 trials, patience 5")

@@ -1,0 +1,61 @@
+"""The batch engine's claims, checked against stock Stan before relying on them."""
+
+import numpy as np
+import optuna
+import pytest
+
+from prophet_grouped import make_retail_sales
+from prophet_grouped.engines import fit_prophet, stan_output_dir
+from prophet_grouped.metrics import smape
+from prophet_grouped.objective import build_prophet
+from prophet_grouped.search_space import resolve_search_space
+
+
+def log_posterior(model):
+    """Prophet's MAP objective (Stan's lp__ up to constants) at the model's fitted parameters."""
+    from prophet import Prophet
+
+    hist = model.history
+    features, prior_scales, component_cols, _ = model.make_all_seasonality_features(hist)
+    X = features.to_numpy()
+    p = {k: np.asarray(v)[0] for k, v in model.params.items()}
+    k, m, delta, sigma, beta = float(p["k"][0]), float(p["m"][0]), p["delta"], float(p["sigma_obs"][0]), p["beta"]
+    t = hist["t"].to_numpy()
+    trend = Prophet.piecewise_linear(t, delta, k, m, model.changepoints_t)
+    s_a = component_cols["additive_terms"].to_numpy()
+    s_m = component_cols["multiplicative_terms"].to_numpy()
+    yhat = trend * (1 + X @ (beta * s_m)) + X @ (beta * s_a)
+    y = hist["y_scaled"].to_numpy()
+    prior_scales = np.asarray(prior_scales, dtype=float)
+    lp = -k ** 2 / 50 - m ** 2 / 50 - np.sum(np.abs(delta)) / model.changepoint_prior_scale
+    lp += -sigma ** 2 / (2 * 0.5 ** 2) - np.sum(beta ** 2 / (2 * prior_scales ** 2))
+    lp += -len(y) * np.log(sigma) - np.sum((y - yhat) ** 2) / (2 * sigma ** 2)
+    return float(lp)
+
+
+def _cases():
+    df = make_retail_sales(n_stores=1, n_items=3, periods=900, seed=5, intermittent_share=0.0)
+    space = resolve_search_space("paper")
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    params = [space.sample(study.ask()) for _ in range(3)]
+    for item, part in df.groupby("item"):
+        for i, par in enumerate(params):
+            yield pytest.param(part[["ds", "y"]].reset_index(drop=True), par, id=f"item{item}-params{i}")
+
+
+@pytest.mark.parametrize("frame, params", list(_cases()))
+def test_batch_engine_matches_or_beats_stan(frame, params):
+    train, valid = frame.iloc[:-90], frame.iloc[-90:]
+    fits = {}
+    with stan_output_dir() as out:
+        for engine in ("stan", "batch"):
+            fits[engine] = fit_prophet(
+                lambda: build_prophet(params, holidays_country="US", uncertainty_samples=0), train, engine, out
+            )
+    loss = {e: smape(valid["y"].to_numpy(), m.predict(valid[["ds"]])["yhat"].to_numpy()) for e, m in fits.items()}
+    lp = {e: log_posterior(m) for e, m in fits.items()}
+    print(f"{params['seasonality_mode']}: loss stan {loss['stan']:.4f} batch {loss['batch']:.4f}; "
+          f"lp stan {lp['stan']:.2f} batch {lp['batch']:.2f}")
+    assert loss["batch"] <= loss["stan"] * 1.01
+    # Not lower than Stan's, up to a relative 1e-6 of numerical noise.
+    assert lp["batch"] >= lp["stan"] - 1e-6 * abs(lp["stan"])
