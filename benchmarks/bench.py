@@ -30,6 +30,9 @@ _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, _HERE)
 # Spark and Ray workers import the baseline from here too.
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_HERE, os.environ.get("PYTHONPATH")) if p)
+# One Ray auth mode for every Ray process of the run, set before any ray.init() (a local
+# ray.init() turns token auth on for later `ray start`s; see docs/backends.md, known problem).
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 from baseline import baseline_series  # noqa: E402
 from cpu import CpuMeter  # noqa: E402
@@ -156,7 +159,6 @@ class Bench:
         if self._spark is not None:
             self._spark.stop()
             self._spark = None
-        os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # see docs/backends.md, known problem
         start = time.perf_counter()
         spark = (SparkSession.builder.master(f"local-cluster[{self.cores},1,2048]").appName("bench-ray-on-spark")
                  .config("spark.ui.enabled", "false").config("spark.executor.memory", "2g").getOrCreate())

@@ -135,13 +135,31 @@ def validate_history(
     dup = out.duplicated(group_cols + ["ds"], keep=False)
     if dup.any():
         first = out.loc[dup].iloc[0]
-        key = tuple(v.item() if hasattr(v, "item") else v for v in (first[c] for c in group_cols))
+        from .results import _plain
+
+        key = tuple(_plain(first[c]) for c in group_cols)
         raise ValueError(
             f"{int(dup.sum())} rows share a group and a date, e.g. group {key!r} on "
             f"{first['ds'].date()}. Each group needs one row per date: aggregate them first "
             f"(e.g. df.groupby(group_cols + [{time_col!r}], as_index=False)[{target_col!r}].sum())."
         )
     return out.sort_values(group_cols + ["ds"], kind="stable").reset_index(drop=True)
+
+
+def split_groups(history: pd.DataFrame, group_cols: list[str]) -> list[tuple[tuple, pd.DataFrame]]:
+    """One (key, ds/y frame) task per group of a validated history, longest groups first.
+
+    Keys are tuples of plain Python values, so they compare equal whichever backend made them.
+    """
+    from .results import _plain
+
+    tasks = []
+    for key, part in history.groupby(group_cols, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        tasks.append((tuple(_plain(k) for k in key), part[["ds", "y"]].reset_index(drop=True)))
+    # Longest first, so that the last tasks to start are short ones.
+    tasks.sort(key=lambda task: -len(task[1]))
+    return tasks
 
 
 def validate_future(

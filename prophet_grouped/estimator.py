@@ -13,7 +13,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .backends import get_backend
-from .data import MIN_TRAIN_POINTS, as_group_cols, validate_future, validate_history
+from .data import MIN_TRAIN_POINTS, as_group_cols, split_groups, validate_future, validate_history
 from .engines import quiet, resolve_engine
 from .exceptions import GroupFitWarning
 from .metrics import resolve_metric
@@ -294,13 +294,7 @@ class GroupedProphetTuner(BaseEstimator):
         else:
             history = validate_history(X, group_cols, self.time_col, self.target_col)
             self._check_lengths(history, group_cols, config)
-            tasks = [
-                (tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,))),
-                 frame[["ds", "y"]].reset_index(drop=True))
-                for key, frame in history.groupby(group_cols, sort=True)
-            ]
-            # Longest groups first, so that the last tasks to start are short ones.
-            tasks.sort(key=lambda task: -len(task[1]))
+            tasks = split_groups(history, group_cols)
             stream = backend.run(tasks, config, self.n_jobs)
         results = self._collect(stream)
         self._set_fitted(results, group_cols)

@@ -310,19 +310,14 @@ class RayBackend(Backend):
         config: TuningConfig, n_jobs: int | None,
     ) -> Iterator[GroupResult]:
         """A Spark DataFrame comes to Ray as Arrow (``DataFrame.toArrow``), then runs as pandas."""
-        from ..data import validate_history
-        from ..results import _plain
+        from ..data import split_groups, validate_history
 
         functions = import_optional("pyspark.sql.functions")
         # timestamp_ntz: the session's wall-clock times, as Spark's pandas UDFs see them.
         table = sdf.select(*group_cols, functions.col(time_col).cast("timestamp_ntz").alias(time_col),
                            target_col).toArrow()
         history = validate_history(table.to_pandas(), group_cols, time_col, target_col)
-        tasks = sorted(
-            ((tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,))),
-              part[["ds", "y"]].reset_index(drop=True)) for key, part in history.groupby(group_cols)),
-            key=lambda task: -len(task[1]),
-        )
+        tasks = split_groups(history, group_cols)
         yield from self.run(tasks, config, n_jobs)
 
     def _run_groups(self, ray: Any, tasks: Sequence[Task], config: TuningConfig) -> Iterator[GroupResult]:
