@@ -17,9 +17,9 @@ from .data import MIN_TRAIN_POINTS, as_group_cols, split_groups, validate_future
 from .engines import quiet, resolve_engine
 from .exceptions import GroupFitWarning
 from .metrics import resolve_metric
-from .objective import fold_cutoffs, horizon_offset
+from .objective import horizon_offset
 from .results import PUBLIC_RESULT_COLUMNS, GroupResult, _plain
-from .search_space import check_param_names, prophet_kwargs, resolve_search_space
+from .search_space import prophet_kwargs, resolve_search_space
 from .tuning import TuningConfig
 
 

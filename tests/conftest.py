@@ -97,3 +97,11 @@ def assert_same_results(tuned, reference):
     pd.testing.assert_frame_equal(tuned.best_params_, reference.best_params_)
     pd.testing.assert_series_equal(tuned.results_["best_score"], reference.results_["best_score"])
     assert (tuned.results_["status"] == "ok").all()
+
+
+def run_python(code: str, path: str, home: str):
+    """Run ``code`` in a fresh interpreter of this environment with only ``path`` on PATH."""
+    import subprocess
+
+    env = {"PATH": path, "HOME": home, "RAY_AUTH_MODE": os.environ["RAY_AUTH_MODE"]}
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)

@@ -1,15 +1,13 @@
 """Ray backend on a real local Ray with 2 CPUs, started by the tests (or by the backend)."""
 
 import os
-import subprocess
-import sys
 
 import pytest
 
 from prophet_grouped import GroupedProphetTuner
 from prophet_grouped.backends.ray import RayBackend, check_ray_on_spark_master
 
-from .conftest import CROSS_BACKEND, KillOnce, assert_same_results
+from .conftest import CROSS_BACKEND, run_python, KillOnce, assert_same_results
 
 pytestmark = pytest.mark.ray
 GROUPS = ["store", "item"]
@@ -106,7 +104,6 @@ def test_ray_command_missing_is_said_plainly(tmp_path):
         "GroupedProphetTuner(group_cols=['store','item'], horizon=30, backend='ray',\n"
         "                    backend_options={'ray_on_spark': True}).fit(df)\n"
     )
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    proc = run_python(code, path="/usr/bin:/bin", home=str(tmp_path))
     assert proc.returncode != 0
     assert "Ray on Spark launches the 'ray' command, which is not on PATH" in proc.stderr

@@ -1,7 +1,5 @@
 """Spark backend on a real local[2] session started here."""
 
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -9,7 +7,7 @@ import pytest
 from prophet_grouped import GroupedProphetTuner
 from prophet_grouped.backends.spark import plan_partitions
 
-from .conftest import CROSS_BACKEND, assert_same_results, start_spark
+from .conftest import CROSS_BACKEND, run_python, assert_same_results, start_spark
 
 pytestmark = pytest.mark.spark
 GROUPS = ["store", "item"]
@@ -120,7 +118,6 @@ def test_java_missing_is_said_plainly(tmp_path):
         "df = make_retail_sales(1, 1, 200)\n"
         "GroupedProphetTuner(group_cols=['store','item'], horizon=30, backend='spark').fit(df)\n"
     )
-    env = {"PATH": "/nonexistent", "HOME": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    proc = run_python(code, path="/nonexistent", home=str(tmp_path))
     assert proc.returncode != 0
     assert "backend='spark' needs Java to start a Spark session, but 'java' is not on PATH" in proc.stderr

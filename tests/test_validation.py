@@ -16,13 +16,6 @@ def _tuner(**kw):
     return GroupedProphetTuner(**params)
 
 
-def _with(**changes):
-    df = BASE.copy()
-    for col, fn in changes.items():
-        df = fn(df)
-    return df
-
-
 CASES = {
     "not a frame": (lambda: BASE.to_numpy(), {}, TypeError, "Expected a pandas DataFrame"),
     "empty frame": (lambda: BASE.iloc[:0], {}, ValueError, "The input frame is empty"),

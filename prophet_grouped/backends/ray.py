@@ -58,9 +58,8 @@ def _evaluate_trial(tune_config: dict[str, Any], history: Any, config: TuningCon
     from ..engines import quiet, stan_output_dir
     from ..objective import evaluate, make_folds
 
-    frame = history
     with quiet(), stan_output_dir() as out:
-        folds = make_folds(frame, config.horizon, config.freq, config.cv_folds, config.cutoffs)
+        folds = make_folds(history, config.horizon, config.freq, config.cv_folds, config.cutoffs)
         loss = evaluate(tune_config["_prophet_params"], folds, config.metric, config.engine, out,
                         config.prophet_params, config.holidays_country)
     return {"loss": loss}
@@ -254,11 +253,9 @@ class RayBackend(Backend):
             import_optional("pyspark")
             options = self._ray_on_spark_sizing(spark)
             _warn_token_auth_mismatch()
-            start = time.perf_counter()
             setup_ray_cluster(num_cpus_head_node=0, **options)
             try:
                 ray.init(logging_level="ERROR", runtime_env=env)
-                self.startup_seconds_ = time.perf_counter() - start
                 try:
                     yield
                 finally:
