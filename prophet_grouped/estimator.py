@@ -417,6 +417,23 @@ class GroupedProphetTuner(BaseEstimator):
             ].to_numpy()
         return out.reset_index(drop=True)
 
+    def save(self, path: str) -> None:
+        """Save the fitted tuner to folder ``path`` as plain files (JSON; Prophet's JSON per model).
+
+        Parameters that can't be stored as plain files (callables, backend objects) are saved as
+        their defaults, with a warning; the loaded tuner still predicts identically.
+        """
+        from .persistence import save
+
+        save(self, path)
+
+    @classmethod
+    def load(cls, path: str) -> GroupedProphetTuner:
+        """Load a tuner saved with :meth:`save`; no pickle is involved."""
+        from .persistence import load
+
+        return load(cls, path)
+
     def score(self, X: Any, y: Any = None) -> float:
         """Minus the mean over groups of ``metric`` on ``X`` (higher is better, scikit-learn style).
 

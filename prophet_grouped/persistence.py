@@ -1,0 +1,132 @@
+"""Saving and loading a fitted tuner as plain files: JSON, and Prophet's own JSON per model.
+
+Layout of a saved folder::
+
+    meta.json          format version, library version, fitted attributes' scalars
+    params.json        constructor parameters that can be stored as JSON
+    results.json       results_ (records)
+    best_params.json   best_params_ (records)
+    trials.json        trial losses per group
+    models.jsonl       one line per group: {"key": [...], "model": <prophet.serialize JSON>}
+
+No pickle is needed to load it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .estimator import GroupedProphetTuner
+
+FORMAT_VERSION = 1
+
+
+def _params_to_json(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    from optuna.distributions import BaseDistribution, distribution_to_json
+
+    stored: dict[str, Any] = {}
+    dropped = []
+    for name, value in params.items():
+        if name == "search_space" and isinstance(value, dict) and all(
+            isinstance(v, BaseDistribution) for v in value.values()
+        ):
+            stored[name] = {"optuna_distributions": {k: distribution_to_json(v) for k, v in value.items()}}
+            continue
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            dropped.append(name)
+            continue
+        stored[name] = value
+    return stored, dropped
+
+
+def _params_from_json(stored: dict[str, Any]) -> dict[str, Any]:
+    from optuna.distributions import json_to_distribution
+
+    params = dict(stored)
+    space = params.get("search_space")
+    if isinstance(space, dict) and "optuna_distributions" in space:
+        params["search_space"] = {k: json_to_distribution(v) for k, v in space["optuna_distributions"].items()}
+    return params
+
+
+def _write_json(path: str, value: Any) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        json.dump(value, fh, default=str)
+    os.replace(tmp, path)
+
+
+def save(tuner: GroupedProphetTuner, path: str) -> None:
+    """Write a fitted tuner to folder ``path`` (created if needed)."""
+    from prophet.serialize import model_to_json
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(tuner, "models_")
+    os.makedirs(path, exist_ok=True)
+    params, dropped = _params_to_json(tuner.get_params())
+    if dropped:
+        warnings.warn(
+            f"These parameters can't be stored as plain files and are saved as their defaults: {dropped}. "
+            f"The loaded tuner predicts as this one; set them again before fitting it.",
+            UserWarning,
+            stacklevel=3,
+        )
+    from . import __version__
+
+    _write_json(os.path.join(path, "params.json"), params)
+    _write_json(os.path.join(path, "meta.json"), {
+        "format_version": FORMAT_VERSION, "prophet_grouped_version": __version__,
+        "group_cols_": tuner.group_cols_, "engine_": tuner.engine_, "random_state_": tuner.random_state_,
+    })
+    _write_json(os.path.join(path, "results.json"), json.loads(tuner.results_.to_json(orient="records")))
+    _write_json(os.path.join(path, "best_params.json"), json.loads(tuner.best_params_.to_json(orient="records")))
+    _write_json(os.path.join(path, "trials.json"), [{"key": list(k), "losses": v} for k, v in tuner.trials_.items()])
+    tmp = os.path.join(path, "models.jsonl.tmp")
+    with open(tmp, "w") as fh:
+        for key, model in tuner.models_.items():
+            fh.write(json.dumps({"key": list(key), "model": model_to_json(model)}) + "\n")
+    os.replace(tmp, os.path.join(path, "models.jsonl"))
+
+
+def load(cls: type[GroupedProphetTuner], path: str) -> GroupedProphetTuner:
+    """Read a tuner written by :func:`save`."""
+    from prophet.serialize import model_from_json
+
+    from .engines import quiet
+
+    meta_path = os.path.join(path, "meta.json")
+    if not os.path.exists(meta_path):
+        raise FileNotFoundError(f"{path!r} is not a saved GroupedProphetTuner: it has no meta.json.")
+    with open(meta_path) as fh:
+        meta = json.load(fh)
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{path!r} was saved in format {meta.get('format_version')!r}; this version reads format "
+            f"{FORMAT_VERSION}."
+        )
+    with open(os.path.join(path, "params.json")) as fh:
+        tuner = cls(**_params_from_json(json.load(fh)))
+    tuner.group_cols_ = list(meta["group_cols_"])
+    tuner.engine_ = meta["engine_"]
+    tuner.random_state_ = meta["random_state_"]
+    with open(os.path.join(path, "results.json")) as fh:
+        tuner.results_ = pd.DataFrame(json.load(fh))
+    with open(os.path.join(path, "best_params.json")) as fh:
+        records = json.load(fh)
+    tuner.best_params_ = pd.DataFrame(records) if records else pd.DataFrame(columns=tuner.group_cols_)
+    with open(os.path.join(path, "trials.json")) as fh:
+        tuner.trials_ = {tuple(item["key"]): item["losses"] for item in json.load(fh)}
+    tuner.models_ = {}
+    with quiet(), open(os.path.join(path, "models.jsonl")) as fh:
+        for line in fh:
+            item = json.loads(line)
+            tuner.models_[tuple(item["key"])] = model_from_json(item["model"])
+    return tuner
