@@ -88,6 +88,9 @@ class GroupedProphetTuner(BaseEstimator):
         Worker processes for the local backend, scikit-learn style (-1: every core).
     random_state : int, RandomState or None, default=None
         Seed; each group's sampler seed derives from it and the group key.
+    fallback : {None, "default"}, default=None
+        ``"default"``: a group whose tuning fails gets an untuned default Prophet (with
+        ``prophet_params`` and ``holidays_country``), status ``"fallback"`` in ``results_``.
     on_error : {"warn", "raise"}, default="warn"
         What a group whose tuning fails does: ``"warn"`` records it as ``"failed"`` in
         ``results_`` and warns once, listing the failed groups; ``"raise"`` stops the fit.
@@ -102,7 +105,8 @@ class GroupedProphetTuner(BaseEstimator):
         Group columns and one column per tuned parameter, for the groups that succeeded.
     results_ : pandas.DataFrame
         One row per group: group columns, ``best_score``, ``n_trials``, ``stopped_early``,
-        ``status`` (``"ok"`` or ``"failed"``), ``error``, ``seconds``, ``n_failed_trials``.
+        ``status`` (``"ok"``, ``"fallback"`` or ``"failed"``), ``error``, ``seconds``,
+        ``n_failed_trials``.
     models_ : dict
         Group key tuple -> fitted ``prophet.Prophet`` refitted on the whole history.
     trials_ : dict
@@ -148,6 +152,7 @@ class GroupedProphetTuner(BaseEstimator):
         random_state: Any = None,
         on_error: str = "warn",
         engine: str = "auto",
+        fallback: str | None = None,
     ) -> None:
         self.group_cols = group_cols
         self.time_col = time_col
@@ -168,6 +173,7 @@ class GroupedProphetTuner(BaseEstimator):
         self.random_state = random_state
         self.on_error = on_error
         self.engine = engine
+        self.fallback = fallback
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -188,6 +194,8 @@ class GroupedProphetTuner(BaseEstimator):
         _check_int("cv_folds", self.cv_folds, 1)
         if self.on_error not in ("warn", "raise"):
             raise ValueError(f"on_error must be 'warn' or 'raise', got {self.on_error!r}.")
+        if self.fallback not in (None, "default"):
+            raise ValueError(f"fallback must be None or 'default', got {self.fallback!r}.")
         try:
             horizon_offset(self.freq, 1)
         except (ValueError, TypeError):
@@ -235,6 +243,7 @@ class GroupedProphetTuner(BaseEstimator):
             prophet_params=dict(self.prophet_params) if self.prophet_params else None,
             engine=resolve_engine(self.engine),
             random_state=random_state,
+            fallback=self.fallback,
         )
         return group_cols, config
 
@@ -305,7 +314,7 @@ class GroupedProphetTuner(BaseEstimator):
     def _collect(self, stream: Any) -> list[GroupResult]:
         results = []
         for result in stream:
-            if result.status != "ok" and self.on_error == "raise":
+            if result.status == "failed" and self.on_error == "raise":
                 if hasattr(stream, "close"):
                     stream.close()
                 raise RuntimeError(
@@ -330,13 +339,23 @@ class GroupedProphetTuner(BaseEstimator):
             self.trials_[r.key] = list(r.trials)
             if r.status == "ok":
                 params.append({**key, **r.best_params})
+            if r.model_json is not None:
                 self.models_[r.key] = model_from_json(r.model_json)
         self.results_ = pd.DataFrame(rows, columns=group_cols + list(PUBLIC_RESULT_COLUMNS))
         self.best_params_ = pd.DataFrame(params)
         if self.best_params_.empty:
             self.best_params_ = pd.DataFrame(columns=group_cols)
         self.group_cols_ = group_cols
-        failed = [r for r in results if r.status != "ok"]
+        fallback = [r for r in results if r.status == "fallback"]
+        if fallback:
+            listing = "; ".join(f"{r.key!r}: {r.error}" for r in fallback[:10])
+            warnings.warn(
+                f"{len(fallback)} of {len(results)} group(s) could not be tuned and got an untuned default "
+                f"Prophet (status 'fallback'): {listing}. See results_.",
+                GroupFitWarning,
+                stacklevel=3,
+            )
+        failed = [r for r in results if r.status == "failed"]
         if failed:
             listing = "; ".join(f"{r.key!r}: {r.error}" for r in failed[:10])
             more = f" (and {len(failed) - 10} more)" if len(failed) > 10 else ""

@@ -42,6 +42,7 @@ class TuningConfig:
     prophet_params: Mapping[str, Any] | None
     engine: str
     random_state: int
+    fallback: str | None = None
 
 
 def group_seed(random_state: int, key: Sequence[Any]) -> int:
@@ -98,6 +99,17 @@ def refit_best(
         output_dir,
     )
     return model_to_json(model)
+
+
+def _fit_fallback(result: GroupResult, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig,
+                  output_dir: str) -> None:
+    """Give a failed group an untuned default Prophet (fixed prophet_params and holidays only)."""
+    try:
+        result.model_json = refit_best(key, frame, config, {}, output_dir)
+    except Exception as exc:
+        result.error = f"{result.error}; the default fallback failed too: {_one_line(exc)}"
+    else:
+        result.status = "fallback"
 
 
 def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> GroupResult:
@@ -164,6 +176,8 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) 
             result.status = "ok"
         except Exception as exc:
             result.error = _one_line(exc)
+            if config.fallback == "default":
+                _fit_fallback(result, key, frame, config, out)
         finally:
             limits.restore_original_limits()
     result.seconds = time.perf_counter() - start

@@ -13,7 +13,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from prophet_grouped import GroupedProphetTuner, GroupFitWarning
+from prophet_grouped import GroupedProphetTuner, GroupFitWarning, make_retail_sales
 from prophet_grouped.metrics import smape
 
 GROUPS = ["store", "item"]
@@ -234,3 +234,25 @@ def test_import_does_not_pull_in_spark_or_ray():
     code = "import sys, prophet_grouped; print('pyspark' in sys.modules, 'ray' in sys.modules, 'prophet' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False", "False"]
+
+
+def test_fallback_default_gives_failed_groups_an_untuned_model(sales8):
+    df = _data_with_bad_group(sales8)
+    tuner = GroupedProphetTuner(group_cols=GROUPS, n_trials=2, metric=_failing_metric, random_state=0,
+                                n_jobs=1, fallback="default")
+    with pytest.warns(GroupFitWarning, match=r"1 of 4 group\(s\) could not be tuned and got an untuned default "
+                                             r"Prophet \(status 'fallback'\): \(1, 2\): RuntimeError: all 2 trials failed"):
+        tuner.fit(df)
+    res = tuner.results_.set_index(GROUPS)
+    assert res.loc[(1, 2), "status"] == "fallback" and "all 2 trials failed" in res.loc[(1, 2), "error"]
+    assert (res.drop(index=(1, 2))["status"] == "ok").all()
+    model = tuner.models_[(1, 2)]
+    assert model.changepoint_prior_scale == 0.05 and model.seasonality_mode == "additive"  # Prophet's defaults
+    assert len(tuner.best_params_) == 3  # only tuned groups have best params
+    fc = tuner.predict(tuner.make_future_dataframe(periods=7))
+    assert len(fc) == 4 * 7 and fc["yhat"].notna().all()
+
+
+def test_bad_fallback():
+    with pytest.raises(ValueError, match="fallback must be None or 'default', got 'stan'."):
+        GroupedProphetTuner(fallback="stan").fit(make_retail_sales(1, 1, 200))
