@@ -256,3 +256,13 @@ def test_fallback_default_gives_failed_groups_an_untuned_model(sales8):
 def test_bad_fallback():
     with pytest.raises(ValueError, match="fallback must be None or 'default', got 'stan'."):
         GroupedProphetTuner(fallback="stan").fit(make_retail_sales(1, 1, 200))
+
+
+def test_local_worker_killed_is_retried_and_no_group_lost(sales6, local_reference, tmp_path):
+    from .conftest import CROSS_BACKEND, KillOnce, assert_same_results
+
+    marker = tmp_path / "killed"
+    tuner = GroupedProphetTuner(n_jobs=2, **{**CROSS_BACKEND, "metric": KillOnce(str(marker), threshold=0.0)})
+    tuner.fit(sales6)
+    assert marker.exists(), "no worker was killed: the test proved nothing"
+    assert_same_results(tuner, local_reference)

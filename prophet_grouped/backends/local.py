@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,8 @@ if TYPE_CHECKING:
     from ..results import GroupResult
     from ..tuning import TuningConfig
 
+logger = logging.getLogger(__name__)
+
 
 class LocalBackend(Backend):
     """Run groups in joblib's loky processes on this machine.
@@ -19,15 +22,20 @@ class LocalBackend(Backend):
     ----------
     joblib_backend : str
         joblib backend name; ``"loky"`` (processes) by default.
+    max_retries : int
+        How many times the groups still unfinished are sent again when a worker process dies
+        (killed, out of memory); groups that finished are kept.
     """
 
     name = "local"
 
-    def __init__(self, joblib_backend: str = "loky") -> None:
+    def __init__(self, joblib_backend: str = "loky", max_retries: int = 3) -> None:
         self.joblib_backend = joblib_backend
+        self.max_retries = max_retries
 
     def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None) -> Iterator[GroupResult]:
         from joblib import Parallel, delayed, effective_n_jobs, parallel_config
+        from joblib.externals.loky.process_executor import TerminatedWorkerError
 
         from ..tuning import tune_group
 
@@ -36,7 +44,18 @@ class LocalBackend(Backend):
             for key, frame in tasks:
                 yield tune_group(key, frame, config)
             return
-        with parallel_config(backend=self.joblib_backend, inner_max_num_threads=1):
-            yield from Parallel(n_jobs=n_workers, batch_size=1, return_as="generator_unordered")(
-                delayed(tune_group)(key, frame, config) for key, frame in tasks
-            )
+        pending = dict(tasks)  # key -> frame, in dispatch order (longest first)
+        for attempt in range(self.max_retries + 1):
+            try:
+                with parallel_config(backend=self.joblib_backend, inner_max_num_threads=1):
+                    for result in Parallel(n_jobs=n_workers, batch_size=1, return_as="generator_unordered")(
+                        delayed(tune_group)(key, frame, config) for key, frame in list(pending.items())
+                    ):
+                        pending.pop(result.key, None)
+                        yield result
+                return
+            except TerminatedWorkerError as exc:
+                if attempt == self.max_retries:
+                    raise
+                logger.warning("A worker process died (%s); retrying the %d unfinished group(s).",
+                               exc, len(pending))
