@@ -346,25 +346,19 @@ class GroupedProphetTuner(BaseEstimator):
         if self.best_params_.empty:
             self.best_params_ = pd.DataFrame(columns=group_cols)
         self.group_cols_ = group_cols
-        fallback = [r for r in results if r.status == "fallback"]
-        if fallback:
-            listing = "; ".join(f"{r.key!r}: {r.error}" for r in fallback[:10])
-            warnings.warn(
-                f"{len(fallback)} of {len(results)} group(s) could not be tuned and got an untuned default "
-                f"Prophet (status 'fallback'): {listing}. See results_.",
-                GroupFitWarning,
-                stacklevel=3,
-            )
-        failed = [r for r in results if r.status == "failed"]
-        if failed:
-            listing = "; ".join(f"{r.key!r}: {r.error}" for r in failed[:10])
-            more = f" (and {len(failed) - 10} more)" if len(failed) > 10 else ""
-            warnings.warn(
-                f"{len(failed)} of {len(results)} group(s) failed and have no model: {listing}{more}. "
-                f"See results_ for every group's status and error.",
-                GroupFitWarning,
-                stacklevel=3,
-            )
+        for status, what, tail in (
+            ("fallback", "could not be tuned and got an untuned default Prophet (status 'fallback')", "See results_."),
+            ("failed", "failed and have no model", "See results_ for every group's status and error."),
+        ):
+            groups = [r for r in results if r.status == status]
+            if groups:
+                listing = "; ".join(f"{r.key!r}: {r.error}" for r in groups[:10])
+                more = f" (and {len(groups) - 10} more)" if len(groups) > 10 else ""
+                warnings.warn(
+                    f"{len(groups)} of {len(results)} group(s) {what}: {listing}{more}. {tail}",
+                    GroupFitWarning,
+                    stacklevel=3,
+                )
 
     # ------------------------------------------------------------------ predict
     def make_future_dataframe(self, periods: int, include_history: bool = False) -> pd.DataFrame:

@@ -85,10 +85,7 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-def refit_best(
-    key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, best_params: dict[str, Any],
-    output_dir: str,
-) -> str:
+def refit_best(frame: pd.DataFrame, config: TuningConfig, best_params: dict[str, Any], output_dir: str) -> str:
     """Refit the best parameters on the group's whole history; the model as Prophet JSON."""
     from prophet.serialize import model_to_json
 
@@ -105,7 +102,7 @@ def _fit_fallback(result: GroupResult, key: tuple[Any, ...], frame: pd.DataFrame
                   output_dir: str) -> None:
     """Give a failed group an untuned default Prophet (fixed prophet_params and holidays only)."""
     try:
-        result.model_json = refit_best(key, frame, config, {}, output_dir)
+        result.model_json = refit_best(frame, config, {}, output_dir)
     except Exception as exc:
         result.error = f"{result.error}; the default fallback failed too: {_one_line(exc)}"
     else:
@@ -170,7 +167,7 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) 
             if len(errors) == len(study.trials):
                 raise RuntimeError(f"all {len(errors)} trials failed; first error: {errors[0]}")
             best_params = dict(study.best_trial.user_attrs["params"])
-            result.model_json = refit_best(key, frame, config, best_params, out)
+            result.model_json = refit_best(frame, config, best_params, out)
             result.best_params = best_params
             result.best_score = float(study.best_value)
             result.status = "ok"

@@ -65,13 +65,13 @@ def _evaluate_trial(tune_config: dict[str, Any], history: Any, config: TuningCon
     return {"loss": loss}
 
 
-def _refit(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, best: dict[str, Any]) -> str:
+def _refit(frame: pd.DataFrame, config: TuningConfig, best: dict[str, Any]) -> str:
     """Ray task (trials mode): refit a group's best parameters with the shared code."""
     from ..engines import quiet, stan_output_dir
     from ..tuning import refit_best
 
     with quiet(), stan_output_dir() as out:
-        return refit_best(key, frame, config, best, out)
+        return refit_best(frame, config, best, out)
 
 
 def _check_answers(address: str, timeout: float = 5.0) -> None:
@@ -370,7 +370,7 @@ class RayBackend(Backend):
             best_params = dict(best.config["_prophet_params"])
             result.stopped_early = bool(stopper is not None and stopper.stop_all())
             result.model_json = ray.get(ray.remote(num_cpus=1, max_retries=self.max_retries)(_refit)
-                                        .remote(key, frame, config, best_params))
+                                        .remote(frame, config, best_params))
             result.best_params = best_params
             result.best_score = float(best.metrics["loss"])
             result.status = "ok"
