@@ -89,11 +89,6 @@ def _check_target(df: pd.DataFrame, target_col: str) -> pd.Series:
             f"Column {target_col!r} must be numeric, got dtype {y.dtype}.{hint}"
         )
     y = y.astype("float64")
-    if y.isna().any():
-        raise ValueError(
-            f"Column {target_col!r} has {int(y.isna().sum())} missing values (NaN). "
-            f"Drop those rows or fill them (for sales, often with 0) before fitting."
-        )
     if np.isinf(y.to_numpy()).any():
         raise ValueError(
             f"Column {target_col!r} has {int(np.isinf(y.to_numpy()).sum())} infinite values. "
@@ -117,7 +112,7 @@ def validate_history(
     """Check a long-format history frame and return it as ``group_cols + [ds, y]``.
 
     The returned frame has naive ``datetime64[ns]`` ``ds`` and float ``y`` and is sorted by
-    group and date. Every problem raises ``TypeError`` or ``ValueError`` naming the column or
+    group and date. Missing ``y`` values are kept: tuning ignores those rows, as Prophet does. Every problem raises ``TypeError`` or ``ValueError`` naming the column or
     group at fault and the fix.
     """
     if not isinstance(df, pd.DataFrame):

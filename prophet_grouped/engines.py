@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -43,15 +45,66 @@ def quiet() -> Iterator[None]:
             logger.disabled = disabled
 
 
+_OUTPUT_PREFIX = "prophet_grouped_"
+_OUTPUT_RE = re.compile(rf"^{_OUTPUT_PREFIX}(\d+)_")
+_swept = False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_output_dirs() -> list[str]:
+    """Delete the cmdstan output folders of processes that died without removing them (a
+    worker killed mid-fit); returns the folders removed."""
+    root = tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return removed
+    for name in names:
+        match = _OUTPUT_RE.match(name)
+        if match and not _pid_alive(int(match.group(1))):
+            shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+            removed.append(name)
+    return removed
+
+
 @contextlib.contextmanager
 def stan_output_dir() -> Iterator[str]:
     """A private folder for cmdstan's output files, removed on exit (cmdstanpy keeps its own
-    until the process ends, which for a long-lived worker is never)."""
-    path = tempfile.mkdtemp(prefix="prophet_grouped_")
+    until the process ends, which for a long-lived worker is never).
+
+    The folder name holds the process id; the first folder a process makes also removes the
+    folders left by dead processes.
+    """
+    global _swept
+    if not _swept:
+        _swept = True
+        remove_stale_output_dirs()
+    path = tempfile.mkdtemp(prefix=f"{_OUTPUT_PREFIX}{os.getpid()}_")
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def preload(engine: str) -> None:
+    """Import what fitting with ``engine`` needs, so that no import runs inside a trial (a
+    trial_timeout interrupting an import would leave the module half-initialized)."""
+    with quiet():  # importing Prophet logs a missing plotly
+        import prophet  # noqa: F401
+        import prophet.serialize  # noqa: F401
+
+        if engine == "batch":
+            import prophet_batch  # noqa: F401
 
 
 def batch_available() -> bool:
@@ -79,14 +132,19 @@ def resolve_engine(engine: str) -> str:
 
 
 def fit_prophet(
-    make_model: Callable[[], Prophet], df: pd.DataFrame, engine: str, output_dir: str
+    make_model: Callable[[], Prophet], df: pd.DataFrame, engine: str, output_dir: str,
+    timeout: float | None = None,
 ) -> Prophet:
     """Fit a fresh model from ``make_model()`` on ``df`` (columns ds, y) with ``engine``.
 
     ``engine`` is ``"stan"`` or ``"batch"`` (already resolved). Stan writes its files under
     ``output_dir``. prophet-batch fits models it does not support (logistic growth, MCMC) with
-    Stan itself.
+    Stan itself. ``timeout`` (seconds) stops a Stan fit that runs longer (cmdstan is killed and
+    ``TimeoutError`` raised).
     """
+    fit_kwargs: dict[str, object] = {"output_dir": output_dir}
+    if timeout is not None:
+        fit_kwargs["timeout"] = timeout
     if engine == "batch":
         from prophet_batch import fit_many
 
@@ -95,14 +153,14 @@ def fit_prophet(
             frame,
             id_col="_series",
             make_model=lambda _: make_model(),
-            fit_kwargs={"output_dir": output_dir},
+            fit_kwargs=fit_kwargs,
             on_error="raise",
             # One series: an explicit batch size skips prophet-batch's memory estimate, which
             # builds the feature matrices once more (about a quarter of a trial's time).
             batch_size=1,
         )[0]
     else:
-        model = make_model().fit(df, output_dir=output_dir)
+        model = make_model().fit(df, **fit_kwargs)
     # The folder is deleted after the group; don't keep a dangling path in the model.
     model.fit_kwargs = {}
     return model

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -12,6 +14,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from . import checkpoint
 from .backends import get_backend
 from .data import MIN_TRAIN_POINTS, as_group_cols, split_groups, validate_future, validate_history
 from .engines import quiet, resolve_engine
@@ -91,6 +94,16 @@ class GroupedProphetTuner(BaseEstimator):
     fallback : {None, "default"}, default=None
         ``"default"``: a group whose tuning fails gets an untuned default Prophet (with
         ``prophet_params`` and ``holidays_country``), status ``"fallback"`` in ``results_``.
+    trial_timeout : float or None, default=None
+        Seconds a trial may run; a slower trial is stopped and recorded as failed (``None`` in
+        ``trials_``), and the study goes on. Enforced with a timer signal in every worker that
+        runs groups (local, Spark, Ray groups mode) and with cmdstan's own timeout for Stan
+        fits; in Ray's trials mode a batch-engine trial is only marked failed after it ends.
+    checkpoint_dir : str or None, default=None
+        Folder where each finished group's result is written as soon as it finishes. A fit
+        started again with the same folder, data and settings skips the finished groups and
+        gives the same result as an uninterrupted fit; other settings or data are refused with
+        a ValueError. On a cluster, use storage every worker can write.
     on_error : {"warn", "raise"}, default="warn"
         What a group whose tuning fails does: ``"warn"`` records it as ``"failed"`` in
         ``results_`` and warns once, listing the failed groups; ``"raise"`` stops the fit.
@@ -153,6 +166,8 @@ class GroupedProphetTuner(BaseEstimator):
         on_error: str = "warn",
         engine: str = "auto",
         fallback: str | None = None,
+        trial_timeout: float | None = None,
+        checkpoint_dir: str | None = None,
     ) -> None:
         self.group_cols = group_cols
         self.time_col = time_col
@@ -174,6 +189,8 @@ class GroupedProphetTuner(BaseEstimator):
         self.on_error = on_error
         self.engine = engine
         self.fallback = fallback
+        self.trial_timeout = trial_timeout
+        self.checkpoint_dir = checkpoint_dir
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -196,6 +213,13 @@ class GroupedProphetTuner(BaseEstimator):
             raise ValueError(f"on_error must be 'warn' or 'raise', got {self.on_error!r}.")
         if self.fallback not in (None, "default"):
             raise ValueError(f"fallback must be None or 'default', got {self.fallback!r}.")
+        if self.trial_timeout is not None and (
+            isinstance(self.trial_timeout, bool) or not isinstance(self.trial_timeout, (int, float, np.number))
+            or not self.trial_timeout > 0 or not np.isfinite(self.trial_timeout)
+        ):
+            raise ValueError(f"trial_timeout must be a number of seconds > 0 or None, got {self.trial_timeout!r}.")
+        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, os.PathLike)):
+            raise TypeError(f"checkpoint_dir must be a folder path (str) or None, got {self.checkpoint_dir!r}.")
         try:
             horizon_offset(self.freq, 1)
         except (ValueError, TypeError):
@@ -244,41 +268,47 @@ class GroupedProphetTuner(BaseEstimator):
             engine=resolve_engine(self.engine),
             random_state=random_state,
             fallback=self.fallback,
+            trial_timeout=None if self.trial_timeout is None else float(self.trial_timeout),
+            checkpoint_dir=None if self.checkpoint_dir is None else os.path.abspath(os.fspath(self.checkpoint_dir)),
         )
         return group_cols, config
 
     @staticmethod
     def _check_lengths(history: pd.DataFrame, group_cols: list[str], config: TuningConfig) -> None:
-        """Raise if a group has too little history before its earliest cutoff or no validation data."""
+        """Raise if no group at all has enough history before its earliest cutoff and data after it.
+
+        Such a fit can only come from settings that don't suit the data (a horizon or cutoffs
+        beyond the history). When only some groups are too short, they become ``"failed"`` rows
+        with the reason, like any other unusable group.
+        """
         keys = [history[c] for c in group_cols]
         ds = history["ds"]
+        observed = history["y"].notna()
         step = horizon_offset(config.freq, config.horizon)
         if config.cutoffs is None:
-            earliest = ds.groupby(keys).transform("max") - step * config.cv_folds
+            earliest = ds.where(observed).groupby(keys).transform("max") - step * config.cv_folds
             cutoffs: list[Any] = []
         else:
             cutoffs = list(config.cutoffs)
             earliest = pd.Series(cutoffs[0], index=history.index)
-        n_train = (ds <= earliest).groupby(keys).sum()
-        short = n_train[n_train < MIN_TRAIN_POINTS]
-        if len(short):
+        n_train = ((ds <= earliest) & observed).groupby(keys).sum()
+        if (n_train < MIN_TRAIN_POINTS).all():
             sizes = history.groupby(keys).size()
-            shown = ", ".join(
-                f"{k!r} ({sizes[k]} rows)" for k in list(short.index)[:5]
-            ) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
+            shown = ", ".join(f"{k!r} ({sizes[k]} rows)" for k in list(n_train.index)[:5])
+            more = f" and {len(n_train) - 5} more" if len(n_train) > 5 else ""
             raise ValueError(
-                f"{len(short)} group(s) are too short for horizon={config.horizon} x "
-                f"{len(cutoffs) or config.cv_folds} fold(s) of freq={config.freq!r}: {shown}. Each group needs "
-                f"at least {MIN_TRAIN_POINTS} points before its earliest validation cutoff. Lower "
-                f"horizon or cv_folds, or drop those groups."
+                f"All {len(n_train)} group(s) are too short for horizon={config.horizon} x "
+                f"{len(cutoffs) or config.cv_folds} fold(s) of freq={config.freq!r}: {shown}{more}. Each group "
+                f"needs at least {MIN_TRAIN_POINTS} points before its earliest validation cutoff. Lower "
+                f"horizon or cv_folds, or give longer histories."
             )
         for cutoff in cutoffs:
-            n_valid = ((ds > cutoff) & (ds <= cutoff + step)).groupby(keys).sum()
-            empty = n_valid[n_valid == 0]
-            if len(empty):
+            n_valid = ((ds > cutoff) & (ds <= cutoff + step) & observed).groupby(keys).sum()
+            if (n_valid == 0).all():
                 raise ValueError(
-                    f"{len(empty)} group(s) have no data in the validation window after cutoff "
-                    f"{cutoff}: {list(empty.index)[:5]}. Choose cutoffs inside every group's history."
+                    f"No group has data in the validation window after cutoff {cutoff} "
+                    f"({len(n_valid)} group(s), e.g. {list(n_valid.index)[:3]}). Choose cutoffs inside "
+                    f"the groups' histories."
                 )
 
     # ------------------------------------------------------------------ fit
@@ -298,25 +328,49 @@ class GroupedProphetTuner(BaseEstimator):
         """
         group_cols, config = self._validate_params()
         backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
+        resumed: list[GroupResult] = []
         if is_spark_dataframe(X):
+            if config.checkpoint_dir is not None:
+                checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols)
             stream = backend.run_spark(X, group_cols, self.time_col, self.target_col, config, self.n_jobs)
         else:
             history = validate_history(X, group_cols, self.time_col, self.target_col)
             self._check_lengths(history, group_cols, config)
             tasks = split_groups(history, group_cols)
-            stream = backend.run(tasks, config, self.n_jobs)
-        results = self._collect(stream)
+            if config.checkpoint_dir is not None:
+                checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols)
+                tasks, resumed = self._resume(tasks, config)
+            stream = backend.run(tasks, config, self.n_jobs) if tasks else iter(())
+        results = self._collect(stream, resumed)
         self._set_fitted(results, group_cols)
         self.engine_ = config.engine
         self.random_state_ = config.random_state
         return self
 
-    def _collect(self, stream: Any) -> list[GroupResult]:
+    @staticmethod
+    def _resume(tasks: list[Any], config: TuningConfig) -> tuple[list[Any], list[GroupResult]]:
+        """Split ``tasks`` into those still to tune and the results a checkpoint already holds."""
+        todo, done = [], []
+        for key, frame in tasks:
+            stored = checkpoint.load_group(config.checkpoint_dir, key, frame)  # type: ignore[arg-type]
+            if stored is None:
+                todo.append((key, frame))
+            elif stored.status == checkpoint.MISMATCH:
+                raise ValueError(stored.error)
+            else:
+                done.append(stored)
+        return todo, done
+
+    def _collect(self, stream: Any, resumed: Sequence[GroupResult] = ()) -> list[GroupResult]:
+        """Results of ``resumed`` then of ``stream``; stops the stream on a fatal result."""
         results = []
-        for result in stream:
-            if result.status == "failed" and self.on_error == "raise":
+        for result in itertools.chain(resumed, stream):
+            if result.status == checkpoint.MISMATCH or (result.status == "failed" and self.on_error == "raise"):
                 if hasattr(stream, "close"):
                     stream.close()
+            if result.status == checkpoint.MISMATCH:
+                raise ValueError(result.error)
+            if result.status == "failed" and self.on_error == "raise":
                 raise RuntimeError(
                     f"Tuning group {result.key!r} failed: {result.error}. Use on_error='warn' to "
                     f"record failed groups in results_ and go on with the others."
@@ -416,6 +470,18 @@ class GroupedProphetTuner(BaseEstimator):
             raise ValueError(
                 f"{len(no_model)} group(s) to predict failed during fit and have no model: "
                 f"{no_model[:5]}. See results_['error']; drop them from the frame to predict."
+            )
+        firsts = future.groupby(self.group_cols_, sort=False)["ds"].min()
+        early = []
+        for key, first in firsts.items():
+            key = tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,)))
+            start = self.models_[key].history_dates.min()
+            if first < start:
+                early.append(f"{key!r} from {first.date()} (history starts {start.date()})")
+        if early:
+            raise ValueError(
+                f"{len(early)} group(s) to predict have dates before their history: {early[:5]}. "
+                f"Prophet only forecasts from the start of the history on; drop the earlier dates."
             )
         out = future.copy()
         for col in ("yhat", "yhat_lower", "yhat_upper"):

@@ -5,6 +5,7 @@ No Optuna, Spark or Ray here: this module turns a parameter dict into a loss.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -73,6 +74,19 @@ def build_prophet(
     return model
 
 
+def check_seasonality_mode(
+    params: Mapping[str, Any], prophet_params: Mapping[str, Any] | None, y: np.ndarray
+) -> None:
+    """Raise ValueError for multiplicative seasonality on a series with negative values."""
+    mode = params.get("seasonality_mode", (prophet_params or {}).get("seasonality_mode", "additive"))
+    if mode == "multiplicative" and np.nanmin(y) < 0:
+        fixed = "seasonality_mode" not in params
+        raise ValueError(
+            f"y has {int((y < 0).sum())} negative values, which multiplicative seasonality"
+            f"{' (fixed in prophet_params)' if fixed else ''} can't model; use seasonality_mode='additive'"
+        )
+
+
 def horizon_offset(freq: str, horizon: int) -> pd.DateOffset:
     """``horizon`` steps of ``freq`` as a pandas offset."""
     return pd.tseries.frequencies.to_offset(freq) * horizon
@@ -122,15 +136,21 @@ def evaluate(
     output_dir: str,
     prophet_params: Mapping[str, Any] | None = None,
     holidays_country: str | None = None,
+    until: float | None = None,
 ) -> float:
-    """Mean loss of ``params`` over ``folds``; trials draw no uncertainty intervals."""
+    """Mean loss of ``params`` over ``folds``; trials draw no uncertainty intervals.
+
+    ``until`` (a ``time.monotonic()`` deadline) bounds each Stan fit with cmdstan's timeout.
+    """
     losses = []
     for fold in folds:
+        check_seasonality_mode(params, prophet_params, fold.train["y"].to_numpy())
         model = fit_prophet(
             lambda: build_prophet(params, prophet_params, holidays_country, uncertainty_samples=0),
             fold.train,
             engine,
             output_dir,
+            timeout=None if until is None else max(0.1, until - time.monotonic()),
         )
         losses.append(forecast_loss(model, fold.valid, metric))
     loss = float(np.mean(losses))

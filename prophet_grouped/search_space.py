@@ -125,13 +125,46 @@ class SearchSpace:
         return self.sample(trial)
 
 
+def _as_distribution(name: str, value: object) -> Any:
+    """An optuna distribution from a search_space value: a distribution, ``(low, high)`` or
+    ``(low, high, "log")`` (integers give an integer range), or a list of choices."""
+    from optuna.distributions import (
+        BaseDistribution,
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
+
+    if isinstance(value, BaseDistribution):
+        return value
+    if isinstance(value, list) and value:
+        return CategoricalDistribution(value)
+    if isinstance(value, tuple) and len(value) in (2, 3) and all(
+        isinstance(v, (int, float)) and not isinstance(v, bool) for v in value[:2]
+    ) and (len(value) == 2 or value[2] == "log"):
+        low, high = value[0], value[1]
+        if low > high:
+            raise ValueError(
+                f"search_space[{name!r}] has low > high: {value!r}. Give (low, high) with low <= high."
+            )
+        log = len(value) == 3
+        if log and low <= 0:
+            raise ValueError(f"search_space[{name!r}] is a log range, so low must be > 0, got {value!r}.")
+        if isinstance(low, int) and isinstance(high, int):
+            return IntDistribution(low, high, log=log)
+        return FloatDistribution(float(low), float(high), log=log)
+    raise TypeError(
+        f"search_space[{name!r}] must be an optuna distribution, a (low, high) or (low, high, 'log') "
+        f"range, or a non-empty list of choices; got {value!r}."
+    )
+
+
 def resolve_search_space(space: object) -> SearchSpace:
     """Turn the tuner's ``search_space`` argument into a :class:`SearchSpace`, or raise.
 
     A callable is dry-run once on a throwaway Optuna trial, so that a space that raises or
     returns unknown names fails in ``fit`` before any work is sent to a backend.
     """
-    from optuna.distributions import BaseDistribution
 
     if isinstance(space, str):
         if space not in PRESETS:
@@ -143,14 +176,8 @@ def resolve_search_space(space: object) -> SearchSpace:
     if isinstance(space, Mapping):
         if not space:
             raise ValueError("search_space is an empty dict: give at least one parameter to tune.")
-        bad = {k: type(v).__name__ for k, v in space.items() if not isinstance(v, BaseDistribution)}
-        if bad:
-            raise TypeError(
-                f"search_space values must be optuna.distributions objects (e.g. "
-                f"FloatDistribution(0.01, 0.5, log=True)), got {bad}."
-            )
         check_param_names([str(k) for k in space], "search_space")
-        return SearchSpace(distributions=dict(space))
+        return SearchSpace(distributions={k: _as_distribution(k, v) for k, v in space.items()})
     if callable(space):
         import optuna
 

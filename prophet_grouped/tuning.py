@@ -7,16 +7,20 @@ raises for a problem with the group's data or fits: those become a ``"failed"`` 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import signal
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
-from .engines import fit_prophet, quiet, stan_output_dir
-from .objective import build_prophet, evaluate, make_folds
+from .engines import fit_prophet, preload, quiet, stan_output_dir
+from .objective import Fold, build_prophet, check_seasonality_mode, evaluate, make_folds
 from .results import GroupResult, _plain
 
 if TYPE_CHECKING:
@@ -43,6 +47,8 @@ class TuningConfig:
     engine: str
     random_state: int
     fallback: str | None = None
+    trial_timeout: float | None = None
+    checkpoint_dir: str | None = None
 
 
 def group_seed(random_state: int, key: Sequence[Any]) -> int:
@@ -85,10 +91,78 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
+class TrialTimeout(TimeoutError):
+    """A trial ran longer than ``trial_timeout`` seconds."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[float | None]:
+    """Bound the time of the block to ``seconds``; yields the deadline (``time.monotonic()``).
+
+    In a process's main thread (local, Spark and Ray task workers) a SIGALRM timer interrupts
+    the block with :class:`TrialTimeout`; Stan fits inside also get cmdstan's own ``timeout``
+    (see :func:`~prophet_grouped.objective.evaluate`), which kills the cmdstan process. Off the main thread (Ray Tune trials)
+    no signal can be used: the block runs to its end and raises afterwards if it was too slow.
+    """
+    if seconds is None:
+        yield None
+        return
+    start = time.monotonic()
+    message = f"the trial took longer than trial_timeout={seconds:g} s"
+    use_alarm = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    previous: Any = None
+    if use_alarm:
+        def _expire(signum: int, frame: Any) -> None:
+            raise TrialTimeout(message)
+
+        previous = signal.signal(signal.SIGALRM, _expire)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield start + seconds
+        if time.monotonic() - start > seconds:
+            raise TrialTimeout(message)
+    finally:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+
+def prepare_group(frame: pd.DataFrame, config: TuningConfig) -> tuple[pd.DataFrame, list[Fold]]:
+    """The group's usable rows and validation folds, or ValueError saying why it can't be tuned.
+
+    Rows with a missing ``y`` are dropped (Prophet ignores them too). A group that is all
+    missing, constant, too short for the folds, or negative under a fixed multiplicative
+    seasonality is unusable.
+    """
+    frame = frame[["ds", "y"]]
+    missing = frame["y"].isna()
+    if missing.all():
+        raise ValueError(f"y is missing (NaN) on all {len(frame)} rows")
+    if missing.any():
+        frame = frame.loc[~missing].reset_index(drop=True)
+    y = frame["y"].to_numpy()
+    if not np.isfinite(y).all():
+        raise ValueError(f"y has {int((~np.isfinite(y)).sum())} infinite values")
+    if y.min() == y.max():
+        raise ValueError(f"y is constant ({y[0]:g}) on all {len(y)} rows: there is nothing to tune")
+    check_seasonality_mode({}, config.prophet_params, y)
+    folds = make_folds(frame, config.horizon, config.freq, config.cv_folds, config.cutoffs)
+    return frame, folds
+
+
+def run_trial(params: Mapping[str, Any], folds: Sequence[Fold], config: TuningConfig, output_dir: str) -> float:
+    """One trial: the loss of ``params`` over ``folds``, within ``config.trial_timeout``."""
+    preload(config.engine)
+    with deadline(config.trial_timeout) as until:
+        return evaluate(params, folds, config.metric, config.engine, output_dir,
+                        config.prophet_params, config.holidays_country, until=until)
+
+
 def refit_best(frame: pd.DataFrame, config: TuningConfig, best_params: dict[str, Any], output_dir: str) -> str:
     """Refit the best parameters on the group's whole history; the model as Prophet JSON."""
     from prophet.serialize import model_to_json
 
+    check_seasonality_mode(best_params, config.prophet_params, frame["y"].to_numpy())
     model = fit_prophet(
         lambda: build_prophet(best_params, config.prophet_params, config.holidays_country),
         frame,
@@ -98,19 +172,29 @@ def refit_best(frame: pd.DataFrame, config: TuningConfig, best_params: dict[str,
     return model_to_json(model)
 
 
-def _fit_fallback(result: GroupResult, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig,
-                  output_dir: str) -> None:
-    """Give a failed group an untuned default Prophet (fixed prophet_params and holidays only)."""
+def fail_group(result: GroupResult, error: str, frame: pd.DataFrame, config: TuningConfig,
+               output_dir: str) -> None:
+    """Record why ``result``'s group failed (``error``, one line); with ``fallback="default"``
+    give it an untuned default Prophet (fixed prophet_params and holidays only), status
+    ``"fallback"``."""
+    result.status = "failed"
+    result.error = error
+    if config.fallback != "default":
+        return
+    usable = frame.loc[frame["y"].notna(), ["ds", "y"]].reset_index(drop=True)
     try:
-        result.model_json = refit_best(frame, config, {}, output_dir)
-    except Exception as exc:
-        result.error = f"{result.error}; the default fallback failed too: {_one_line(exc)}"
+        result.model_json = refit_best(usable, config, {}, output_dir)
+    except Exception as fallback_exc:
+        result.error = f"{result.error}; the default fallback failed too: {_one_line(fallback_exc)}"
     else:
         result.status = "fallback"
 
 
 def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> GroupResult:
     """Tune, then refit on the whole history, the Prophet model of one group.
+
+    With ``config.checkpoint_dir`` a group finished by an earlier fit is read back instead of
+    tuned again, and a newly finished group is written there before it is returned.
 
     Parameters
     ----------
@@ -125,11 +209,24 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) 
     -------
     GroupResult
         ``status="ok"`` with the best parameters, loss, trial losses and the refitted model as
-        Prophet JSON; or ``status="failed"`` with a one-line ``error``.
+        Prophet JSON; or ``status="failed"`` (``"fallback"``) with a one-line ``error``.
     """
-    start = time.perf_counter()
+    from . import checkpoint
+
     key = tuple(_plain(k) for k in key)
     frame = frame[["ds", "y"]]
+    if config.checkpoint_dir is not None:
+        stored = checkpoint.load_group(config.checkpoint_dir, key, frame)
+        if stored is not None:
+            return stored
+    result = _tune(key, frame, config)
+    if config.checkpoint_dir is not None:
+        checkpoint.save_group(config.checkpoint_dir, key, frame, result)
+    return result
+
+
+def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> GroupResult:
+    start = time.perf_counter()
     errors: list[str] = []
     result = GroupResult(key=key, status="failed")
     with quiet(), stan_output_dir() as out:
@@ -138,16 +235,13 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) 
 
         limits = threadpool_limits(1)  # one BLAS thread: the backend runs one group per core
         try:
-            folds = make_folds(frame, config.horizon, config.freq, config.cv_folds, config.cutoffs)
+            usable, folds = prepare_group(frame, config)
 
             def objective(trial: optuna.Trial) -> float:
                 try:
                     params = config.search_space.sample(trial)
                     trial.set_user_attr("params", params)
-                    return evaluate(
-                        params, folds, config.metric, config.engine, out,
-                        config.prophet_params, config.holidays_country,
-                    )
+                    return run_trial(params, folds, config, out)
                 except Exception as exc:
                     errors.append(_one_line(exc))
                     raise
@@ -167,14 +261,12 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) 
             if len(errors) == len(study.trials):
                 raise RuntimeError(f"all {len(errors)} trials failed; first error: {errors[0]}")
             best_params = dict(study.best_trial.user_attrs["params"])
-            result.model_json = refit_best(frame, config, best_params, out)
+            result.model_json = refit_best(usable, config, best_params, out)
             result.best_params = best_params
             result.best_score = float(study.best_value)
             result.status = "ok"
         except Exception as exc:
-            result.error = _one_line(exc)
-            if config.fallback == "default":
-                _fit_fallback(result, key, frame, config, out)
+            fail_group(result, _one_line(exc), frame, config, out)
         finally:
             limits.restore_original_limits()
     result.seconds = time.perf_counter() - start

@@ -105,3 +105,122 @@ def run_python(code: str, path: str, home: str):
 
     env = {"PATH": path, "HOME": home, "RAY_AUTH_MODE": os.environ["RAY_AUTH_MODE"]}
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+
+
+class SleepOnce:
+    """A metric that sleeps ``seconds`` the first time any process calls it (marker file), then
+    scores like sMAPE: one trial of the whole fit hangs."""
+
+    def __init__(self, marker: str, seconds: float):
+        self.marker = marker
+        self.seconds = seconds
+
+    def __call__(self, y_true, y_pred):
+        import time
+
+        from prophet_grouped.metrics import smape
+
+        try:
+            fd = os.open(self.marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            pass
+        else:
+            os.close(fd)
+            time.sleep(self.seconds)
+        return smape(y_true, y_pred)
+
+
+class SlowMetric:
+    """sMAPE that takes ``seconds`` longer per call: makes a fit last long enough to interrupt."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def __call__(self, y_true, y_pred):
+        import time
+
+        from prophet_grouped.metrics import smape
+
+        time.sleep(self.seconds)
+        return smape(y_true, y_pred)
+
+
+#: Groups of :func:`unusable_sales` that can't be tuned, with the reason each must get.
+UNUSABLE = {
+    3: r"ValueError: y is missing \(NaN\) on all 300 rows",
+    4: r"ValueError: y is constant \(5\) on all 300 rows: there is nothing to tune",
+    5: r"ValueError: too short for cutoff 2019-09-27: 20 training points \(at least 30 needed\) and 30 validation points",
+}
+
+
+def unusable_sales():
+    """6 items at one store, 300 days: items 1-2 fine (2 with 10 missing y), 3 all NaN, 4
+    constant, 5 with only 50 days."""
+    import numpy as np
+
+    df = make_retail_sales(n_stores=1, n_items=6, periods=300, seed=3)
+    df.loc[(df["item"] == 2) & (df.index % 7 == 0), "y"] = np.nan
+    df.loc[df["item"] == 3, "y"] = np.nan
+    df.loc[df["item"] == 4, "y"] = 5.0
+    df = df[(df["item"] != 5) | (df["ds"] > df["ds"].max() - np.timedelta64(50, "D"))]
+    return df[df["item"] != 6].reset_index(drop=True)
+
+
+def assert_unusable_results(tuner):
+    """What every backend must report for :func:`unusable_sales`."""
+    import re
+
+    res = tuner.results_.set_index("item")
+    assert list(res.loc[[1, 2], "status"]) == ["ok", "ok"]
+    for item, reason in UNUSABLE.items():
+        assert res.loc[item, "status"] == "failed"
+        assert re.fullmatch(reason, res.loc[item, "error"]), res.loc[item, "error"]
+    assert set(tuner.models_) == {(1, 1), (1, 2)}
+
+
+# ------------------------------------------------------------------ reliability contract
+# Each backend's tests call these with their own tuner settings and input conversion.
+def check_unusable_groups(as_input, **tuner_kw):
+    """Unusable groups are "failed" rows with the same reasons as on the local backend."""
+    from prophet_grouped import GroupedProphetTuner, GroupFitWarning
+
+    settings = dict(group_cols=["store", "item"], n_trials=3, horizon=30, random_state=0)
+    with pytest.warns(GroupFitWarning, match=r"3 of 5 group\(s\) failed"):
+        tuner = GroupedProphetTuner(**settings, **tuner_kw).fit(as_input(unusable_sales()))
+    assert_unusable_results(tuner)
+
+
+def check_trial_timeout(marker, as_input, **tuner_kw):
+    """One trial hangs for 2 minutes; trial_timeout=3 stops it and every group still finishes."""
+    import time
+
+    from prophet_grouped import GroupedProphetTuner
+
+    df = make_retail_sales(n_stores=1, n_items=2, periods=300, seed=0)
+    started = time.monotonic()
+    tuner = GroupedProphetTuner(group_cols=["store", "item"], n_trials=3, horizon=30, random_state=0,
+                                metric=SleepOnce(marker, 120), trial_timeout=3, **tuner_kw).fit(as_input(df))
+    assert os.path.exists(marker)
+    assert time.monotonic() - started < 90, "the hanging trial was not cut"
+    assert (tuner.results_["status"] == "ok").all()
+    assert tuner.results_["n_failed_trials"].sum() == 1
+    assert sum(t is None for trials in tuner.trials_.values() for t in trials) == 1
+
+
+def check_checkpoint_resume(ckpt, as_input, **tuner_kw):
+    """A fit is checkpointed by the workers; a second fit reads every group back, tuning none;
+    changed data is refused."""
+    from prophet_grouped import GroupedProphetTuner
+
+    df = make_retail_sales(n_stores=1, n_items=3, periods=300, seed=2)
+    settings = dict(group_cols=["store", "item"], n_trials=3, horizon=30, random_state=0, checkpoint_dir=ckpt)
+    first = GroupedProphetTuner(**settings, **tuner_kw).fit(as_input(df))
+    folder = os.path.join(ckpt, "groups")
+    files = {n: os.stat(os.path.join(folder, n)).st_ino for n in os.listdir(folder)}
+    assert len(files) == 3
+    again = GroupedProphetTuner(**settings, **tuner_kw).fit(as_input(df))
+    assert {n: os.stat(os.path.join(folder, n)).st_ino for n in os.listdir(folder)} == files
+    assert_same_results(again, first)
+    changed = df.assign(y=df["y"] + 1.0)
+    with pytest.raises(ValueError, match=r"holds group \(1, \d\) tuned on different data"):
+        GroupedProphetTuner(**settings, **tuner_kw).fit(as_input(changed))

@@ -7,7 +7,15 @@ import pytest
 from prophet_grouped import GroupedProphetTuner
 from prophet_grouped.backends.ray import RayBackend, check_ray_on_spark_master
 
-from .conftest import CROSS_BACKEND, run_python, KillOnce, assert_same_results
+from .conftest import (
+    CROSS_BACKEND,
+    KillOnce,
+    assert_same_results,
+    check_checkpoint_resume,
+    check_trial_timeout,
+    check_unusable_groups,
+    run_python,
+)
 
 pytestmark = pytest.mark.ray
 GROUPS = ["store", "item"]
@@ -107,3 +115,17 @@ def test_ray_command_missing_is_said_plainly(tmp_path):
     proc = run_python(code, path="/usr/bin:/bin", home=str(tmp_path))
     assert proc.returncode != 0
     assert "Ray on Spark launches the 'ray' command, which is not on PATH" in proc.stderr
+
+
+@pytest.mark.parametrize("mode", ["groups", "trials"])
+def test_unusable_groups_are_failed_rows(ray_local, mode):
+    check_unusable_groups(lambda df: df, backend="ray", backend_options={"mode": mode})
+
+
+def test_trial_timeout(ray_local, tmp_path):
+    check_trial_timeout(str(tmp_path / "slept"), lambda df: df, backend="ray", backend_options={"mode": "groups"})
+
+
+@pytest.mark.parametrize("mode", ["groups", "trials"])
+def test_checkpoint_resume(ray_local, tmp_path, mode):
+    check_checkpoint_resume(str(tmp_path / "ckpt"), lambda df: df, backend="ray", backend_options={"mode": mode})

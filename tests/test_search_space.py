@@ -72,8 +72,11 @@ def test_unknown_name_lists_valid_ones():
 def test_bad_spaces():
     with pytest.raises(ValueError, match="Unknown search_space preset 'papr'"):
         resolve_search_space("papr")
-    with pytest.raises(TypeError, match=r"search_space values must be optuna.distributions objects .* got \{'changepoint_prior_scale': 'tuple'\}"):
-        resolve_search_space({"changepoint_prior_scale": (0.01, 0.5)})
+    with pytest.raises(TypeError, match=r"search_space\['changepoint_prior_scale'\] must be an optuna distribution, "
+                                        r"a \(low, high\) or \(low, high, 'log'\) range, or a non-empty list of choices; got 'x'"):
+        resolve_search_space({"changepoint_prior_scale": "x"})
+    with pytest.raises(ValueError, match=r"search_space\['changepoint_prior_scale'\] is a log range, so low must be > 0"):
+        resolve_search_space({"changepoint_prior_scale": (0, 0.5, "log")})
     with pytest.raises(TypeError, match="A callable search_space must return a dict of parameters, got list"):
         resolve_search_space(lambda trial: [1])
     with pytest.raises(ValueError, match=r"Unknown parameter names in the dict returned by search_space: \['bogus'\]"):
@@ -82,3 +85,17 @@ def test_bad_spaces():
         resolve_search_space({})
     with pytest.raises(TypeError, match="search_space must be one of"):
         resolve_search_space(3)
+
+
+def test_ranges_and_lists_become_distributions():
+    space = resolve_search_space({
+        "changepoint_prior_scale": (0.001, 0.5, "log"),
+        "weekly_fourier_order": (1, 4),
+        "holidays_prior_scale": (0.1, 10),
+        "seasonality_mode": ["additive", "multiplicative"],
+    })
+    d = space.distributions
+    assert d["changepoint_prior_scale"] == FloatDistribution(0.001, 0.5, log=True)
+    assert d["weekly_fourier_order"] == IntDistribution(1, 4)
+    assert d["holidays_prior_scale"] == FloatDistribution(0.1, 10.0)
+    assert d["seasonality_mode"] == CategoricalDistribution(["additive", "multiplicative"])

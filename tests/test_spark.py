@@ -7,7 +7,15 @@ import pytest
 from prophet_grouped import GroupedProphetTuner
 from prophet_grouped.backends.spark import plan_partitions
 
-from .conftest import CROSS_BACKEND, run_python, assert_same_results, start_spark
+from .conftest import (
+    CROSS_BACKEND,
+    assert_same_results,
+    check_checkpoint_resume,
+    check_trial_timeout,
+    check_unusable_groups,
+    run_python,
+    start_spark,
+)
 
 pytestmark = pytest.mark.spark
 GROUPS = ["store", "item"]
@@ -63,14 +71,14 @@ def test_predict_spark_dataframe_in_spark(spark, local_reference):
 
 def test_failing_group_is_a_row_not_a_failed_job(spark, sales6):
     df = sales6.copy()
-    df.loc[(df["store"] == 2) & (df["item"] == 2), "y"] = float("nan")  # invalid only inside Spark
+    df.loc[(df["store"] == 2) & (df["item"] == 2) & (df.index % 2 == 0), "y"] = float("inf")  # seen only inside Spark
     sdf = spark.createDataFrame(df)
     tuner = GroupedProphetTuner(backend="spark", **{**CROSS_BACKEND, "n_trials": 2})
     with pytest.warns(UserWarning, match=r"1 of 6 group\(s\) failed"):
         tuner.fit(sdf)
     res = tuner.results_.set_index(GROUPS)
     assert res.loc[(2, 2), "status"] == "failed"
-    assert "Column 'y' has 400 missing values" in res.loc[(2, 2), "error"]
+    assert res.loc[(2, 2), "error"].startswith("ValueError: Column 'y' has 200 infinite values.")
     assert (res.drop(index=(2, 2))["status"] == "ok").all()
 
 
@@ -121,3 +129,15 @@ def test_java_missing_is_said_plainly(tmp_path):
     proc = run_python(code, path="/nonexistent", home=str(tmp_path))
     assert proc.returncode != 0
     assert "backend='spark' needs Java to start a Spark session, but 'java' is not on PATH" in proc.stderr
+
+
+def test_unusable_groups_are_failed_rows(spark):
+    check_unusable_groups(spark.createDataFrame, backend="spark")
+
+
+def test_trial_timeout(spark, tmp_path):
+    check_trial_timeout(str(tmp_path / "slept"), spark.createDataFrame, backend="spark")
+
+
+def test_checkpoint_written_by_executors_and_resumed(spark, tmp_path):
+    check_checkpoint_resume(str(tmp_path / "ckpt"), spark.createDataFrame, backend="spark")

@@ -26,8 +26,11 @@ CASES = {
     "numeric ds": (lambda: BASE.assign(ds=np.arange(len(BASE))), {}, ValueError, "Column 'ds' must hold dates, got dtype int64"),
     "tz-aware ds": (lambda: BASE.assign(ds=BASE["ds"].dt.tz_localize("UTC")), {}, ValueError,
                     r"Column 'ds' is timezone-aware \(datetime64\[\w+, UTC\]\)"),
-    "NaN y": (lambda: BASE.assign(y=BASE["y"].where(BASE.index != 5)), {}, ValueError,
-              r"Column 'y' has 1 missing values \(NaN\)"),
+    "mixed-timezone ds": (lambda: BASE.assign(ds=[pd.Timestamp(d, tz="UTC" if i % 2 else "Europe/Paris")
+                                                  for i, d in enumerate(BASE["ds"])]), {}, ValueError,
+                          "Column 'ds' holds timezone-aware timestamps"),
+    "ds as text with numbers": (lambda: BASE.assign(ds=[str(i) for i in range(len(BASE))]), {}, ValueError,
+                                r"Column 'ds' has values that are not dates"),
     "infinite y": (lambda: BASE.assign(y=BASE["y"].where(BASE.index != 5, np.inf)), {}, ValueError,
                    "Column 'y' has 1 infinite values"),
     "text y": (lambda: BASE.assign(y=BASE["y"].astype(str)), {}, ValueError,
@@ -36,9 +39,16 @@ CASES = {
                         r"2 rows share a group and a date, e\.g\. group \(1, 1\) on 2019-01-01"),
     "null group key": (lambda: BASE.assign(item=BASE["item"].where(BASE.index != 0)), {}, ValueError,
                        "Group column 'item' has 1 missing values"),
-    "short group": (lambda: BASE[(BASE["item"] == 1) | (BASE["ds"] < "2019-02-15")], {}, ValueError,
-                    r"1 group\(s\) are too short for horizon=30 x 1 fold\(s\) of freq='D': \(1, 2\) \(45 rows\)"),
-    "horizon longer than history": (lambda: BASE, {"horizon": 500}, ValueError, r"2 group\(s\) are too short for horizon=500"),
+    "every group too short": (lambda: BASE[BASE["ds"] < "2019-02-15"], {}, ValueError,
+                              r"All 2 group\(s\) are too short for horizon=30 x 1 fold\(s\) of freq='D': \(1, 1\) \(45 rows\)"),
+    "horizon longer than history": (lambda: BASE, {"horizon": 500}, ValueError, r"All 2 group\(s\) are too short for horizon=500"),
+    "inverted search range": (lambda: BASE, {"search_space": {"changepoint_prior_scale": (0.5, 0.01)}}, ValueError,
+                              r"search_space\['changepoint_prior_scale'\] has low > high: \(0\.5, 0\.01\)"),
+    "bad trial_timeout": (lambda: BASE, {"trial_timeout": 0}, ValueError,
+                          "trial_timeout must be a number of seconds > 0 or None, got 0."),
+    "bad checkpoint_dir": (lambda: BASE, {"checkpoint_dir": 5}, TypeError,
+                           "checkpoint_dir must be a folder path"),
+    "bad fallback": (lambda: BASE, {"fallback": "naive"}, ValueError, "fallback must be None or 'default', got 'naive'."),
     "unknown metric": (lambda: BASE, {"metric": "r2"}, ValueError, "Unknown metric 'r2'"),
     "unknown backend": (lambda: BASE, {"backend": "dask"}, ValueError,
                         r"Invalid backend: 'dask', expected one of \['local', 'ray', 'spark'\]"),
@@ -56,7 +66,7 @@ CASES = {
     "bad early stopping": (lambda: BASE, {"early_stopping_rounds": 0}, ValueError,
                            "early_stopping_rounds must be an integer >= 1 or None, got 0."),
     "cutoff outside history": (lambda: BASE, {"cutoffs": ["2030-01-01"]}, ValueError,
-                               r"2 group\(s\) have no data in the validation window after cutoff 2030-01-01"),
+                               r"No group has data in the validation window after cutoff 2030-01-01"),
 }
 
 
@@ -67,6 +77,35 @@ def test_bad_input(name):
         _tuner(**params).fit(make_df())
 
 
-def test_inverted_range_is_refused_by_optuna_when_the_space_is_built():
+def test_inverted_optuna_distribution_is_refused_when_the_space_is_built():
     with pytest.raises(ValueError, match="low <= high"):
         FloatDistribution(0.5, 0.01)
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return _tuner(n_trials=2, random_state=0).fit(BASE)
+
+
+FUTURE_CASES = {
+    "not a frame": (lambda f: f.to_numpy(), TypeError, "Expected a pandas DataFrame of groups and dates"),
+    "empty": (lambda f: f.iloc[:0], ValueError, "The frame to predict is empty"),
+    "missing column": (lambda f: f.drop(columns="store"), ValueError,
+                       r"The following columns are missing from the frame to predict: \['store'\]"),
+    "unknown group": (lambda f: f.assign(item=9), ValueError,
+                      r"1 group\(s\) to predict were not in the data given to fit: \[\(1, 9\)\]"),
+    "dates before history": (lambda f: f.assign(ds=f["ds"] - pd.Timedelta(days=400)), ValueError,
+                             r"2 group\(s\) to predict have dates before their history: \['\(1, 1\) from 2018-06-15 "
+                             r"\(history starts 2019-01-01\)'"),
+    "tz-aware dates": (lambda f: f.assign(ds=f["ds"].dt.tz_localize("UTC")), ValueError, "Column 'ds' is timezone-aware"),
+    "null group key": (lambda f: f.assign(item=f["item"].where(f.index != 0)), ValueError,
+                       "Group column 'item' has 1 missing values"),
+}
+
+
+@pytest.mark.parametrize("name", list(FUTURE_CASES))
+def test_bad_frame_to_predict(fitted, name):
+    change, error, message = FUTURE_CASES[name]
+    future = fitted.make_future_dataframe(periods=3)
+    with pytest.raises(error, match=message):
+        fitted.predict(change(future))

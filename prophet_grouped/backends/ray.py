@@ -53,25 +53,32 @@ def _tune_slice(key: tuple[Any, ...], history: pd.DataFrame, start: int, stop: i
     return tune_group(key, history.iloc[start:stop].reset_index(drop=True), config)
 
 
-def _evaluate_trial(tune_config: dict[str, Any], history: Any, config: TuningConfig) -> dict[str, float]:
-    """Ray Tune trainable (trials mode): the shared objective for one parameter set."""
+def _evaluate_trial(tune_config: dict[str, Any], folds: Any, config: TuningConfig) -> dict[str, float]:
+    """Ray Tune trainable (trials mode): the shared trial on the group's shared folds."""
     from ..engines import quiet, stan_output_dir
-    from ..objective import evaluate, make_folds
+    from ..tuning import run_trial
 
     with quiet(), stan_output_dir() as out:
-        folds = make_folds(history, config.horizon, config.freq, config.cv_folds, config.cutoffs)
-        loss = evaluate(tune_config["_prophet_params"], folds, config.metric, config.engine, out,
-                        config.prophet_params, config.holidays_country)
-    return {"loss": loss}
+        return {"loss": run_trial(tune_config["_prophet_params"], folds, config, out)}
 
 
-def _refit(frame: pd.DataFrame, config: TuningConfig, best: dict[str, Any]) -> str:
-    """Ray task (trials mode): refit a group's best parameters with the shared code."""
+def _refit(frame: pd.DataFrame, config: TuningConfig, best: dict[str, Any] | None, error: str | None) -> GroupResult:
+    """Ray task (trials mode): refit a group's best parameters, or handle its failure, with the
+    shared code; the result has no trial fields yet."""
     from ..engines import quiet, stan_output_dir
-    from ..tuning import refit_best
+    from ..tuning import _one_line, fail_group, refit_best
 
+    result = GroupResult(key=(), status="failed")
     with quiet(), stan_output_dir() as out:
-        return refit_best(frame, config, best, out)
+        if best is None:
+            fail_group(result, str(error), frame, config, out)
+            return result
+        try:
+            result.model_json = refit_best(frame, config, best, out)
+            result.status = "ok"
+        except Exception as exc:
+            fail_group(result, _one_line(exc), frame, config, out)
+    return result
 
 
 def _check_answers(address: str, timeout: float = 5.0) -> None:
@@ -335,20 +342,39 @@ class RayBackend(Backend):
             yield from ray.get(done)
 
     def _run_trials(self, ray: Any, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, cpus: int) -> GroupResult:
+        from .. import checkpoint
+
+        if config.checkpoint_dir is not None:
+            stored = checkpoint.load_group(config.checkpoint_dir, key, frame)
+            if stored is not None:
+                return stored
+        result = self._tune_trials(ray, key, frame, config, cpus)
+        if config.checkpoint_dir is not None:
+            checkpoint.save_group(config.checkpoint_dir, key, frame, result)
+        return result
+
+    def _tune_trials(self, ray: Any, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, cpus: int) -> GroupResult:
         from ray import tune
         from ray.tune.search import ConcurrencyLimiter
         from ray.tune.search.optuna import OptunaSearch
 
-        from ..tuning import group_seed
+        from ..tuning import _one_line, group_seed, prepare_group
 
         started = time.perf_counter()
-        result = GroupResult(key=key, status="failed")
         storage = tempfile.mkdtemp(prefix="prophet_grouped_tune_")
+        trials: list[float | None] = []
+        n_failed = 0
+        stopped = False
+        best_params: dict[str, Any] | None = None
+        best_score = float("nan")
+        usable = frame
+        error = None
         try:
+            usable, folds = prepare_group(frame, config)
             searcher = OptunaSearch(space=_DefineByRun(config.search_space), metric="loss", mode="min",
                                     seed=group_seed(config.random_state, key))
             algo = ConcurrencyLimiter(searcher, max_concurrent=max(1, cpus))
-            trainable = tune.with_parameters(_evaluate_trial, history=frame, config=config)
+            trainable = tune.with_parameters(_evaluate_trial, folds=folds, config=config)
             stopper = None if config.early_stopping_rounds is None else _patience_stopper(config.early_stopping_rounds)
             tuner = tune.Tuner(
                 tune.with_resources(trainable, {"cpu": 1}),
@@ -359,27 +385,30 @@ class RayBackend(Backend):
                 ),
             )
             grid = tuner.fit()
-            losses = [r.metrics.get("loss") if r.error is None else None for r in grid]
-            result.trials = losses
-            result.n_trials = len(grid)
-            result.n_failed_trials = sum(1 for r in grid if r.error is not None)
+            trials = [r.metrics.get("loss") if r.error is None else None for r in grid]
+            n_failed = sum(1 for r in grid if r.error is not None)
+            stopped = bool(stopper is not None and stopper.stop_all())
             ok = [r for r in grid if r.error is None and r.metrics.get("loss") is not None]
             if not ok:
                 raise RuntimeError(f"all {len(grid)} trials failed; first error: {grid[0].error}")
             best = min(ok, key=lambda r: r.metrics["loss"])
             best_params = dict(best.config["_prophet_params"])
-            result.stopped_early = bool(stopper is not None and stopper.stop_all())
-            result.model_json = ray.get(ray.remote(num_cpus=1, max_retries=self.max_retries)(_refit)
-                                        .remote(frame, config, best_params))
-            result.best_params = best_params
-            result.best_score = float(best.metrics["loss"])
-            result.status = "ok"
+            best_score = float(best.metrics["loss"])
         except Exception as exc:
-            from ..tuning import _one_line
-
-            result.error = _one_line(exc)
+            error = _one_line(exc)
+            usable = frame
         finally:
             shutil.rmtree(storage, ignore_errors=True)
+        refit = ray.remote(num_cpus=1, max_retries=self.max_retries)(_refit)
+        result = ray.get(refit.remote(usable, config, best_params, error))
+        result.key = key
+        result.trials = trials
+        result.n_trials = len(trials)
+        result.n_failed_trials = n_failed
+        result.stopped_early = stopped
+        if result.status == "ok":
+            result.best_params = best_params or {}
+            result.best_score = best_score
         result.seconds = time.perf_counter() - started
         return result
 

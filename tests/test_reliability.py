@@ -1,0 +1,259 @@
+"""Reliability on the local backend: unusable groups, trial timeouts, checkpoint and resume."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prophet_grouped import GroupedProphetTuner, GroupFitWarning, make_retail_sales
+from prophet_grouped.engines import remove_stale_output_dirs
+
+from .conftest import (
+    CROSS_BACKEND,
+    SleepOnce,
+    check_checkpoint_resume,
+    assert_same_results,
+    assert_unusable_results,
+    unusable_sales,
+)
+
+SMALL = dict(group_cols=["store", "item"], n_trials=3, horizon=30, random_state=0)
+
+
+# ---------------------------------------------------------------- unusable groups
+def test_unusable_groups_become_failed_rows_with_reasons():
+    with pytest.warns(GroupFitWarning, match=r"3 of 5 group\(s\) failed and have no model"):
+        tuner = GroupedProphetTuner(n_jobs=2, **SMALL).fit(unusable_sales())
+    assert_unusable_results(tuner)
+    fc = tuner.predict(tuner.make_future_dataframe(periods=5))
+    assert len(fc) == 10 and fc["yhat"].notna().all()
+
+
+def test_fallback_covers_unusable_groups_where_a_default_model_can_fit():
+    with pytest.warns(GroupFitWarning):
+        tuner = GroupedProphetTuner(n_jobs=1, fallback="default", **SMALL).fit(unusable_sales())
+    res = tuner.results_.set_index("item")
+    # Constant and short series get a default Prophet; an all-missing one can't.
+    assert list(res.loc[[1, 2, 3, 4, 5], "status"]) == ["ok", "ok", "failed", "fallback", "fallback"]
+    assert "the default fallback failed too" in res.loc[3, "error"]
+    assert set(tuner.models_) == {(1, 1), (1, 2), (1, 4), (1, 5)}
+
+
+def test_negative_values_under_fixed_multiplicative_seasonality_fail_the_group():
+    df = make_retail_sales(n_stores=1, n_items=2, periods=300, seed=0)
+    df.loc[df["item"] == 2, "y"] -= 1000.0
+    with pytest.warns(GroupFitWarning):
+        tuner = GroupedProphetTuner(
+            n_jobs=1, prophet_params={"seasonality_mode": "multiplicative"},
+            search_space={"changepoint_prior_scale": (0.01, 0.5)}, **SMALL,
+        ).fit(df)
+    res = tuner.results_.set_index("item")
+    assert res.loc[1, "status"] == "ok"
+    assert res.loc[2, "status"] == "failed"
+    assert res.loc[2, "error"] == (
+        "ValueError: y has 300 negative values, which multiplicative seasonality (fixed in "
+        "prophet_params) can't model; use seasonality_mode='additive'"
+    )
+
+
+def test_negative_values_fail_only_the_multiplicative_trials_when_the_mode_is_tuned():
+    df = make_retail_sales(n_stores=1, n_items=1, periods=300, seed=0)
+    df["y"] -= 1000.0
+    tuner = GroupedProphetTuner(
+        n_jobs=1, n_trials=8, search_space={"seasonality_mode": ["additive", "multiplicative"]},
+        **{k: v for k, v in SMALL.items() if k != "n_trials"},
+    ).fit(df)
+    assert tuner.results_.loc[0, "status"] == "ok"
+    assert tuner.best_params_.loc[0, "seasonality_mode"] == "additive"
+    failed = tuner.results_.loc[0, "n_failed_trials"]
+    assert 0 < failed < 8 and sum(t is None for t in tuner.trials_[(1, 1)]) == failed
+
+
+# ---------------------------------------------------------------- trial timeout
+def test_hanging_trial_is_stopped_by_trial_timeout_and_the_study_goes_on(tmp_path):
+    df = make_retail_sales(n_stores=1, n_items=2, periods=300, seed=0)
+    metric = SleepOnce(str(tmp_path / "slept"), seconds=120)
+    started = time.monotonic()
+    tuner = GroupedProphetTuner(n_jobs=2, metric=metric, trial_timeout=3, **SMALL).fit(df)
+    elapsed = time.monotonic() - started
+    assert os.path.exists(tmp_path / "slept")
+    assert elapsed < 60, f"the hanging trial was not cut ({elapsed:.0f} s)"
+    assert (tuner.results_["status"] == "ok").all()
+    assert tuner.results_["n_failed_trials"].sum() == 1
+    assert sum(t is None for trials in tuner.trials_.values() for t in trials) == 1
+
+
+def _cmdstan_children(pid):
+    """Processes whose parent is ``pid`` and that run Prophet's cmdstan model."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            try:
+                with open(f"/proc/{entry}/cmdline") as fh:
+                    cmdline = fh.read()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and "prophet_model" in cmdline:
+                kids.append(int(entry))
+    return kids
+
+
+def test_stan_trials_over_the_timeout_fail_and_leave_no_cmdstan_process():
+    df = make_retail_sales(n_stores=1, n_items=1, periods=2000, seed=0)
+    with pytest.warns(GroupFitWarning, match="trial_timeout=0.2"):
+        tuner = GroupedProphetTuner(n_jobs=1, engine="stan", trial_timeout=0.2, **SMALL).fit(df)
+    res = tuner.results_.iloc[0]
+    assert res["status"] == "failed"
+    assert re.match(r"RuntimeError: all 3 trials failed; first error: (TrialTimeout|TimeoutError): ", res["error"])
+    time.sleep(1.0)  # cmdstanpy's timer kills cmdstan when the timeout passes
+    assert _cmdstan_children(os.getpid()) == []
+
+
+# ---------------------------------------------------------------- checkpoint and resume
+_KILLED_FIT = """
+import sys
+sys.path.insert(0, {root!r})
+from prophet_grouped import GroupedProphetTuner, make_retail_sales
+from tests.conftest import CROSS_BACKEND, SlowMetric
+df = make_retail_sales(n_stores=2, n_items=3, periods=400, seed=1)
+GroupedProphetTuner(n_jobs=2, metric=SlowMetric(0.15), checkpoint_dir={ckpt!r}, **CROSS_BACKEND).fit(df)
+print("finished")
+"""
+
+
+def _group_files(ckpt):
+    folder = os.path.join(ckpt, "groups")
+    return {n: os.stat(os.path.join(folder, n)).st_ino for n in os.listdir(folder) if n.endswith(".json")}
+
+
+def test_sigkilled_fit_resumes_from_checkpoint_with_the_same_result(sales6, tmp_path):
+    from .conftest import SlowMetric
+
+    ckpt = str(tmp_path / "ckpt")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen([sys.executable, "-c", _KILLED_FIT.format(root=root, ckpt=ckpt)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if os.path.isdir(os.path.join(ckpt, "groups")) and len(_group_files(ckpt)) >= 2:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the fit ended before it could be killed: {proc.communicate()}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = _group_files(ckpt)
+    assert 2 <= len(before) < 6, before
+
+    resumed = GroupedProphetTuner(n_jobs=2, metric=SlowMetric(0.15), checkpoint_dir=ckpt, **CROSS_BACKEND).fit(sales6)
+    after = _group_files(ckpt)
+    assert len(after) == 6
+    assert all(after[name] == inode for name, inode in before.items()), "finished groups were tuned again"
+    uninterrupted = GroupedProphetTuner(n_jobs=2, metric=SlowMetric(0.15), **CROSS_BACKEND).fit(sales6)
+    assert_same_results(resumed, uninterrupted)
+    pd.testing.assert_frame_equal(resumed.results_.drop(columns="seconds"),
+                                  uninterrupted.results_.drop(columns="seconds"))
+    fc = resumed.make_future_dataframe(periods=7)
+    pd.testing.assert_frame_equal(resumed.predict(fc)[["yhat"]], uninterrupted.predict(fc)[["yhat"]])
+
+
+@pytest.fixture(scope="module")
+def checkpointed(tmp_path_factory):
+    df = make_retail_sales(n_stores=1, n_items=2, periods=300, seed=0)
+    ckpt = str(tmp_path_factory.mktemp("ckpt"))
+    tuner = GroupedProphetTuner(n_jobs=1, checkpoint_dir=ckpt, **SMALL).fit(df)
+    return df, ckpt, tuner
+
+
+def test_checkpoint_files_are_plain_json_with_the_result(checkpointed):
+    df, ckpt, tuner = checkpointed
+    with open(os.path.join(ckpt, "manifest.json")) as fh:
+        manifest = json.load(fh)
+    assert manifest["group_cols"] == ["store", "item"]
+    assert manifest["settings"]["n_trials"] == 3
+    files = sorted(os.listdir(os.path.join(ckpt, "groups")))
+    assert len(files) == 2 and all(f.endswith(".json") for f in files)
+    records = []
+    for name in files:
+        with open(os.path.join(ckpt, "groups", name)) as fh:
+            records.append(json.load(fh))
+    by_key = {tuple(r["key"]): r["result"] for r in records}
+    for key, trials in tuner.trials_.items():
+        assert by_key[key]["trials"] == trials
+        assert by_key[key]["status"] == "ok" and by_key[key]["model_json"]
+
+
+def test_rerun_with_a_complete_checkpoint_tunes_nothing(checkpointed):
+    df, ckpt, tuner = checkpointed
+    before = _group_files(ckpt)
+    again = GroupedProphetTuner(n_jobs=1, checkpoint_dir=ckpt, **SMALL)
+    again.fit(df)
+    assert _group_files(ckpt) == before
+    pd.testing.assert_frame_equal(again.results_, tuner.results_)
+
+
+def test_checkpoint_of_other_settings_is_refused(checkpointed):
+    df, ckpt, _ = checkpointed
+    with pytest.raises(ValueError, match=re.escape(
+        f"checkpoint_dir={ckpt!r} holds a checkpoint of a fit with different settings (changed: ['n_trials'])"
+    )):
+        GroupedProphetTuner(n_jobs=1, checkpoint_dir=ckpt, **{**SMALL, "n_trials": 4}).fit(df)
+    with pytest.raises(ValueError, match=r"changed: \['group_cols'\]"):
+        GroupedProphetTuner(n_jobs=1, checkpoint_dir=ckpt, **{**SMALL, "group_cols": ["item", "store"]}).fit(df)
+
+
+def test_checkpoint_of_other_data_is_refused(checkpointed):
+    df, ckpt, _ = checkpointed
+    changed = df.copy()
+    changed.loc[changed.index[-1], "y"] += 1
+    with pytest.raises(ValueError, match=re.escape(
+        f"checkpoint_dir={ckpt!r} holds group (1, 2) tuned on different data (300 rows then, 300 now, or changed values)"
+    )):
+        GroupedProphetTuner(n_jobs=1, checkpoint_dir=ckpt, **SMALL).fit(changed)
+
+
+def test_a_folder_that_is_not_a_checkpoint_is_refused(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="is a non-empty folder that is not a prophet_grouped checkpoint"):
+        GroupedProphetTuner(n_jobs=1, checkpoint_dir=str(tmp_path), **SMALL).fit(make_retail_sales(1, 1, 300))
+    assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+# ---------------------------------------------------------------- hygiene
+def test_output_folders_of_dead_processes_are_removed(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(dead.stdout)
+    (tmp_path / f"prophet_grouped_{dead_pid}_abc").mkdir()
+    (tmp_path / f"prophet_grouped_{os.getpid()}_live").mkdir()
+    (tmp_path / "prophet_grouped_tune_xyz").mkdir()
+    assert remove_stale_output_dirs() == [f"prophet_grouped_{dead_pid}_abc"]
+    assert sorted(os.listdir(tmp_path)) == sorted([f"prophet_grouped_{os.getpid()}_live", "prophet_grouped_tune_xyz"])
+
+
+def test_groups_with_some_missing_values_are_tuned_on_the_rest():
+    df = make_retail_sales(n_stores=1, n_items=1, periods=300, seed=0)
+    full = GroupedProphetTuner(n_jobs=1, **SMALL).fit(df)
+    gappy = df.copy()
+    gappy.loc[gappy.index[:100], "y"] = np.nan  # missing at the start: the folds keep their data
+    tuned = GroupedProphetTuner(n_jobs=1, **SMALL).fit(gappy)
+    assert tuned.results_.loc[0, "status"] == "ok"
+    assert tuned.models_[(1, 1)].history["ds"].min() == df["ds"].iloc[100]
+    assert tuned.results_.loc[0, "best_score"] != full.results_.loc[0, "best_score"]
+
+
+def test_local_checkpoint_contract(tmp_path):
+    check_checkpoint_resume(str(tmp_path / "ckpt"), lambda df: df, n_jobs=2)
