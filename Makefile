@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[all,dev]'
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[all,mlflow,dev]'
 	touch $(STAMP)
 
 check-java:

@@ -6,10 +6,12 @@ import importlib
 from types import ModuleType
 
 _EXTRAS = {
+    "matplotlib": "plot",
+    "mlflow": "mlflow",
+    "psutil": "bench",
     "pyspark": "spark",
     "ray": "ray",
     "prophet_batch": "fast",
-    "matplotlib": "plot",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -21,6 +22,7 @@ from .engines import quiet, resolve_engine
 from .exceptions import GroupFitWarning
 from .metrics import resolve_metric
 from .objective import horizon_offset
+from .progress import Progress
 from .results import PUBLIC_RESULT_COLUMNS, GroupResult, _plain
 from .search_space import prophet_kwargs, resolve_search_space
 from .tuning import TuningConfig
@@ -30,6 +32,10 @@ def is_spark_dataframe(obj: object) -> bool:
     """True for a pyspark DataFrame (classic or Connect), without importing pyspark."""
     cls = type(obj)
     return cls.__name__ == "DataFrame" and cls.__module__.startswith("pyspark.")
+
+
+def _stderr_is_terminal() -> bool:
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
 
 def _check_int(name: str, value: object, low: int, allow_none: bool = False) -> None:
@@ -104,6 +110,10 @@ class GroupedProphetTuner(BaseEstimator):
         started again with the same folder, data and settings skips the finished groups and
         gives the same result as an uninterrupted fit; other settings or data are refused with
         a ValueError. On a cluster, use storage every worker can write.
+    verbose : int, default=1
+        0: silent. 1: a progress line on stderr (groups done, trials run, trials per second,
+        ETA) when stderr is a terminal. 2: progress lines on stderr even when it is not (logs,
+        notebooks).
     on_error : {"warn", "raise"}, default="warn"
         What a group whose tuning fails does: ``"warn"`` records it as ``"failed"`` in
         ``results_`` and warns once, listing the failed groups; ``"raise"`` stops the fit.
@@ -168,6 +178,7 @@ class GroupedProphetTuner(BaseEstimator):
         fallback: str | None = None,
         trial_timeout: float | None = None,
         checkpoint_dir: str | None = None,
+        verbose: int = 1,
     ) -> None:
         self.group_cols = group_cols
         self.time_col = time_col
@@ -191,6 +202,7 @@ class GroupedProphetTuner(BaseEstimator):
         self.fallback = fallback
         self.trial_timeout = trial_timeout
         self.checkpoint_dir = checkpoint_dir
+        self.verbose = verbose
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -209,6 +221,7 @@ class GroupedProphetTuner(BaseEstimator):
         _check_int("early_stopping_rounds", self.early_stopping_rounds, 1, allow_none=True)
         _check_int("horizon", self.horizon, 1)
         _check_int("cv_folds", self.cv_folds, 1)
+        _check_int("verbose", self.verbose, 0)
         if self.on_error not in ("warn", "raise"):
             raise ValueError(f"on_error must be 'warn' or 'raise', got {self.on_error!r}.")
         if self.fallback not in (None, "default"):
@@ -329,19 +342,25 @@ class GroupedProphetTuner(BaseEstimator):
         group_cols, config = self._validate_params()
         backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
         resumed: list[GroupResult] = []
-        if is_spark_dataframe(X):
-            if config.checkpoint_dir is not None:
-                checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols)
-            stream = backend.run_spark(X, group_cols, self.time_col, self.target_col, config, self.n_jobs)
-        else:
-            history = validate_history(X, group_cols, self.time_col, self.target_col)
-            self._check_lengths(history, group_cols, config)
-            tasks = split_groups(history, group_cols)
-            if config.checkpoint_dir is not None:
-                checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols)
-                tasks, resumed = self._resume(tasks, config)
-            stream = backend.run(tasks, config, self.n_jobs) if tasks else iter(())
-        results = self._collect(stream, resumed)
+        progress = Progress(None, enabled=self.verbose >= 2 or (self.verbose == 1 and _stderr_is_terminal()))
+        try:
+            if is_spark_dataframe(X):
+                if config.checkpoint_dir is not None:
+                    checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols)
+                stream = backend.run_spark(X, group_cols, self.time_col, self.target_col, config, self.n_jobs,
+                                           progress=progress)
+            else:
+                history = validate_history(X, group_cols, self.time_col, self.target_col)
+                self._check_lengths(history, group_cols, config)
+                tasks = split_groups(history, group_cols)
+                if config.checkpoint_dir is not None:
+                    checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols)
+                    tasks, resumed = self._resume(tasks, config)
+                progress.set_total(len(tasks) + len(resumed))
+                stream = backend.run(tasks, config, self.n_jobs, progress=progress) if tasks else iter(())
+            results = self._collect(stream, resumed, progress)
+        finally:
+            progress.close()
         self._set_fitted(results, group_cols)
         self.engine_ = config.engine
         self.random_state_ = config.random_state
@@ -361,10 +380,13 @@ class GroupedProphetTuner(BaseEstimator):
                 done.append(stored)
         return todo, done
 
-    def _collect(self, stream: Any, resumed: Sequence[GroupResult] = ()) -> list[GroupResult]:
+    def _collect(self, stream: Any, resumed: Sequence[GroupResult], progress: Progress) -> list[GroupResult]:
         """Results of ``resumed`` then of ``stream``; stops the stream on a fatal result."""
         results = []
+        for result in resumed:
+            progress.update(result.key, result.n_trials, "checkpoint")
         for result in itertools.chain(resumed, stream):
+            progress.update(result.key, result.n_trials)
             if result.status == checkpoint.MISMATCH or (result.status == "failed" and self.on_error == "raise"):
                 if hasattr(stream, "close"):
                     stream.close()
@@ -495,6 +517,53 @@ class GroupedProphetTuner(BaseEstimator):
                 ["yhat", "yhat_lower", "yhat_upper"]
             ].to_numpy()
         return out.reset_index(drop=True)
+
+    def _key(self, group: Any) -> tuple[Any, ...]:
+        key = tuple(_plain(v) for v in (group if isinstance(group, tuple) else (group,)))
+        if key not in self.trials_:
+            raise ValueError(
+                f"Unknown group {group!r}: give the values of {self.group_cols_} as a tuple, e.g. "
+                f"{next(iter(self.trials_), None)!r}."
+            )
+        return key
+
+    def plot_forecast(self, group: Any, periods: int = 90, ax: Any = None) -> Any:
+        """Plot one group's history, forecast and interval (matplotlib).
+
+        Parameters
+        ----------
+        group : tuple or scalar
+            The group's key values in ``group_cols`` order (a scalar for one group column).
+        periods : int, default=90
+            Steps of ``freq`` to forecast after the history.
+        ax : matplotlib Axes or None
+            Where to draw; None makes a new figure.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            Save it with ``fig.savefig("forecast.png")``.
+        """
+        from .plotting import plot_forecast
+
+        check_is_fitted(self, "models_")
+        _check_int("periods", periods, 1)
+        key = self._key(group)
+        if key not in self.models_:
+            raise ValueError(f"Group {group!r} failed during fit and has no model to plot; see results_.")
+        return plot_forecast(self, key, periods, ax)
+
+    def plot_tuning_history(self, group: Any, ax: Any = None) -> Any:
+        """Plot one group's trial losses in trial order and the best loss so far (matplotlib).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        from .plotting import plot_tuning_history
+
+        check_is_fitted(self, "trials_")
+        return plot_tuning_history(self, self._key(group), ax)
 
     def save(self, path: str) -> None:
         """Save the fitted tuner to folder ``path`` as plain files (JSON; Prophet's JSON per model).

@@ -121,6 +121,10 @@ def deadline(seconds: float | None) -> Iterator[float | None]:
         yield start + seconds
         if time.monotonic() - start > seconds:
             raise TrialTimeout(message)
+    except TimeoutError as exc:
+        if isinstance(exc, TrialTimeout):
+            raise
+        raise TrialTimeout(f"{message} (cmdstan stopped: {exc})") from exc
     finally:
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)

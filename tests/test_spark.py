@@ -141,3 +141,23 @@ def test_trial_timeout(spark, tmp_path):
 
 def test_checkpoint_written_by_executors_and_resumed(spark, tmp_path):
     check_checkpoint_resume(str(tmp_path / "ckpt"), spark.createDataFrame, backend="spark")
+
+
+def test_executors_report_progress_while_the_job_runs(spark, sales6, monkeypatch):
+    import prophet_grouped.estimator as estimator_module
+    from prophet_grouped.progress import Progress
+
+    made = []
+
+    class Recording(Progress):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            made.append(self)
+
+    monkeypatch.setattr(estimator_module, "Progress", Recording)
+    df = sales6[sales6["item"] != 3]
+    GroupedProphetTuner(backend="spark", verbose=0, **{**CROSS_BACKEND, "n_trials": 2}).fit(spark.createDataFrame(df))
+    progress = made[0]
+    assert progress.total == 4 and progress.done == 4 and progress.trials == 8
+    # Every group was counted from the executors' messages, before Spark returned any row.
+    assert set(progress.sources.values()) == {"worker"}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..progress import Progress
     from ..results import GroupResult
     from ..tuning import TuningConfig
 
@@ -26,12 +27,17 @@ class Backend(ABC):
     name: str = "base"
 
     @abstractmethod
-    def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None) -> Iterator[GroupResult]:
-        """Tune every task (already sorted longest first) and yield one result per task."""
+    def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None,
+            progress: Progress | None = None) -> Iterator[GroupResult]:
+        """Tune every task (already sorted longest first) and yield one result per task.
+
+        The caller counts each yielded result in ``progress``; a backend that yields only at the
+        end of its work also reports groups to ``progress`` as they finish.
+        """
 
     def run_spark(
         self, sdf: Any, group_cols: list[str], time_col: str, target_col: str,
-        config: TuningConfig, n_jobs: int | None,
+        config: TuningConfig, n_jobs: int | None, progress: Progress | None = None,
     ) -> Iterator[GroupResult]:
         """Tune the groups of a Spark DataFrame; only backends that read Spark data have it."""
         raise TypeError(

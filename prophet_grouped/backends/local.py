@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from .base import Backend, Task
 
 if TYPE_CHECKING:
+    from ..progress import Progress
     from ..results import GroupResult
     from ..tuning import TuningConfig
 
@@ -33,7 +34,8 @@ class LocalBackend(Backend):
         self.joblib_backend = joblib_backend
         self.max_retries = max_retries
 
-    def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None) -> Iterator[GroupResult]:
+    def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None,
+            progress: Progress | None = None) -> Iterator[GroupResult]:
         from joblib import Parallel, delayed, effective_n_jobs, parallel_config
         from joblib.externals.loky.process_executor import TerminatedWorkerError
 

@@ -30,6 +30,7 @@ from ..results import GroupResult
 from .base import Backend, Task
 
 if TYPE_CHECKING:
+    from ..progress import Progress
     from ..tuning import TuningConfig
 
 MODES = ("auto", "groups", "trials")
@@ -295,7 +296,8 @@ class RayBackend(Backend):
                 "num_cpus_worker_node": cores, "num_gpus_worker_node": 0}
 
     # ------------------------------------------------------------------ fit
-    def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None) -> Iterator[GroupResult]:
+    def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None,
+            progress: Progress | None = None) -> Iterator[GroupResult]:
         if not tasks:
             return
         with self.cluster() as ray:
@@ -311,7 +313,7 @@ class RayBackend(Backend):
 
     def run_spark(
         self, sdf: Any, group_cols: list[str], time_col: str, target_col: str,
-        config: TuningConfig, n_jobs: int | None,
+        config: TuningConfig, n_jobs: int | None, progress: Progress | None = None,
     ) -> Iterator[GroupResult]:
         """A Spark DataFrame comes to Ray as Arrow (``DataFrame.toArrow``), then runs as pandas."""
         from ..data import split_groups, validate_history
@@ -322,7 +324,7 @@ class RayBackend(Backend):
                            target_col).toArrow()
         history = validate_history(table.to_pandas(), group_cols, time_col, target_col)
         tasks = split_groups(history, group_cols)
-        yield from self.run(tasks, config, n_jobs)
+        yield from self.run(tasks, config, n_jobs, progress)
 
     def _run_groups(self, ray: Any, tasks: Sequence[Task], config: TuningConfig) -> Iterator[GroupResult]:
         # The data goes into the object store once; each task reads its slice of it.

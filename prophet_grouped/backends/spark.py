@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .._imports import import_optional
-from ..results import RESULT_SCHEMA, GroupResult, records_frame
+from ..results import RESULT_SCHEMA, GroupResult, _plain, records_frame
 from .base import Backend, Task
 
 if TYPE_CHECKING:
     from ..estimator import GroupedProphetTuner
+    from ..progress import Progress
     from ..tuning import TuningConfig
 
 _PART = "_pg_partition"
@@ -65,9 +66,11 @@ def plan_partitions(sizes: Sequence[int], n_partitions: int) -> list[int]:
     return assignment
 
 
-def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningConfig) -> pd.DataFrame:
+def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningConfig,
+                      progress_address: tuple[str, int] | None = None) -> pd.DataFrame:
     """applyInPandas function: one group's rows in, its result row out (the shared unit of work)."""
     from ..data import validate_history
+    from ..progress import notify
     from ..tuning import _one_line, tune_group
 
     key = tuple(pdf[c].iloc[0] for c in group_cols)
@@ -77,6 +80,7 @@ def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningCo
         result = GroupResult(key=key, status="failed", error=_one_line(exc))
     else:
         result = tune_group(key, frame, config)
+    notify(progress_address, tuple(_plain(k) for k in key), result.n_trials)
     return records_frame([result], group_cols)
 
 
@@ -165,7 +169,8 @@ class SparkBackend(Backend):
             spark.stop()
 
     # ------------------------------------------------------------------ fit
-    def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None) -> Iterator[GroupResult]:
+    def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None,
+            progress: Progress | None = None) -> Iterator[GroupResult]:
         """Tune pandas groups: they are sent to Spark once, as Arrow."""
         if not tasks:
             return
@@ -177,11 +182,11 @@ class SparkBackend(Backend):
         with self.session() as spark:
             with _session_conf(spark, _ARROW_CONF):
                 sdf = spark.createDataFrame(frame)
-            yield from self._run(sdf, cols, config)
+            yield from self._run(sdf, cols, config, progress)
 
     def run_spark(
         self, sdf: Any, group_cols: list[str], time_col: str, target_col: str,
-        config: TuningConfig, n_jobs: int | None,
+        config: TuningConfig, n_jobs: int | None, progress: Progress | None = None,
     ) -> Iterator[GroupResult]:
         """Tune the groups of a Spark DataFrame without collecting its rows."""
         types = import_optional("pyspark.sql.types")
@@ -214,15 +219,20 @@ class SparkBackend(Backend):
             functions.col(time_col).cast("timestamp").alias("ds"),
             functions.col(target_col).cast("double").alias("y"),
         )
-        yield from self._run(sdf, group_cols, config)
+        yield from self._run(sdf, group_cols, config, progress)
 
-    def _run(self, sdf: Any, group_cols: list[str], config: TuningConfig) -> Iterator[GroupResult]:
+    def _run(self, sdf: Any, group_cols: list[str], config: TuningConfig,
+             progress: Progress | None = None) -> Iterator[GroupResult]:
+        from ..progress import ProgressServer
+
         functions = import_optional("pyspark.sql.functions")
         types = import_optional("pyspark.sql.types")
         spark = sdf.sparkSession
         sizes = sdf.groupBy(*group_cols).count().collect()
         if not sizes:
             raise ValueError("The Spark DataFrame is empty: there is nothing to fit.")
+        if progress is not None:
+            progress.set_total(len(sizes))
         slots = max(1, spark.sparkContext.defaultParallelism)
         n_parts = max(1, min(len(sizes), slots * self.partitions_per_slot))
         # Partition ids whose hashes land in distinct partitions, so that no two planned
@@ -236,15 +246,23 @@ class SparkBackend(Backend):
         schema = types.StructType(
             key_fields + [types.StructField(name, _spark_type(types, t), True) for name, t in RESULT_SCHEMA]
         )
-        work = functools.partial(_tune_spark_group, group_cols=group_cols, config=config)
-        out = (
-            sdf.join(functions.broadcast(plan), on=group_cols)
-            .repartition(n_parts, _PART)
-            .groupBy(_PART, *group_cols)
-            .applyInPandas(lambda pdf: work(pdf.drop(columns=[_PART])), schema)
-        )
-        with _session_conf(spark, _TUNING_CONF):
-            rows = out.collect()
+        with contextlib.ExitStack() as stack:
+            address = None
+            if progress is not None:
+                # Executors tell the driver as each group finishes: Spark itself returns rows
+                # only when the job ends.
+                host = spark.sparkContext.getConf().get("spark.driver.host", "127.0.0.1")
+                address = stack.enter_context(ProgressServer(progress, host)).address
+            work = functools.partial(_tune_spark_group, group_cols=group_cols, config=config,
+                                     progress_address=address)
+            out = (
+                sdf.join(functions.broadcast(plan), on=group_cols)
+                .repartition(n_parts, _PART)
+                .groupBy(_PART, *group_cols)
+                .applyInPandas(lambda pdf: work(pdf.drop(columns=[_PART])), schema)
+            )
+            with _session_conf(spark, _TUNING_CONF):
+                rows = out.collect()
         for row in rows:
             yield GroupResult.from_record(row.asDict(), group_cols)
 

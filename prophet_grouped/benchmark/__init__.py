@@ -1,0 +1,1 @@
+"""The benchmark behind ``make bench`` and ``prophet-grouped bench`` (needs the ``[bench]`` extra)."""

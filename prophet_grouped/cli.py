@@ -1,0 +1,252 @@
+"""The ``prophet-grouped`` command line: demo-data, tune, predict, plot, bench.
+
+Exit codes: 0 done (groups that could not be tuned are listed on stderr), 1 the input or
+settings were refused (the message says what to fix), 2 the command line itself is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+FORMATS = (".csv", ".parquet", ".pq")
+
+
+class CommandError(Exception):
+    """A problem the user can fix; printed as ``error: ...`` with exit code 1."""
+
+
+def _read_table(path: str) -> pd.DataFrame:
+    if not os.path.exists(path):
+        raise CommandError(f"{path}: no such file. Give a CSV or Parquet file of long-format history.")
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".csv":
+        return pd.read_csv(path)
+    if ext in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    raise CommandError(f"{path}: unknown file type {ext!r}; give a file ending in one of {list(FORMATS)}.")
+
+
+def _write_table(df: pd.DataFrame, path: str | None) -> None:
+    if path is None:
+        df.to_csv(sys.stdout, index=False)
+        return
+    _check_out(path)
+    ext = os.path.splitext(path)[1].lower()
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    if ext == ".csv":
+        df.to_csv(path, index=False)
+    else:
+        df.to_parquet(path, index=False)
+
+
+def _group_key(text: str, tuner: Any) -> tuple[Any, ...]:
+    """``"1,2"`` -> the fitted group key whose values print as 1 and 2."""
+    parts = [p.strip() for p in text.split(",")]
+    for key in tuner.trials_:
+        if [str(k) for k in key] == parts:
+            return key
+    known = ", ".join(",".join(str(k) for k in key) for key in list(tuner.trials_)[:5])
+    raise CommandError(
+        f"--group {text}: no such group. Groups are given as values of {tuner.group_cols_} joined by "
+        f"commas, e.g. {known}."
+    )
+
+
+def _load(directory: str) -> Any:
+    from .estimator import GroupedProphetTuner
+
+    path = os.path.join(directory, "tuner")
+    if not os.path.isdir(path):
+        raise CommandError(f"{directory}: no fitted tuner here (expected {path}); run `prophet-grouped tune ... --out {directory}` first.")
+    return GroupedProphetTuner.load(path)
+
+
+# ------------------------------------------------------------------ commands
+def cmd_demo_data(args: argparse.Namespace) -> None:
+    from .data import make_retail_sales
+
+    df = make_retail_sales(n_stores=args.stores, n_items=args.items, periods=args.days, seed=args.seed)
+    _write_table(df, args.file)
+    print(f"wrote {len(df)} rows: {args.stores * args.items} groups (store, item) x {args.days} days to {args.file}",
+          file=sys.stderr)
+
+
+def cmd_tune(args: argparse.Namespace) -> None:
+    from .estimator import GroupedProphetTuner
+    from .exceptions import GroupFitWarning
+
+    df = _read_table(args.data)
+    groups = [g.strip() for g in args.group.split(",") if g.strip()]
+    tuner = GroupedProphetTuner(
+        group_cols=groups, time_col=args.time_col, target_col=args.target_col,
+        search_space=args.search_space, n_trials=args.trials,
+        early_stopping_rounds=None if args.patience == 0 else args.patience,
+        metric=args.metric, horizon=args.horizon, freq=args.freq, holidays_country=args.holidays,
+        backend=args.backend, n_jobs=args.n_jobs, random_state=args.seed,
+        trial_timeout=args.trial_timeout, checkpoint_dir=args.checkpoint_dir,
+        fallback=args.fallback, verbose=0 if args.quiet else 1,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", GroupFitWarning)
+        tuner.fit(df)
+    for w in caught:
+        if issubclass(w.category, GroupFitWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+    os.makedirs(args.out, exist_ok=True)
+    tuner.results_.to_csv(os.path.join(args.out, "results.csv"), index=False)
+    tuner.best_params_.to_csv(os.path.join(args.out, "best_params.csv"), index=False)
+    tuner.save(os.path.join(args.out, "tuner"))
+    if args.mlflow_experiment or args.mlflow_uri:
+        from .tracking import log_to_mlflow
+
+        run_id = log_to_mlflow(tuner, experiment_name=args.mlflow_experiment, tracking_uri=args.mlflow_uri)
+        print(f"logged MLflow run {run_id}", file=sys.stderr)
+    counts = tuner.results_["status"].value_counts().to_dict()
+    print(f"tuned {len(tuner.results_)} groups ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
+          f"wrote {args.out}/results.csv, best_params.csv and tuner/", file=sys.stderr)
+    if counts.get("ok", 0) + counts.get("fallback", 0) == 0:
+        raise CommandError("no group could be tuned; see results.csv for each group's error.")
+
+
+def _check_out(path: str | None) -> None:
+    if path is not None and os.path.splitext(path)[1].lower() not in FORMATS:
+        raise CommandError(f"--out {path}: unknown file type {os.path.splitext(path)[1]!r}; use one of {list(FORMATS)}.")
+
+
+def cmd_predict(args: argparse.Namespace) -> None:
+    _check_out(args.out)
+    tuner = _load(args.dir)
+    future = tuner.make_future_dataframe(periods=args.periods)
+    if args.group:
+        key = _group_key(args.group, tuner)
+        mask = pd.Series(True, index=future.index)
+        for col, value in zip(tuner.group_cols_, key):
+            mask &= future[col] == value
+        future = future[mask]
+    forecast = tuner.predict(future)
+    _write_table(forecast, args.out)
+    if args.out:
+        print(f"wrote {len(forecast)} forecast rows to {args.out}", file=sys.stderr)
+
+
+def cmd_plot(args: argparse.Namespace) -> None:
+    tuner = _load(args.dir)
+    key = _group_key(args.group, tuner)
+    if not args.out.lower().endswith((".png", ".svg", ".pdf")):
+        raise CommandError(f"--out {args.out}: give a file ending in .png, .svg or .pdf.")
+    if args.kind == "forecast":
+        fig = tuner.plot_forecast(key, periods=args.periods)
+    else:
+        fig = tuner.plot_tuning_history(key)
+    fig.savefig(args.out, dpi=100)
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
+def cmd_bench(args: argparse.Namespace, rest: Sequence[str]) -> None:
+    try:
+        from .benchmark.run import main
+    except ImportError as exc:
+        raise CommandError(f"the benchmark needs extra packages ({exc}); install them with: "
+                           f"pip install 'prophet_grouped[bench]'") from exc
+    main(list(rest))
+
+
+# ------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prophet-grouped",
+        description="Tune and fit one Prophet model per group of a long sales table.",
+        epilog="Run `prophet-grouped COMMAND --help` for a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("demo-data", help="write generated daily store x item sales to a CSV or Parquet file")
+    p.add_argument("file", help="output file (.csv or .parquet)")
+    p.add_argument("--stores", type=int, default=2)
+    p.add_argument("--items", type=int, default=3)
+    p.add_argument("--days", type=int, default=730)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("tune", help="tune and fit one model per group; write results and the fitted tuner")
+    p.add_argument("data", help="long-format history: a .csv or .parquet file")
+    p.add_argument("--group", required=True, help="comma-separated group columns, e.g. store,item")
+    p.add_argument("--out", default="prophet_grouped_out", help="output folder (default: %(default)s)")
+    p.add_argument("--backend", choices=["local", "spark", "ray"], default="local")
+    p.add_argument("--trials", type=int, default=30, help="trials per group (default: %(default)s)")
+    p.add_argument("--patience", type=int, default=10,
+                   help="stop a group after this many trials without improvement; 0 never (default: %(default)s)")
+    p.add_argument("--metric", default="smape", choices=["smape", "mae", "rmse", "mape", "wape"])
+    p.add_argument("--horizon", type=int, default=90, help="validation horizon in steps of --freq (default: %(default)s)")
+    p.add_argument("--freq", default="D")
+    p.add_argument("--search-space", default="paper", choices=["paper", "prophet-docs"])
+    p.add_argument("--holidays", default=None, help="country code whose holidays every model gets, e.g. US")
+    p.add_argument("--time-col", default="ds")
+    p.add_argument("--target-col", default="y")
+    p.add_argument("--n-jobs", type=int, default=-1, help="local worker processes (default: all cores)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--trial-timeout", type=float, default=None, help="seconds a trial may run")
+    p.add_argument("--checkpoint-dir", default=None, help="folder to checkpoint finished groups in (resumable)")
+    p.add_argument("--fallback", choices=["default"], default=None,
+                   help="give groups that can't be tuned an untuned default Prophet")
+    p.add_argument("--mlflow-experiment", default=None, help="log the fit to this MLflow experiment ([mlflow] extra)")
+    p.add_argument("--mlflow-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("predict", help="forecast every group of a tuner written by `tune`")
+    p.add_argument("dir", help="the --out folder of `tune`")
+    p.add_argument("--periods", type=int, required=True, help="steps to forecast after each group's history")
+    p.add_argument("--group", default=None, help="only this group, e.g. 1,2")
+    p.add_argument("--out", default=None, help=".csv or .parquet file (default: CSV on stdout)")
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("plot", help="plot one group's forecast or tuning history to an image file")
+    p.add_argument("dir", help="the --out folder of `tune`")
+    p.add_argument("--group", required=True, help="the group's values joined by commas, e.g. 1,2")
+    p.add_argument("--kind", choices=["forecast", "tuning"], default="forecast")
+    p.add_argument("--periods", type=int, default=90, help="steps to forecast (default: %(default)s)")
+    p.add_argument("--out", required=True, help="image file: .png, .svg or .pdf")
+    p.set_defaults(func=cmd_plot)
+
+    p = sub.add_parser("bench", help="run the benchmark (options: prophet-grouped bench --help)", add_help=False)
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``prophet-grouped`` console script; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # An application may set logging: Prophet's import warns about plotly, which no command uses.
+    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
+    parser = build_parser()
+    if argv and argv[0] == "bench":
+        args, rest = parser.parse_known_args(argv[:1])
+        rest = argv[1:]
+    else:
+        args, rest = parser.parse_args(argv), []
+    try:
+        if args.command == "bench":
+            args.func(args, rest)
+        else:
+            args.func(args)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, TypeError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

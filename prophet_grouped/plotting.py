@@ -1,0 +1,63 @@
+"""Plots of a fitted tuner (matplotlib, the ``[plot]`` extra): one group's forecast, its trials."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._imports import import_optional
+
+if TYPE_CHECKING:
+    from .estimator import GroupedProphetTuner
+
+
+def _axes(ax: Any) -> tuple[Any, Any]:
+    if ax is not None:
+        return ax.figure, ax
+    fig = import_optional("matplotlib.figure").Figure(figsize=(10, 4.5))
+    return fig, fig.add_subplot(1, 1, 1)
+
+
+def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int, ax: Any = None) -> Any:
+    """History points, the fitted and forecast ``yhat`` and its interval for one group."""
+    model = tuner.models_[key]
+    future = model.make_future_dataframe(periods=periods, freq=tuner.freq, include_history=True)
+    forecast = model.predict(future)
+    fig, ax = _axes(ax)
+    history = model.history
+    ax.plot(history["ds"], history["y"], ".", color="0.25", markersize=2.5, label="history")
+    ax.plot(forecast["ds"], forecast["yhat"], color="#0072B2", linewidth=1.2, label="forecast (yhat)")
+    ax.fill_between(forecast["ds"], forecast["yhat_lower"], forecast["yhat_upper"], color="#0072B2",
+                    alpha=0.2, linewidth=0, label="interval")
+    ax.axvline(history["ds"].max(), color="0.5", linestyle="--", linewidth=0.8)
+    status = tuner.results_.set_index(tuner.group_cols_).loc[key if len(key) > 1 else key[0], "status"]
+    ax.set_title(f"{dict(zip(tuner.group_cols_, key))}: {periods} steps ahead ({status})")
+    ax.set_xlabel(tuner.time_col)
+    ax.set_ylabel(tuner.target_col)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_tuning_history(tuner: GroupedProphetTuner, key: tuple[Any, ...], ax: Any = None) -> Any:
+    """Each trial's validation loss (failed trials marked at the bottom) and the best so far."""
+    losses = tuner.trials_[key]
+    fig, ax = _axes(ax)
+    numbers = np.arange(len(losses))
+    values = np.array([np.nan if v is None else v for v in losses], dtype=float)
+    ok = ~np.isnan(values)
+    ax.plot(numbers[ok], values[ok], "o", color="#0072B2", label="trial loss")
+    if ok.any():
+        best = np.fmin.accumulate(np.where(ok, values, np.inf))
+        best[np.isinf(best)] = np.nan
+        ax.step(numbers, best, where="post", color="#D55E00", label="best so far")
+    if (~ok).any():
+        floor = np.nanmin(values) if ok.any() else 0.0
+        ax.plot(numbers[~ok], np.full((~ok).sum(), floor), "x", color="0.4", label="failed trial")
+    ax.set_title(f"{dict(zip(tuner.group_cols_, key))}: {len(losses)} trials")
+    ax.set_xlabel("trial")
+    ax.set_ylabel(f"validation loss ({tuner.metric if isinstance(tuner.metric, str) else 'metric'})")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    return fig

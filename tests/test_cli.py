@@ -1,0 +1,122 @@
+"""The prophet-grouped command, run as a user runs it: the installed console script."""
+
+import os
+import pty
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from prophet_grouped import GroupedProphetTuner
+
+CLI = os.path.join(os.path.dirname(sys.executable), "prophet-grouped")
+
+
+def run(*args, cwd):
+    return subprocess.run([CLI, *args], capture_output=True, text=True, cwd=cwd)
+
+
+def run_in_terminal(*args, cwd):
+    """Run with stderr on a pseudo-terminal, as in an interactive shell; returns (code, stderr)."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([CLI, *args], stdout=subprocess.DEVNULL, stderr=slave, cwd=cwd)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(), b"".join(chunks).decode(errors="replace")
+
+
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    """The README's shell journey: demo data, then tune in a terminal."""
+    cwd = tmp_path_factory.mktemp("cli")
+    made = run("demo-data", "sales.csv", "--stores", "2", "--items", "2", "--days", "400", cwd=cwd)
+    assert made.returncode == 0, made.stderr
+    code, err = run_in_terminal("tune", "sales.csv", "--group", "store,item", "--trials", "3",
+                                "--horizon", "30", "--out", "out", cwd=cwd)
+    assert code == 0, err
+    return cwd, err
+
+
+def test_tune_writes_results_params_and_tuner(tuned):
+    cwd, err = tuned
+    assert sorted(os.listdir(cwd / "out")) == ["best_params.csv", "results.csv", "tuner"]
+    results = pd.read_csv(cwd / "out" / "results.csv")
+    assert len(results) == 4 and (results["status"] == "ok").all()
+    assert "tuned 4 groups (4 ok)" in err
+
+
+def test_progress_is_shown_in_a_terminal(tuned):
+    _, err = tuned
+    assert "\rtuning 4/4 groups (100%) | 12 trials" in err
+    assert "ETA" in err  # drawn while groups were still running
+
+
+def test_no_progress_when_quiet_or_not_a_terminal(tuned, tmp_path):
+    cwd, _ = tuned
+    piped = run("tune", "sales.csv", "--group", "store,item", "--trials", "2", "--horizon", "30",
+                "--out", str(tmp_path / "a"), cwd=cwd)
+    assert piped.returncode == 0 and "tuning " not in piped.stderr
+    code, err = run_in_terminal("tune", "sales.csv", "--group", "store,item", "--trials", "2", "--horizon", "30",
+                                "--out", str(tmp_path / "b"), "--quiet", cwd=cwd)
+    assert code == 0 and "tuning " not in err
+
+
+def test_predict_to_csv_and_parquet_and_stdout(tuned):
+    cwd, _ = tuned
+    out = run("predict", "out", "--periods", "14", "--out", "fc.csv", cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    fc = pd.read_csv(cwd / "fc.csv", parse_dates=["ds"])
+    assert list(fc.columns) == ["store", "item", "ds", "yhat", "yhat_lower", "yhat_upper"] and len(fc) == 56
+    # The same forecast as the saved tuner loaded in Python.
+    tuner = GroupedProphetTuner.load(str(cwd / "out" / "tuner"))
+    expected = tuner.predict(tuner.make_future_dataframe(periods=14))
+    pd.testing.assert_series_equal(fc["yhat"], expected["yhat"], rtol=1e-9)
+    assert run("predict", "out", "--periods", "3", "--out", "fc.parquet", cwd=cwd).returncode == 0
+    assert len(pd.read_parquet(cwd / "fc.parquet")) == 12
+    one = run("predict", "out", "--periods", "5", "--group", "2,1", cwd=cwd)
+    assert one.returncode == 0 and len(one.stdout.strip().splitlines()) == 6 and one.stdout.splitlines()[1].startswith("2,1,")
+
+
+def test_plot_forecast_and_tuning_history_to_png(tuned):
+    cwd, _ = tuned
+    for kind in ("forecast", "tuning"):
+        out = run("plot", "out", "--group", "1,2", "--kind", kind, "--out", f"{kind}.png", cwd=cwd)
+        assert out.returncode == 0, out.stderr
+        data = (cwd / f"{kind}.png").read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+@pytest.mark.parametrize("args, message", [
+    (("tune", "nope.csv", "--group", "store"), "error: nope.csv: no such file. Give a CSV or Parquet file"),
+    (("tune", "sales.csv", "--group", "shop,item", "--horizon", "30"),
+     "error: The following columns are missing from the input frame: ['shop']"),
+    (("tune", "sales.csv", "--group", "store,item", "--trials", "0"), "error: n_trials must be an integer >= 1, got 0."),
+    (("predict", "missing_dir", "--periods", "3"), "error: missing_dir: no fitted tuner here"),
+    (("predict", "out", "--periods", "3", "--out", "fc.xlsx"), "error: --out fc.xlsx: unknown file type '.xlsx'"),
+    (("plot", "out", "--group", "9,9", "--out", "x.png"), "error: --group 9,9: no such group."),
+])
+def test_errors_exit_1_with_the_fix(tuned, args, message):
+    cwd, _ = tuned
+    out = run(*args, cwd=cwd)
+    assert out.returncode == 1
+    assert out.stderr.startswith(message), out.stderr
+
+
+def test_usage_errors_exit_2_and_help_exits_0(tmp_path):
+    assert run(cwd=tmp_path).returncode == 2
+    assert run("tune", "x.csv", cwd=tmp_path).returncode == 2  # --group is required
+    for command in ("tune", "predict", "plot", "demo-data"):
+        out = run(command, "--help", cwd=tmp_path)
+        assert out.returncode == 0 and "usage: prophet-grouped" in out.stdout
+    bench = run("bench", "--help", cwd=tmp_path)
+    assert bench.returncode == 0 and "--series" in bench.stdout
