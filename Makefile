@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 RUN_ENV := PYSPARK_PYTHON=$(PY) PYSPARK_DRIVER_PYTHON=$(PY) PATH="$(abspath $(VENV))/bin:$$PATH"
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench bench-full check-java clean freeze
+.PHONY: demo test bench bench-full docs check-java clean freeze
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ bench: $(STAMP) check-java
 
 bench-full: $(STAMP) check-java
 	$(RUN_ENV) $(PY) benchmarks/bench.py --full
+
+# docs/api.md from the docstrings (tests/test_docs.py checks it is up to date).
+docs: $(STAMP)
+	$(PY) -m prophet_grouped._apidoc > docs/api.md
 
 # Refresh the pins from the current environment (after changing dependencies).
 freeze:
