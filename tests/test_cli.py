@@ -120,3 +120,18 @@ def test_usage_errors_exit_2_and_help_exits_0(tmp_path):
         assert out.returncode == 0 and "usage: prophet-grouped" in out.stdout
     bench = run("bench", "--help", cwd=tmp_path)
     assert bench.returncode == 0 and "--series" in bench.stdout
+
+
+def test_bench_runs_and_writes_json_and_utilization_chart(tmp_path):
+    import json
+
+    out = run("bench", "--series", "2", "--days", "300", "--trials", "2", "--horizon", "30",
+              "--runs", "baseline,local", "--out", "res", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    with open(tmp_path / "res" / "bench.json") as fh:
+        runs = json.load(fh)["runs"]
+    assert [r["run"] for r in runs] == ["baseline (stock Prophet, process pool)", "tuner local engine=batch"]
+    for r in runs:
+        assert r["trials"] == 4 and 0 < r["cpu_util"] <= 1.05 and r["wall_s"] > 0
+    assert "| speed-up vs baseline |" in out.stdout
+    assert (tmp_path / "res" / "bench.png").read_bytes()[:4] == b"\x89PNG"
