@@ -59,3 +59,27 @@ def test_batch_engine_matches_or_beats_stan(frame, params):
     assert loss["batch"] <= loss["stan"] * 1.01
     # Not lower than Stan's, up to a relative 1e-6 of numerical noise.
     assert lp["batch"] >= lp["stan"] - 1e-6 * abs(lp["stan"])
+
+
+@pytest.mark.parametrize("space", ["paper", "prophet-docs"])
+def test_cached_features_give_the_same_losses_as_fitting_prophet(space):
+    """The batch engine's trials reuse each fold's features (prophet_grouped.fastfit); their
+    losses must be those of the ordinary fit + predict, for every sampled parameter set."""
+    from prophet_grouped.fastfit import _UNSUPPORTED
+    from prophet_grouped.objective import Fold, evaluate, make_folds
+
+    df = make_retail_sales(n_stores=1, n_items=2, periods=800, seed=5)
+    sampler = resolve_search_space(space)
+    used_cache = 0
+    with stan_output_dir() as out:
+        for item, part in df.groupby("item"):
+            folds = make_folds(part[["ds", "y"]].reset_index(drop=True), 60, "D", 2, None)
+            plain = [Fold(f.cutoff, f.train, f.valid) for f in folds]  # no cache: the ordinary path
+            study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=item))
+            for _ in range(5):
+                params = sampler.sample(study.ask())
+                cached = evaluate(params, folds, smape, "batch", out, None, "US")
+                ordinary = evaluate(params, plain, smape, "batch", out, None, "US")
+                assert cached == pytest.approx(ordinary, rel=1e-9)
+            used_cache += sum(entry is not _UNSUPPORTED for f in folds for entry in f.cache._entries.values())
+    assert used_cache > 0
