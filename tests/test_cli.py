@@ -133,5 +133,6 @@ def test_bench_runs_and_writes_json_and_utilization_chart(tmp_path):
     assert [r["run"] for r in runs] == ["baseline (stock Prophet, process pool)", "tuner local engine=batch"]
     for r in runs:
         assert r["trials"] == 4 and 0 < r["cpu_util"] <= 1.05 and r["wall_s"] > 0
-    assert "| speed-up vs baseline |" in out.stdout
+    assert "| driver peak MB | speed-up vs baseline |" in out.stdout
+    assert all(r["driver_peak_mb"] >= r["driver_start_mb"] > 0 for r in runs)
     assert (tmp_path / "res" / "bench.png").read_bytes()[:4] == b"\x89PNG"

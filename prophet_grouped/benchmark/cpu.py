@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import psutil
@@ -25,7 +26,8 @@ def _tree_cpu() -> dict[tuple[int, float], float]:
 
 
 class CpuMeter:
-    """Measures the CPU seconds of this process tree over a ``with`` block.
+    """Measures the CPU seconds of this process tree over a ``with`` block, and the peak
+    resident memory of this (the driver) process.
 
     Each live process counts its own CPU time plus that of the children it has waited for
     (short Stan runs, finished pool workers, forked Spark Python workers); a process that ended
@@ -34,12 +36,25 @@ class CpuMeter:
     """
 
     def __enter__(self) -> CpuMeter:
+        me = psutil.Process()
+        self.driver_start_mb = me.memory_info().rss / 2**20
+        self.driver_peak_mb = self.driver_start_mb
+        self._stop = threading.Event()
+
+        def sample() -> None:  # the driver's resident memory, every 0.2 s
+            while not self._stop.wait(0.2):
+                self.driver_peak_mb = max(self.driver_peak_mb, me.memory_info().rss / 2**20)
+
+        self._sampler = threading.Thread(target=sample, daemon=True)
+        self._sampler.start()
         self._base = _tree_cpu()
         self._start = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self._start
+        self._stop.set()
+        self._sampler.join()
         final = _tree_cpu()
         self.cpu_seconds = sum(v - self._base.get(k, 0.0) for k, v in final.items())
         self.cores = len(os.sched_getaffinity(0))

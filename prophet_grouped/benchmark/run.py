@@ -86,6 +86,7 @@ class Bench:
             "trials_per_s": round(float(trials.sum()) / meter.wall, 2),
             "core_s_per_series": round(meter.wall * meter.cores / n, 3),
             "median_best_loss": round(float(scores.median()), 4),
+            "driver_peak_mb": round(meter.driver_peak_mb), "driver_start_mb": round(meter.driver_start_mb),
         }
         self.rows.append(row)
         print(json.dumps(row), flush=True)
@@ -232,12 +233,13 @@ def main(argv: list[str] | None = None) -> None:
         json.dump(meta, fh, indent=2)
     chart(bench.rows, os.path.join(args.out, "bench.png"))
     base = next((r for r in bench.rows if r["run"].startswith("baseline (")), None)
-    print("\n| run | wall s | startup s | CPU util | trials/s | core-s/series | median best loss | speed-up vs baseline |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| run | wall s | startup s | CPU util | trials/s | core-s/series | median best loss | driver peak MB "
+          "| speed-up vs baseline |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in bench.rows:
         ratio = f"{base['wall_s'] / r['wall_s']:.1f}x" if base else "-"
         print(f"| {r['run']} | {r['wall_s']} | {r['startup_s']} | {r['cpu_util']:.0%} | {r['trials_per_s']} | "
-              f"{r['core_s_per_series']} | {r['median_best_loss']} | {ratio} |")
+              f"{r['core_s_per_series']} | {r['median_best_loss']} | {r['driver_peak_mb']} | {ratio} |")
 
 
 if __name__ == "__main__":
