@@ -381,7 +381,14 @@ class GroupedProphetTuner(BaseEstimator):
         return todo, done
 
     def _collect(self, stream: Any, resumed: Sequence[GroupResult], progress: Progress) -> list[GroupResult]:
-        """Results of ``resumed`` then of ``stream``; stops the stream on a fatal result."""
+        """Results of ``resumed`` then of ``stream``; stops the stream on a fatal result.
+
+        Each model's JSON becomes a Prophet object as its result arrives and the JSON is
+        dropped, so the driver never holds every group's JSON at once.
+        """
+        with quiet():
+            from prophet.serialize import model_from_json
+
         results = []
         for result in resumed:
             progress.update(result.key, result.n_trials, "checkpoint")
@@ -397,13 +404,13 @@ class GroupedProphetTuner(BaseEstimator):
                     f"Tuning group {result.key!r} failed: {result.error}. Use on_error='warn' to "
                     f"record failed groups in results_ and go on with the others."
                 )
+            if result.model_json is not None:
+                result.model = model_from_json(result.model_json)
+                result.model_json = None
             results.append(result)
         return results
 
     def _set_fitted(self, results: list[GroupResult], group_cols: list[str]) -> None:
-        with quiet():
-            from prophet.serialize import model_from_json
-
         results.sort(key=lambda r: tuple(str(k) for k in r.key))
         rows = []
         params = []
@@ -415,8 +422,8 @@ class GroupedProphetTuner(BaseEstimator):
             self.trials_[r.key] = list(r.trials)
             if r.status == "ok":
                 params.append({**key, **r.best_params})
-            if r.model_json is not None:
-                self.models_[r.key] = model_from_json(r.model_json)
+            if r.model is not None:
+                self.models_[r.key] = r.model
         self.results_ = pd.DataFrame(rows, columns=group_cols + list(PUBLIC_RESULT_COLUMNS))
         self.best_params_ = pd.DataFrame(params)
         if self.best_params_.empty:

@@ -43,6 +43,8 @@ class GroupResult:
     best_params: dict[str, Any] = field(default_factory=dict)
     trials: list[float | None] = field(default_factory=list)
     model_json: str | None = None
+    #: The fitted model, made from ``model_json`` on the driver (never sent between processes).
+    model: Any = field(default=None, repr=False, compare=False)
 
     def to_record(self, group_cols: list[str]) -> dict[str, Any]:
         """A flat row: group columns then :data:`RESULT_FIELDS`, dicts and lists as JSON."""
