@@ -43,6 +43,7 @@ def baseline_series(
     holidays_country: str | None, seed: int,
 ) -> dict[str, Any]:
     """Tune one series the way the study did; returns the key, best loss, trials and seconds."""
+    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # before Prophet's first import
     import optuna
 
     from prophet_grouped.metrics import smape

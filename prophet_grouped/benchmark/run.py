@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import logging
 import os
 import platform
 import time
@@ -200,6 +201,7 @@ def chart(rows: list[dict[str, Any]], path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # "Importing plotly failed": unused here
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--series", type=int, default=16)
     p.add_argument("--days", type=int, default=730)
