@@ -261,10 +261,18 @@ class SparkBackend(Backend):
                 .groupBy(_PART, *group_cols)
                 .applyInPandas(lambda pdf: work(pdf.drop(columns=[_PART])), schema)
             )
-            with _session_conf(spark, _TUNING_CONF):
-                rows = out.collect()
-        for row in rows:
-            yield GroupResult.from_record(row.asDict(), group_cols)
+            # Tune every partition at once into executor storage, then stream the result rows
+            # to the driver one partition at a time: the driver never holds every group's
+            # model JSON at once (collect() would).
+            storage = import_optional("pyspark").StorageLevel.MEMORY_AND_DISK
+            out = out.persist(storage)
+            try:
+                with _session_conf(spark, _TUNING_CONF):
+                    out.count()
+                for row in out.toLocalIterator():
+                    yield GroupResult.from_record(row.asDict(), group_cols)
+            finally:
+                out.unpersist()
 
     # ------------------------------------------------------------------ predict
     def predict_spark(self, tuner: GroupedProphetTuner, sdf: Any) -> Any:
