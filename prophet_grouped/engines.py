@@ -131,16 +131,61 @@ def resolve_engine(engine: str) -> str:
     return engine
 
 
+class _FastDataModel:
+    """Stands in for a CmdStanModel: ``optimize`` gets its data as a JSON file written by
+    orjson (milliseconds) instead of a dict that cmdstanpy writes in pure Python (about 0.09 s
+    of a 0.2 s fit on 2,330 points). Same numbers: both write floats in shortest round-trip form."""
+
+    def __init__(self, model: object, folder: str) -> None:
+        self._model = model
+        self._folder = folder
+
+    def optimize(self, data: object = None, **kwargs: object) -> object:
+        import orjson
+
+        if isinstance(data, dict):
+            fd, path = tempfile.mkstemp(prefix="data-", suffix=".json", dir=self._folder)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY))
+            data = path
+        return self._model.optimize(data=data, **kwargs)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._model, name)
+
+
+def _orjson_available() -> bool:
+    try:
+        import orjson  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _fit_stan(model: Prophet, df: pd.DataFrame, fit_kwargs: dict[str, object], fast_data: bool) -> Prophet:
+    """Prophet.fit, with cmdstan's data file written by orjson when ``fast_data``."""
+    backend = model.stan_backend
+    original = getattr(backend, "model", None)
+    if fast_data and original is not None and hasattr(original, "optimize"):
+        backend.model = _FastDataModel(original, str(fit_kwargs["output_dir"]))
+    try:
+        return model.fit(df, **fit_kwargs)
+    finally:
+        if original is not None:
+            backend.model = original
+
+
 def fit_prophet(
     make_model: Callable[[], Prophet], df: pd.DataFrame, engine: str, output_dir: str,
-    timeout: float | None = None,
+    timeout: float | None = None, fast_data: bool | None = None,
 ) -> Prophet:
     """Fit a fresh model from ``make_model()`` on ``df`` (columns ds, y) with ``engine``.
 
     ``engine`` is ``"stan"`` or ``"batch"`` (already resolved). Stan writes its files under
     ``output_dir``. prophet-batch fits models it does not support (logistic growth, MCMC) with
     Stan itself. ``timeout`` (seconds) stops a Stan fit that runs longer (cmdstan is killed and
-    ``TimeoutError`` raised).
+    ``TimeoutError`` raised). ``fast_data`` (default: when orjson is installed) writes Stan's
+    data file with orjson.
     """
     fit_kwargs: dict[str, object] = {"output_dir": output_dir}
     if timeout is not None:
@@ -160,7 +205,7 @@ def fit_prophet(
             batch_size=1,
         )[0]
     else:
-        model = make_model().fit(df, **fit_kwargs)
+        model = _fit_stan(make_model(), df, fit_kwargs, _orjson_available() if fast_data is None else fast_data)
     # The folder is deleted after the group; don't keep a dangling path in the model.
     model.fit_kwargs = {}
     return model

@@ -83,3 +83,23 @@ def test_cached_features_give_the_same_losses_as_fitting_prophet(space):
                 assert cached == pytest.approx(ordinary, rel=1e-9)
             used_cache += sum(entry is not _UNSUPPORTED for f in folds for entry in f.cache._entries.values())
     assert used_cache > 0
+
+
+def test_stan_fast_data_file_gives_the_same_fit():
+    """engine='stan' writes cmdstan's data file with orjson; the fit must be Stan's own."""
+    df = make_retail_sales(n_stores=1, n_items=1, periods=1000, seed=0)[["ds", "y"]]
+    fits = {}
+    with stan_output_dir() as out:
+        for fast in (False, True):
+            fits[fast] = fit_prophet(
+                lambda: build_prophet({"seasonality_mode": "multiplicative"}, None, "US", 0), df, "stan", out,
+                fast_data=fast,
+            )
+        # The orjson data files went to our folder (removed with it), not cmdstanpy's.
+        import glob
+        import os
+
+        assert glob.glob(os.path.join(out, "data-*.json"))
+    for name, value in fits[False].params.items():
+        assert np.array_equal(value, fits[True].params[name]), name
+    assert type(fits[True].stan_backend.model).__name__ == "CmdStanModel"  # the stand-in is removed
