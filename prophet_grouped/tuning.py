@@ -101,8 +101,11 @@ def deadline(seconds: float | None) -> Iterator[float | None]:
 
     In a process's main thread (local, Spark and Ray task workers) a SIGALRM timer interrupts
     the block with :class:`TrialTimeout`; Stan fits inside also get cmdstan's own ``timeout``
-    (see :func:`~prophet_grouped.objective.evaluate`), which kills the cmdstan process. Off the main thread (Ray Tune trials)
-    no signal can be used: the block runs to its end and raises afterwards if it was too slow.
+    (see :func:`~prophet_grouped.objective.evaluate`), which kills the cmdstan process. Off the
+    main thread (Ray Tune trials) no signal can be used: the block runs to its end and raises
+    afterwards if it was too slow. Nothing may be imported for the first time inside the block:
+    an interrupted import leaves its module half-initialized (hence
+    :func:`~prophet_grouped.engines.preload`).
     """
     if seconds is None:
         yield None

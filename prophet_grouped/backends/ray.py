@@ -324,6 +324,8 @@ class RayBackend(Backend):
                            target_col).toArrow()
         history = validate_history(table.to_pandas(), group_cols, time_col, target_col)
         tasks = split_groups(history, group_cols)
+        if progress is not None:
+            progress.set_total(len(tasks))
         yield from self.run(tasks, config, n_jobs, progress)
 
     def _run_groups(self, ray: Any, tasks: Sequence[Task], config: TuningConfig) -> Iterator[GroupResult]:
