@@ -110,14 +110,27 @@ def _cmdstan_children(pid):
     return kids
 
 
-def test_stan_trials_over_the_timeout_fail_and_leave_no_cmdstan_process():
+def test_stan_fit_over_its_timeout_is_killed():
+    from prophet_grouped.engines import fit_prophet, stan_output_dir
+    from prophet_grouped.objective import build_prophet
+
+    df = make_retail_sales(n_stores=1, n_items=1, periods=2000, seed=0)[["ds", "y"]]
+    with stan_output_dir() as out, pytest.raises(TimeoutError):
+        # cmdstan can't even start in a millisecond: cmdstanpy's timer terminates it.
+        fit_prophet(lambda: build_prophet({}, None, "US", 0), df, "stan", out, timeout=0.001)
+    time.sleep(0.5)
+    assert _cmdstan_children(os.getpid()) == []
+
+
+def test_stan_trials_over_the_timeout_fail_with_the_reason():
     df = make_retail_sales(n_stores=1, n_items=1, periods=2000, seed=0)
-    with pytest.warns(GroupFitWarning, match="trial_timeout=0.2"):
-        tuner = GroupedProphetTuner(n_jobs=1, engine="stan", trial_timeout=0.2, **SMALL).fit(df)
+    with pytest.warns(GroupFitWarning, match="trial_timeout=0.001"):
+        tuner = GroupedProphetTuner(n_jobs=1, engine="stan", trial_timeout=0.001, **SMALL).fit(df)
     res = tuner.results_.iloc[0]
     assert res["status"] == "failed"
-    assert res["error"].startswith("RuntimeError: all 3 trials failed; first error: TrialTimeout: the trial took longer than trial_timeout=0.2 s")
-    time.sleep(1.0)  # cmdstanpy's timer kills cmdstan when the timeout passes
+    assert res["error"].startswith(
+        "RuntimeError: all 3 trials failed; first error: TrialTimeout: the trial took longer than trial_timeout=0.001 s")
+    time.sleep(0.5)
     assert _cmdstan_children(os.getpid()) == []
 
 
