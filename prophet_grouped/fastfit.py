@@ -29,33 +29,65 @@ _UNSUPPORTED = object()
 
 @dataclasses.dataclass
 class _Entry:
-    """A fold's date-only inputs for one feature configuration."""
+    """A fold's date-only inputs for one feature configuration, at the highest Fourier order
+    of each seasonality seen or expected (a lower order is a prefix of its columns)."""
 
     inputs: Any  # prophet.models.ModelInputData of the template model
-    owners: list[tuple[str, np.ndarray]]  # (seasonality name or "holidays", column mask)
+    owners: list[tuple[str, np.ndarray]]  # (seasonality name or "holidays", column indices)
+    orders: dict[str, int]  # Fourier order of each explicitly added seasonality
     X_valid: np.ndarray
     t_valid: np.ndarray
     t_change: np.ndarray
     y_scale: float
     floor_valid: np.ndarray
     flat: bool
+    views: dict[tuple[Any, ...], Any] = dataclasses.field(default_factory=dict)
+
+    def view(self, orders: dict[str, int]) -> _View:
+        """The columns of ``orders`` (each at most the entry's order): kept indices, X, Z."""
+        key = tuple(sorted(orders.items()))
+        if key not in self.views:
+            keep = []
+            for owner, cols in self.owners:
+                n = orders.get(owner)
+                keep.append(cols if n is None else cols[: 2 * n])
+            index = np.sort(np.concatenate(keep)) if keep else np.arange(0)
+            full = index.size == self.inputs.K
+            self.views[key] = _View(
+                index=index,
+                owners=[(owner, np.isin(index, cols)) for owner, cols in self.owners],
+                inputs=self.inputs if full else dataclasses.replace(
+                    self.inputs, K=index.size, X=self.inputs.X[:, index]),
+                X_valid=self.X_valid if full else self.X_valid[:, index],
+            )
+        return self.views[key]
+
+
+@dataclasses.dataclass
+class _View:
+    """An entry restricted to the columns of one set of Fourier orders."""
+
+    index: np.ndarray
+    owners: list[tuple[str, np.ndarray]]  # (owner, boolean mask over the view's columns)
+    inputs: Any
+    X_valid: np.ndarray
     Z: np.ndarray | None = None  # additive design matrix, built on first use
 
 
-def feature_key(model: Prophet) -> tuple[Any, ...] | None:
-    """What a model's features and trend inputs depend on, besides the data; None when the
-    model is outside what the cache covers."""
+def feature_key(model: Prophet) -> tuple[tuple[Any, ...], dict[str, int]] | None:
+    """What a model's features and trend inputs depend on besides the data and the Fourier
+    orders, and those orders; None when the model is outside what the cache covers."""
     if (model.growth not in ("linear", "flat") or model.extra_regressors or model.holidays is not None
             or model.mcmc_samples or model.logistic_floor):
         return None
     if any(props["condition_name"] is not None for props in model.seasonalities.values()):
         return None
-    seasonal = tuple(sorted((name, float(props["period"]), int(props["fourier_order"]))
-                            for name, props in model.seasonalities.items()))
+    seasonal = tuple(sorted((name, float(props["period"])) for name, props in model.seasonalities.items()))
     changepoints = None if model.changepoints is None else tuple(pd.to_datetime(model.changepoints))
-    return (model.growth, model.n_changepoints, model.changepoint_range, changepoints,
-            str(model.yearly_seasonality), str(model.weekly_seasonality), str(model.daily_seasonality),
-            seasonal, model.country_holidays, model.scaling)
+    key = (model.growth, model.n_changepoints, model.changepoint_range, changepoints,
+           str(model.yearly_seasonality), str(model.weekly_seasonality), str(model.daily_seasonality),
+           seasonal, model.country_holidays, model.scaling)
+    return key, {name: int(props["fourier_order"]) for name, props in model.seasonalities.items()}
 
 
 def _owner_settings(model: Prophet, owner: str) -> tuple[float, str]:
@@ -68,12 +100,11 @@ def _owner_settings(model: Prophet, owner: str) -> tuple[float, str]:
     return float(props["prior_scale"]), props["mode"]
 
 
-def _vectors(entry: _Entry, model: Prophet) -> tuple[np.ndarray, np.ndarray]:
+def _vectors(owners: list[tuple[str, np.ndarray]], K: int, model: Prophet) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature prior scales and multiplicative flags for ``model``."""
-    K = entry.inputs.K
     sigmas = np.empty(K)
     s_m = np.zeros(K)
-    for owner, mask in entry.owners:
+    for owner, mask in owners:
         prior, mode = _owner_settings(model, owner)
         sigmas[mask] = prior
         s_m[mask] = 1.0 if mode == "multiplicative" else 0.0
@@ -81,22 +112,36 @@ def _vectors(entry: _Entry, model: Prophet) -> tuple[np.ndarray, np.ndarray]:
 
 
 class FoldCache:
-    """Cached inputs of one fold (train and validation frames), keyed by feature configuration."""
+    """Cached inputs of one fold (train and validation frames), keyed by feature configuration.
 
-    def __init__(self, train: pd.DataFrame, valid: pd.DataFrame) -> None:
+    ``max_orders`` (seasonality name -> the highest Fourier order the search space can
+    sample) lets one build serve every order; without it an entry is rebuilt when a trial
+    asks for a higher order than it holds.
+    """
+
+    def __init__(self, train: pd.DataFrame, valid: pd.DataFrame, max_orders: dict[str, int] | None = None) -> None:
         self.train = train
         self.valid = valid
+        self.max_orders = dict(max_orders or {})
         self._entries: dict[tuple[Any, ...], Any] = {}
 
-    def _entry(self, key: tuple[Any, ...], model: Prophet) -> _Entry | None:
-        if key in self._entries:
-            entry = self._entries[key]
-            return None if entry is _UNSUPPORTED else entry
-        entry = self._build(model)
-        self._entries[key] = _UNSUPPORTED if entry is None else entry
-        return entry
+    def _entry(self, key: tuple[Any, ...], orders: dict[str, int], model: Prophet) -> _Entry | None:
+        entry = self._entries.get(key)
+        if entry is _UNSUPPORTED:
+            return None
+        if entry is not None and all(n <= entry.orders.get(name, -1) for name, n in orders.items()):
+            return entry
+        wanted = {name: max(n, self.max_orders.get(name, 0), entry.orders.get(name, 0) if entry else 0)
+                  for name, n in orders.items()}
+        # The trial's own fresh model is the template (consumed: only its settings are read
+        # afterwards), with each seasonality at the order the entry will hold.
+        for name, n in wanted.items():
+            model.seasonalities[name]["fourier_order"] = n
+        built = self._build(model, wanted)
+        self._entries[key] = _UNSUPPORTED if built is None else built
+        return built
 
-    def _build(self, template: Prophet) -> _Entry | None:
+    def _build(self, template: Prophet, orders: dict[str, int]) -> _Entry | None:
         """Preprocess the fold with ``template`` (a fresh model, consumed here)."""
         inputs = template.preprocess(self.train)
         y = np.asarray(inputs.y, dtype=float)
@@ -104,33 +149,31 @@ class FoldCache:
             return None  # constant: prophet-batch's own rule applies, on the ordinary path
         cols = template.train_component_cols
         owners = []
-        covered = np.zeros(inputs.K, bool)
-        for name in template.seasonalities:
+        covered = np.zeros(inputs.K, int)
+        for name in list(template.seasonalities) + ["holidays"]:
             if name in cols:
-                mask = cols[name].to_numpy() != 0
-                owners.append((name, mask))
-                covered |= mask
-        if "holidays" in cols:
-            mask = cols["holidays"].to_numpy() != 0
-            owners.append(("holidays", mask))
-            covered |= mask
-        if not covered.all() or any(m1 is not m2 and (m1 & m2).any() for _, m1 in owners for _, m2 in owners):
+                index = np.flatnonzero(cols[name].to_numpy() != 0)
+                owners.append((name, index))
+                covered[index] += 1
+        if not (covered == 1).all():
             return None
         entry = _Entry(
             inputs=dataclasses.replace(inputs, X=np.asarray(inputs.X, dtype=float), y=y,
                                        t=np.asarray(inputs.t, dtype=float)),
-            owners=owners, X_valid=np.empty(0), t_valid=np.empty(0),
+            owners=owners, orders=orders, X_valid=np.empty(0), t_valid=np.empty(0),
             t_change=np.asarray(template.changepoints_t, dtype=float), y_scale=float(template.y_scale),
             floor_valid=np.empty(0), flat=template.growth == "flat",
         )
         # Self-check: the prior scales and modes derived per owner are Prophet's own.
-        sigmas, s_m = _vectors(entry, template)
+        full = entry.view({})
+        sigmas, s_m = _vectors(full.owners, inputs.K, template)
         if not (np.array_equal(sigmas, np.asarray(inputs.sigmas, dtype=float))
                 and np.array_equal(s_m, np.asarray(inputs.s_m, dtype=float))):
             return None
         valid = template.setup_dataframe(self.valid[["ds"]].copy())
         X_valid, _, _, _ = template.make_all_seasonality_features(valid)
         entry.X_valid = np.asarray(X_valid, dtype=float)
+        entry.views.clear()
         entry.t_valid = valid["t"].to_numpy(dtype=float)
         entry.floor_valid = valid["floor"].to_numpy(dtype=float)
         return entry
@@ -140,21 +183,23 @@ class FoldCache:
         training rows, on its validation dates; None when the ordinary path must be used."""
         from prophet_batch.batch import _solve_additive, _solve_multiplicative, design_matrix
 
-        key = feature_key(model)
-        if key is None:
+        described = feature_key(model)
+        if described is None:
             return None
-        entry = self._entry(key, model)
+        key, orders = described
+        entry = self._entry(key, orders, model)
         if entry is None:
             return None
-        sigmas, s_m = _vectors(entry, model)
-        inputs = dataclasses.replace(entry.inputs, tau=float(model.changepoint_prior_scale),
+        view = entry.view(orders)
+        sigmas, s_m = _vectors(view.owners, view.index.size, model)
+        inputs = dataclasses.replace(view.inputs, tau=float(model.changepoint_prior_scale),
                                      sigmas=sigmas, s_a=1.0 - s_m, s_m=s_m)
         if s_m.any():
             result = _solve_multiplicative([inputs])[0]
         else:
-            if entry.Z is None:
-                entry.Z = design_matrix(inputs)
-            result = _solve_additive([(entry.Z, inputs.y, sigmas, inputs.tau)])[0]
+            if view.Z is None:
+                view.Z = design_matrix(inputs)
+            result = _solve_additive([(view.Z, inputs.y, sigmas, inputs.tau)])[0]
         if isinstance(result, str):
             return None
         k, m, delta, beta, _, _ = result
@@ -165,7 +210,7 @@ class FoldCache:
         else:
             trend = Prophet.piecewise_linear(entry.t_valid, np.asarray(delta), k, m, entry.t_change)
         trend = trend * entry.y_scale + entry.floor_valid
-        seasonal = entry.X_valid * np.asarray(beta)
+        seasonal = view.X_valid * np.asarray(beta)
         multiplicative = seasonal @ s_m
         additive = seasonal @ (1.0 - s_m) * entry.y_scale
         return trend * (1.0 + multiplicative) + additive

@@ -121,9 +121,14 @@ def fold_cutoffs(
 
 
 def make_folds(
-    frame: pd.DataFrame, horizon: int, freq: str, cv_folds: int, cutoffs: Sequence[pd.Timestamp] | None
+    frame: pd.DataFrame, horizon: int, freq: str, cv_folds: int, cutoffs: Sequence[pd.Timestamp] | None,
+    max_orders: Mapping[str, int] | None = None,
 ) -> list[Fold]:
-    """Split one group's history (columns ds, y, sorted) into validation folds."""
+    """Split one group's history (columns ds, y, sorted) into validation folds.
+
+    ``max_orders`` (seasonality name -> highest Fourier order trials may use) sizes each
+    fold's feature cache.
+    """
     step = horizon_offset(freq, horizon)
     ds = frame["ds"]
     folds = []
@@ -135,7 +140,7 @@ def make_folds(
                 f"too short for cutoff {cutoff.date()}: {len(train)} training points (at least "
                 f"{MIN_TRAIN_POINTS} needed) and {len(valid)} validation points"
             )
-        folds.append(Fold(cutoff, train, valid, FoldCache(train, valid)))
+        folds.append(Fold(cutoff, train, valid, FoldCache(train, valid, dict(max_orders or {}))))
     return folds
 
 

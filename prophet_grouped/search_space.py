@@ -124,6 +124,18 @@ class SearchSpace:
     def __call__(self, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
         return self.sample(trial)
 
+    def max_fourier_orders(self) -> dict[str, int]:
+        """Seasonality name -> the highest Fourier order this space can sample (distribution
+        spaces only; empty for a callable)."""
+        from optuna.distributions import IntDistribution
+
+        orders = {}
+        for name, dist in (self.distributions or {}).items():
+            match = _SEASONAL_RE.match(name)
+            if match and match.group(2) == "fourier_order" and isinstance(dist, IntDistribution):
+                orders[match.group(1)] = int(dist.high)
+        return orders
+
 
 def _as_distribution(name: str, value: object) -> Any:
     """An optuna distribution from a search_space value: a distribution, ``(low, high)`` or

@@ -153,7 +153,8 @@ def prepare_group(frame: pd.DataFrame, config: TuningConfig) -> tuple[pd.DataFra
     if y.min() == y.max():
         raise ValueError(f"y is constant ({y[0]:g}) on all {len(y)} rows: there is nothing to tune")
     check_seasonality_mode({}, config.prophet_params, y)
-    folds = make_folds(frame, config.horizon, config.freq, config.cv_folds, config.cutoffs)
+    folds = make_folds(frame, config.horizon, config.freq, config.cv_folds, config.cutoffs,
+                       config.search_space.max_fourier_orders())
     return frame, folds
 
 

@@ -61,8 +61,9 @@ def test_batch_engine_matches_or_beats_stan(frame, params):
     assert lp["batch"] >= lp["stan"] - 1e-6 * abs(lp["stan"])
 
 
+@pytest.mark.parametrize("hints", [True, False], ids=["orders-known", "orders-learned"])
 @pytest.mark.parametrize("space", ["paper", "prophet-docs"])
-def test_cached_features_give_the_same_losses_as_fitting_prophet(space):
+def test_cached_features_give_the_same_losses_as_fitting_prophet(space, hints):
     """The batch engine's trials reuse each fold's features (prophet_grouped.fastfit); their
     losses must be those of the ordinary fit + predict, for every sampled parameter set."""
     from prophet_grouped.fastfit import _UNSUPPORTED
@@ -73,10 +74,11 @@ def test_cached_features_give_the_same_losses_as_fitting_prophet(space):
     used_cache = 0
     with stan_output_dir() as out:
         for item, part in df.groupby("item"):
-            folds = make_folds(part[["ds", "y"]].reset_index(drop=True), 60, "D", 2, None)
+            folds = make_folds(part[["ds", "y"]].reset_index(drop=True), 60, "D", 2, None,
+                               sampler.max_fourier_orders() if hints else None)
             plain = [Fold(f.cutoff, f.train, f.valid) for f in folds]  # no cache: the ordinary path
             study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=item))
-            for _ in range(5):
+            for _ in range(8):
                 params = sampler.sample(study.ask())
                 cached = evaluate(params, folds, smape, "batch", out, None, "US")
                 ordinary = evaluate(params, plain, smape, "batch", out, None, "US")

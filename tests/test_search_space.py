@@ -99,3 +99,9 @@ def test_ranges_and_lists_become_distributions():
     assert d["weekly_fourier_order"] == IntDistribution(1, 4)
     assert d["holidays_prior_scale"] == FloatDistribution(0.1, 10.0)
     assert d["seasonality_mode"] == CategoricalDistribution(["additive", "multiplicative"])
+
+
+def test_max_fourier_orders():
+    assert resolve_search_space("paper").max_fourier_orders() == {"yearly": 12, "monthly": 4, "weekly": 2}
+    assert resolve_search_space("prophet-docs").max_fourier_orders() == {}
+    assert resolve_search_space(lambda trial: {"weekly_fourier_order": 3}).max_fourier_orders() == {}
