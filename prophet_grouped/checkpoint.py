@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -89,7 +90,7 @@ def open_checkpoint(directory: str, config: TuningConfig, group_cols: list[str])
                 f"checkpoint (no {MANIFEST}). Give an empty or new folder."
             )
         os.makedirs(os.path.join(directory, "groups"), exist_ok=True)
-        _write_atomic(path, json.dumps(wanted, indent=1))
+        write_atomic(path, json.dumps(wanted, indent=1))
     os.makedirs(os.path.join(directory, "groups"), exist_ok=True)
 
 
@@ -130,6 +131,20 @@ def load_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame) -> Gro
     return GroupResult(key=key, **{name: values[name] for name in RESULT_FIELDS})
 
 
+def checkpointed(directory: str | None, key: tuple[Any, ...], frame: pd.DataFrame,
+                 tune: Callable[[], GroupResult]) -> GroupResult:
+    """The stored result of group ``key`` if ``directory`` holds one, else ``tune()``'s result,
+    written there before it is returned (no checkpoint when ``directory`` is None)."""
+    if directory is None:
+        return tune()
+    stored = load_group(directory, key, frame)
+    if stored is not None:
+        return stored
+    result = tune()
+    save_group(directory, key, frame, result)
+    return result
+
+
 def save_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame, result: GroupResult) -> None:
     """Write ``result`` as the finished result of group ``key``, atomically."""
     record = {
@@ -137,10 +152,11 @@ def save_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame, result
         "data": data_fingerprint(frame),
         "result": {name: getattr(result, name) for name in RESULT_FIELDS},
     }
-    _write_atomic(group_path(directory, key), json.dumps(record))
+    write_atomic(group_path(directory, key), json.dumps(record))
 
 
-def _write_atomic(path: str, text: str) -> None:
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the whole new one."""
     folder = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
     try:

@@ -229,9 +229,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # An application may set logging: Prophet's import warns about plotly, which no command uses.
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
     parser = build_parser()
-    if argv and argv[0] == "bench":
-        args, rest = parser.parse_known_args(argv[:1])
-        rest = argv[1:]
+    if argv and argv[0] == "bench":  # the benchmark parses its own options
+        args, rest = parser.parse_args(argv[:1]), argv[1:]
     else:
         args, rest = parser.parse_args(argv), []
     try:
@@ -239,10 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.func(args, rest)
         else:
             args.func(args)
-    except CommandError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except (ValueError, TypeError, ImportError) as exc:
+    except (CommandError, ValueError, TypeError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

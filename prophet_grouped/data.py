@@ -112,7 +112,8 @@ def validate_history(
     """Check a long-format history frame and return it as ``group_cols + [ds, y]``.
 
     The returned frame has naive ``datetime64[ns]`` ``ds`` and float ``y`` and is sorted by
-    group and date. Missing ``y`` values are kept: tuning ignores those rows, as Prophet does. Every problem raises ``TypeError`` or ``ValueError`` naming the column or
+    group and date. Missing ``y`` values are kept: tuning ignores those rows, as Prophet does.
+    Every problem raises ``TypeError`` or ``ValueError`` naming the column or
     group at fault and the fix.
     """
     if not isinstance(df, pd.DataFrame):

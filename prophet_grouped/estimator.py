@@ -394,16 +394,18 @@ class GroupedProphetTuner(BaseEstimator):
             progress.update(result.key, result.n_trials, "checkpoint")
         for result in itertools.chain(resumed, stream):
             progress.update(result.key, result.n_trials)
-            if result.status == checkpoint.MISMATCH or (result.status == "failed" and self.on_error == "raise"):
-                if hasattr(stream, "close"):
-                    stream.close()
+            fatal: Exception | None = None
             if result.status == checkpoint.MISMATCH:
-                raise ValueError(result.error)
-            if result.status == "failed" and self.on_error == "raise":
-                raise RuntimeError(
+                fatal = ValueError(result.error)
+            elif result.status == "failed" and self.on_error == "raise":
+                fatal = RuntimeError(
                     f"Tuning group {result.key!r} failed: {result.error}. Use on_error='warn' to "
                     f"record failed groups in results_ and go on with the others."
                 )
+            if fatal is not None:
+                if hasattr(stream, "close"):
+                    stream.close()
+                raise fatal
             if result.model_json is not None:
                 result.model = model_from_json(result.model_json)
                 result.model_json = None

@@ -157,25 +157,21 @@ class FoldCache:
                 covered[index] += 1
         if not (covered == 1).all():
             return None
+        valid = template.setup_dataframe(self.valid[["ds"]].copy())
+        X_valid, _, _, _ = template.make_all_seasonality_features(valid)
         entry = _Entry(
             inputs=dataclasses.replace(inputs, X=np.asarray(inputs.X, dtype=float), y=y,
                                        t=np.asarray(inputs.t, dtype=float)),
-            owners=owners, orders=orders, X_valid=np.empty(0), t_valid=np.empty(0),
+            owners=owners, orders=orders, X_valid=np.asarray(X_valid, dtype=float),
+            t_valid=valid["t"].to_numpy(dtype=float),
             t_change=np.asarray(template.changepoints_t, dtype=float), y_scale=float(template.y_scale),
-            floor_valid=np.empty(0), flat=template.growth == "flat",
+            floor_valid=valid["floor"].to_numpy(dtype=float), flat=template.growth == "flat",
         )
         # Self-check: the prior scales and modes derived per owner are Prophet's own.
-        full = entry.view({})
-        sigmas, s_m = _vectors(full.owners, inputs.K, template)
+        sigmas, s_m = _vectors(entry.view({}).owners, inputs.K, template)
         if not (np.array_equal(sigmas, np.asarray(inputs.sigmas, dtype=float))
                 and np.array_equal(s_m, np.asarray(inputs.s_m, dtype=float))):
             return None
-        valid = template.setup_dataframe(self.valid[["ds"]].copy())
-        X_valid, _, _, _ = template.make_all_seasonality_features(valid)
-        entry.X_valid = np.asarray(X_valid, dtype=float)
-        entry.views.clear()
-        entry.t_valid = valid["t"].to_numpy(dtype=float)
-        entry.floor_valid = valid["floor"].to_numpy(dtype=float)
         return entry
 
     def forecast(self, model: Prophet) -> np.ndarray | None:

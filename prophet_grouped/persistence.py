@@ -58,10 +58,9 @@ def _params_from_json(stored: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write_json(path: str, value: Any) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "w") as fh:
-        json.dump(value, fh, default=str)
-    os.replace(tmp, path)
+    from .checkpoint import write_atomic
+
+    write_atomic(path, json.dumps(value, default=str))
 
 
 def save(tuner: GroupedProphetTuner, path: str) -> None:

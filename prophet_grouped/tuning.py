@@ -223,14 +223,7 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) 
 
     key = tuple(_plain(k) for k in key)
     frame = frame[["ds", "y"]]
-    if config.checkpoint_dir is not None:
-        stored = checkpoint.load_group(config.checkpoint_dir, key, frame)
-        if stored is not None:
-            return stored
-    result = _tune(key, frame, config)
-    if config.checkpoint_dir is not None:
-        checkpoint.save_group(config.checkpoint_dir, key, frame, result)
-    return result
+    return checkpoint.checkpointed(config.checkpoint_dir, key, frame, lambda: _tune(key, frame, config))
 
 
 def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> GroupResult:

@@ -346,16 +346,10 @@ class RayBackend(Backend):
             yield from ray.get(done)
 
     def _run_trials(self, ray: Any, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, cpus: int) -> GroupResult:
-        from .. import checkpoint
+        from ..checkpoint import checkpointed
 
-        if config.checkpoint_dir is not None:
-            stored = checkpoint.load_group(config.checkpoint_dir, key, frame)
-            if stored is not None:
-                return stored
-        result = self._tune_trials(ray, key, frame, config, cpus)
-        if config.checkpoint_dir is not None:
-            checkpoint.save_group(config.checkpoint_dir, key, frame, result)
-        return result
+        return checkpointed(config.checkpoint_dir, key, frame,
+                            lambda: self._tune_trials(ray, key, frame, config, cpus))
 
     def _tune_trials(self, ray: Any, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, cpus: int) -> GroupResult:
         from ray import tune
@@ -400,7 +394,6 @@ class RayBackend(Backend):
             best_score = float(best.metrics["loss"])
         except Exception as exc:
             error = _one_line(exc)
-            usable = frame
         finally:
             shutil.rmtree(storage, ignore_errors=True)
         refit = ray.remote(num_cpus=1, max_retries=self.max_retries)(_refit)
