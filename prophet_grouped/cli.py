@@ -91,6 +91,8 @@ def cmd_tune(args: argparse.Namespace) -> None:
         search_space=args.search_space, n_trials=args.trials,
         early_stopping_rounds=None if args.patience == 0 else args.patience,
         metric=args.metric, horizon=args.horizon, freq=args.freq, holidays_country=args.holidays,
+        date_format=args.date_format, cv_folds=args.folds,
+        nonnegative={"auto": "auto", "true": True, "false": False}[args.nonnegative],
         backend=args.backend, n_jobs=args.n_jobs, random_state=args.seed,
         trial_timeout=args.trial_timeout, checkpoint_dir=args.checkpoint_dir,
         fallback=args.fallback, verbose=0 if args.quiet else 1,
@@ -185,10 +187,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trials", type=int, default=30, help="trials per group (default: %(default)s)")
     p.add_argument("--patience", type=int, default=10,
                    help="stop a group after this many trials without improvement; 0 never (default: %(default)s)")
-    p.add_argument("--metric", default="smape", choices=["smape", "mae", "rmse", "mape", "wape"])
-    p.add_argument("--horizon", type=int, default=90, help="validation horizon in steps of --freq (default: %(default)s)")
-    p.add_argument("--freq", default="D")
-    p.add_argument("--search-space", default="paper", choices=["paper", "prophet-docs"])
+    p.add_argument("--metric", default="smape", choices=["smape", "mae", "rmse", "mape", "wape", "mase", "rmsse"])
+    p.add_argument("--horizon", type=int, default=None,
+                   help="validation horizon in steps of the frequency (default: 90 daily, 12 monthly, 24 hourly...)")
+    p.add_argument("--freq", default=None, help="pandas frequency, e.g. D, W-SUN, MS, h (default: inferred from the dates)")
+    p.add_argument("--date-format", default=None, help="strptime format of text dates, e.g. %%d.%%m.%%Y")
+    p.add_argument("--folds", type=int, default=None,
+                   help="rolling-origin validation folds (default: 3, fewer for short groups)")
+    p.add_argument("--nonnegative", choices=["auto", "true", "false"], default="auto",
+                   help="clip forecasts at 0: auto = for groups with no negative history (default: %(default)s)")
+    p.add_argument("--search-space", default="auto", choices=["auto", "paper", "prophet-docs"])
     p.add_argument("--holidays", default=None, help="country code whose holidays every model gets, e.g. US")
     p.add_argument("--time-col", default="ds")
     p.add_argument("--target-col", default="y")

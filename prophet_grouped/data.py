@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -41,7 +42,66 @@ def _check_columns(df: pd.DataFrame, required: list[str], role: str) -> None:
         )
 
 
-def _check_time(df: pd.DataFrame, time_col: str) -> pd.Series:
+def _parse_text_dates(ds: pd.Series, time_col: str, date_format: str | None) -> pd.Series:
+    """Text dates as timestamps: with ``date_format``, ISO 8601, or the one format that reads
+    every value one way; never a guess between day-first and month-first."""
+    fix = ("Give the format with date_format (a strptime format such as '%d.%m.%Y' or "
+           "'%m/%d/%Y'), or convert the column with pd.to_datetime(..., format=...) before fitting.")
+    present = ds.dropna()
+    if date_format is not None:
+        parsed = pd.to_datetime(ds, format=date_format, errors="coerce")
+        bad = present[parsed[present.index].isna()]
+        if len(bad):
+            raise ValueError(
+                f"Column {time_col!r} has values that don't match date_format={date_format!r}: "
+                f"{_fmt_keys(bad.unique())}. Fix the format, or fix or drop those rows."
+            )
+        return parsed
+    if not present.map(lambda v: isinstance(v, str)).all():
+        # datetime/date objects (or a mix with text): pandas reads objects as they are.
+        parsed = pd.to_datetime(ds, errors="coerce", format="mixed")
+    else:
+        parsed = pd.to_datetime(ds, errors="coerce", format="ISO8601")
+    if parsed[present.index].notna().all():
+        return parsed
+    # Not ISO: the formats one value suggests, read month-first and day-first.
+    from pandas.tseries.api import guess_datetime_format
+
+    candidates: dict[str, pd.Series] = {}
+    for sample in present.drop_duplicates().iloc[:20]:
+        for dayfirst in (False, True):
+            with warnings.catch_warnings():  # pandas warns when the guess contradicts dayfirst
+                warnings.simplefilter("ignore")
+                fmt = guess_datetime_format(str(sample), dayfirst=dayfirst)
+            if fmt and fmt not in candidates:
+                candidates[fmt] = pd.to_datetime(ds, format=fmt, errors="coerce")
+    fitting = {fmt: p for fmt, p in candidates.items() if p[present.index].notna().all()}
+    readings = list({tuple(p.to_numpy()): (fmt, p) for fmt, p in fitting.items()}.values())
+    if len(readings) == 1:
+        return readings[0][1]
+    if len(readings) > 1:
+        (fmt_a, a), (fmt_b, b) = readings[:2]
+        differ = present.index[(a[present.index] != b[present.index]).to_numpy()]
+        example = present[differ[0]]
+        raise ValueError(
+            f"Column {time_col!r} holds text dates that read two ways: {example!r} is "
+            f"{a[differ[0]].date()} as {fmt_a!r} and {b[differ[0]].date()} as {fmt_b!r} (day-first or "
+            f"month-first), and every value fits both. {fix}"
+        )
+    mixed = pd.to_datetime(ds, errors="coerce", format="mixed")
+    bad = present[mixed[present.index].isna()]
+    if len(bad):
+        raise ValueError(
+            f"Column {time_col!r} has values that are not dates: {_fmt_keys(bad.unique())}. "
+            f"Fix or drop those rows."
+        )
+    raise ValueError(
+        f"Column {time_col!r} mixes several date formats (e.g. {_fmt_keys(present.drop_duplicates().iloc[[0, -1]])}), "
+        f"so no single format reads every value. {fix}"
+    )
+
+
+def _check_time(df: pd.DataFrame, time_col: str, date_format: str | None = None) -> pd.Series:
     ds = df[time_col]
     if isinstance(ds.dtype, pd.DatetimeTZDtype):
         raise ValueError(
@@ -59,13 +119,7 @@ def _check_time(df: pd.DataFrame, time_col: str) -> pd.Series:
                 f"Column {time_col!r} holds timezone-aware timestamps; Prophet needs naive ones. "
                 f"Convert them to one timezone and drop it (tz_convert(...).tz_localize(None))."
             )
-        parsed = pd.to_datetime(ds, errors="coerce", format="mixed")
-        bad = ds[parsed.isna() & ds.notna()]
-        if len(bad):
-            raise ValueError(
-                f"Column {time_col!r} has values that are not dates: {_fmt_keys(bad.unique())}. "
-                f"Fix or drop those rows."
-            )
+        parsed = _parse_text_dates(ds, time_col, date_format)
         if isinstance(parsed.dtype, pd.DatetimeTZDtype):
             raise ValueError(
                 f"Column {time_col!r} holds timezone-aware timestamps; Prophet needs naive ones. "
@@ -107,7 +161,7 @@ def _check_keys(df: pd.DataFrame, group_cols: list[str]) -> None:
 
 
 def validate_history(
-    df: object, group_cols: list[str], time_col: str, target_col: str
+    df: object, group_cols: list[str], time_col: str, target_col: str, date_format: str | None = None
 ) -> pd.DataFrame:
     """Check a long-format history frame and return it as ``group_cols + [ds, y]``.
 
@@ -126,7 +180,7 @@ def validate_history(
     _check_columns(df, group_cols + [time_col, target_col], "input frame")
     _check_keys(df, group_cols)
     out = df[group_cols].copy()
-    out["ds"] = _check_time(df, time_col).to_numpy()
+    out["ds"] = _check_time(df, time_col, date_format).to_numpy()
     out["y"] = _check_target(df, target_col).to_numpy()
     dup = out.duplicated(group_cols + ["ds"], keep=False)
     if dup.any():
@@ -159,7 +213,7 @@ def split_groups(history: pd.DataFrame, group_cols: list[str]) -> list[tuple[tup
 
 
 def validate_future(
-    df: object, group_cols: list[str], time_col: str
+    df: object, group_cols: list[str], time_col: str, date_format: str | None = None
 ) -> pd.DataFrame:
     """Check a frame of dates to forecast and return it as ``group_cols + [ds]``."""
     if not isinstance(df, pd.DataFrame):
@@ -169,7 +223,7 @@ def validate_future(
     _check_columns(df, group_cols + [time_col], "frame to predict")
     _check_keys(df, group_cols)
     out = df[group_cols].copy()
-    out["ds"] = _check_time(df, time_col).to_numpy()
+    out["ds"] = _check_time(df, time_col, date_format).to_numpy()
     return out
 
 

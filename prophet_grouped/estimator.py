@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import sys
@@ -20,7 +21,9 @@ from .backends import get_backend
 from .data import MIN_TRAIN_POINTS, as_group_cols, split_groups, validate_future, validate_history
 from .engines import quiet, resolve_engine
 from .exceptions import GroupFitWarning
-from .metrics import resolve_metric
+from .forecast import FORECAST_COLUMNS, check_nonnegative, forecast_group
+from .frequency import default_horizon, resolve_freq, season_length
+from .metrics import resolve_metric, score
 from .objective import horizon_offset
 from .progress import Progress
 from .results import PUBLIC_RESULT_COLUMNS, GroupResult, _plain
@@ -32,6 +35,19 @@ def is_spark_dataframe(obj: object) -> bool:
     """True for a pyspark DataFrame (classic or Connect), without importing pyspark."""
     cls = type(obj)
     return cls.__name__ == "DataFrame" and cls.__module__.startswith("pyspark.")
+
+
+def _spark_distinct_dates(sdf: Any, time_col: str) -> pd.Series:
+    """The distinct timestamps of a Spark DataFrame's time column (one small Spark job)."""
+    from pyspark.sql import functions
+
+    if time_col not in sdf.columns:
+        raise ValueError(
+            f"The following columns are missing from the Spark DataFrame: [{time_col!r}]. Got columns: "
+            f"{list(sdf.columns)}. Set time_col to the name your data uses."
+        )
+    dates = sdf.select(functions.col(time_col).cast("timestamp").alias("ds")).distinct().dropna().toPandas()
+    return pd.to_datetime(dates["ds"]).astype("datetime64[ns]")
 
 
 def _stderr_is_terminal() -> bool:
@@ -63,10 +79,19 @@ class GroupedProphetTuner(BaseEstimator):
         Timestamp column.
     target_col : str, default="y"
         Column to forecast.
-    search_space : {"paper", "prophet-docs"}, dict or callable, default="paper"
+    search_space : {"auto", "paper", "prophet-docs"}, dict or callable, default="auto"
+        ``"auto"``: read from each group's history. The seasonalities Prophet itself would add
+        (yearly with two years of history, weekly for data finer than weekly with two weeks,
+        daily for sub-daily data), and the search tunes the changepoint prior scale, the
+        seasonality prior scale, the holidays prior scale when there are holidays and the
+        seasonality mode (docs/user_guide.md says when to use which space).
         ``"paper"``: the published Ray-on-Spark study's space (seasonality mode, per-seasonality
-        prior scales and Fourier orders, changepoint and holiday prior scales).
-        ``"prophet-docs"``: the space Prophet's documentation recommends. A dict maps Prophet
+        prior scales and Fourier orders, changepoint and holiday prior scales), for reproducing it.
+        ``"prophet-docs"``: the space Prophet's documentation recommends, with Prophet's
+        automatic seasonalities.
+        Whatever the space, Prophet's default configuration is scored on the same folds (as the
+        first trial when the space can express it, else as an extra candidate), so the chosen
+        model is never worse on validation than untuned Prophet. A dict maps Prophet
         constructor arguments, or per-seasonality names such as
         ``"weekly_seasonality_prior_scale"`` and ``"yearly_fourier_order"``, to
         ``optuna.distributions`` objects. A callable takes an Optuna trial and returns a dict.
@@ -74,17 +99,36 @@ class GroupedProphetTuner(BaseEstimator):
         Trials per group.
     early_stopping_rounds : int or None, default=10
         Stop a group's study after this many trials without improvement; None disables.
-    metric : {"mae", "rmse", "mape", "smape", "wape"} or callable, default="smape"
-        Validation loss, lower is better; a callable takes ``(y_true, y_pred)``.
-    horizon : int, default=90
-        Validation horizon, in steps of ``freq``.
-    cv_folds : int, default=1
-        1: one holdout of the last ``horizon`` steps. k: k back-to-back rolling-origin folds.
+    metric : {"mae", "rmse", "mape", "smape", "wape", "mase", "rmsse"} or callable, default="smape"
+        Validation loss, lower is better; a callable takes ``(y_true, y_pred)``. ``"mase"`` and
+        ``"rmsse"`` are scaled by the in-sample error of the seasonal naive forecast on each
+        fold's training values (season length from the frequency: 7 for daily data, 12 for
+        monthly, 24 for hourly...), so that groups of different sizes weigh alike.
+    horizon : int or None, default=None
+        Validation horizon, in steps of the frequency. None: 90 for daily data, 13 for weekly,
+        12 for monthly, 4 for quarterly, 2 for yearly, one day of steps for sub-daily data.
+    cv_folds : int or None, default=None
+        Back-to-back rolling-origin folds of ``horizon`` steps ending at each group's last date;
+        a trial's loss is the mean over them. None: 3 per group, fewer for a group whose history
+        is too short to keep half of its points before the earliest fold (``results_["n_folds"]``
+        says how many each group got). 1: one holdout of the last ``horizon`` steps.
     cutoffs : list of timestamps or None, default=None
         Explicit cutoffs (overrides ``cv_folds``): each fold trains on ``ds <= cutoff`` and
         scores ``cutoff < ds <= cutoff + horizon``.
-    freq : str, default="D"
-        Pandas frequency of the series.
+    freq : str or None, default=None
+        Pandas frequency of the series. None: inferred from the dates of all groups (``"D"``,
+        ``"W-SUN"``, ``"MS"``, ``"ME"``, ``"h"``, ``"B"``...; gaps allowed). An explicit value is
+        checked against the dates: data off its calendar (hourly data with ``"D"``, month
+        starts with ``"ME"``) is refused with a ValueError.
+    date_format : str or None, default=None
+        strptime format of a text ``time_col`` (e.g. ``"%d.%m.%Y"``). None: ISO dates and real
+        datetime columns are read as they are; other text dates are read only when one format
+        fits every value in one way, and refused (ValueError) when they are ambiguous (day-first
+        or month-first) or mix formats.
+    nonnegative : {"auto", True, False}, default="auto"
+        Clip ``yhat``, ``yhat_lower`` and ``yhat_upper`` at 0, in forecasts and in the forecasts
+        trials are scored on. ``"auto"``: for the groups whose history has no negative value
+        (sales, counts). True: every group. False: never.
     holidays_country : str or None, default=None
         Country code (e.g. ``"US"``) whose holidays every model gets.
     prophet_params : dict or None, default=None
@@ -127,9 +171,10 @@ class GroupedProphetTuner(BaseEstimator):
     best_params_ : pandas.DataFrame
         Group columns and one column per tuned parameter, for the groups that succeeded.
     results_ : pandas.DataFrame
-        One row per group: group columns, ``best_score``, ``n_trials``, ``stopped_early``,
-        ``status`` (``"ok"``, ``"fallback"`` or ``"failed"``), ``error``, ``seconds``,
-        ``n_failed_trials``.
+        One row per group: group columns, ``best_score`` (validation loss of the chosen
+        parameters), ``default_score`` (of Prophet's default configuration on the same folds),
+        ``n_folds``, ``n_trials``, ``stopped_early``, ``status`` (``"ok"``, ``"fallback"`` or
+        ``"failed"``), ``error``, ``seconds``, ``n_failed_trials``.
     models_ : dict
         Group key tuple -> fitted ``prophet.Prophet`` refitted on the whole history.
     trials_ : dict
@@ -138,6 +183,10 @@ class GroupedProphetTuner(BaseEstimator):
         The group columns used by ``fit``.
     engine_ : str
         The engine that ran (``"stan"`` or ``"batch"``).
+    freq_ : str
+        The frequency used: ``freq``, or the one inferred from the data.
+    horizon_ : int
+        The validation horizon used, in steps of ``freq_``.
     random_state_ : int
         The base seed used.
 
@@ -159,14 +208,16 @@ class GroupedProphetTuner(BaseEstimator):
         group_cols: str | Sequence[str] = "unique_id",
         time_col: str = "ds",
         target_col: str = "y",
-        search_space: str | Mapping[str, Any] | Callable[[Any], dict[str, Any]] = "paper",
+        search_space: str | Mapping[str, Any] | Callable[[Any], dict[str, Any]] = "auto",
         n_trials: int = 30,
         early_stopping_rounds: int | None = 10,
         metric: str | Callable[[np.ndarray, np.ndarray], float] = "smape",
-        horizon: int = 90,
-        cv_folds: int = 1,
+        horizon: int | None = None,
+        cv_folds: int | None = None,
         cutoffs: Sequence[Any] | None = None,
-        freq: str = "D",
+        freq: str | None = None,
+        date_format: str | None = None,
+        nonnegative: bool | str = "auto",
         holidays_country: str | None = None,
         prophet_params: Mapping[str, Any] | None = None,
         backend: Any = "local",
@@ -191,6 +242,8 @@ class GroupedProphetTuner(BaseEstimator):
         self.cv_folds = cv_folds
         self.cutoffs = cutoffs
         self.freq = freq
+        self.date_format = date_format
+        self.nonnegative = nonnegative
         self.holidays_country = holidays_country
         self.prophet_params = prophet_params
         self.backend = backend
@@ -219,8 +272,8 @@ class GroupedProphetTuner(BaseEstimator):
                 raise TypeError(f"{name} must be a column name (str), got {getattr(self, name)!r}.")
         _check_int("n_trials", self.n_trials, 1)
         _check_int("early_stopping_rounds", self.early_stopping_rounds, 1, allow_none=True)
-        _check_int("horizon", self.horizon, 1)
-        _check_int("cv_folds", self.cv_folds, 1)
+        _check_int("horizon", self.horizon, 1, allow_none=True)
+        _check_int("cv_folds", self.cv_folds, 1, allow_none=True)
         _check_int("verbose", self.verbose, 0)
         if self.on_error not in ("warn", "raise"):
             raise ValueError(f"on_error must be 'warn' or 'raise', got {self.on_error!r}.")
@@ -233,10 +286,17 @@ class GroupedProphetTuner(BaseEstimator):
             raise ValueError(f"trial_timeout must be a number of seconds > 0 or None, got {self.trial_timeout!r}.")
         if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, os.PathLike)):
             raise TypeError(f"checkpoint_dir must be a folder path (str) or None, got {self.checkpoint_dir!r}.")
-        try:
-            horizon_offset(self.freq, 1)
-        except (ValueError, TypeError):
-            raise ValueError(f"freq must be a pandas frequency such as 'D', 'W' or 'h', got {self.freq!r}.") from None
+        if self.freq is not None:
+            try:
+                horizon_offset(self.freq, 1)
+            except (ValueError, TypeError):
+                raise ValueError(
+                    f"freq must be a pandas frequency such as 'D', 'W-SUN', 'MS' or 'h', or None to infer "
+                    f"it from the data; got {self.freq!r}."
+                ) from None
+        if self.date_format is not None and not isinstance(self.date_format, str):
+            raise TypeError(f"date_format must be a strptime format such as '%d.%m.%Y', or None; got {self.date_format!r}.")
+        check_nonnegative(self.nonnegative)
         cutoffs = None
         if self.cutoffs is not None:
             try:
@@ -272,10 +332,10 @@ class GroupedProphetTuner(BaseEstimator):
             metric=resolve_metric(self.metric),
             n_trials=int(self.n_trials),
             early_stopping_rounds=None if self.early_stopping_rounds is None else int(self.early_stopping_rounds),
-            horizon=int(self.horizon),
-            cv_folds=int(self.cv_folds),
+            horizon=0 if self.horizon is None else int(self.horizon),  # set from the data by _with_time
+            cv_folds=None if self.cv_folds is None else int(self.cv_folds),
             cutoffs=cutoffs,
-            freq=self.freq,
+            freq=self.freq,  # type: ignore[arg-type]  # set from the data by _with_time
             holidays_country=self.holidays_country,
             prophet_params=dict(self.prophet_params) if self.prophet_params else None,
             engine=resolve_engine(self.engine),
@@ -283,11 +343,18 @@ class GroupedProphetTuner(BaseEstimator):
             fallback=self.fallback,
             trial_timeout=None if self.trial_timeout is None else float(self.trial_timeout),
             checkpoint_dir=None if self.checkpoint_dir is None else os.path.abspath(os.fspath(self.checkpoint_dir)),
+            nonnegative=self.nonnegative,
         )
         return group_cols, config
 
-    @staticmethod
-    def _check_lengths(history: pd.DataFrame, group_cols: list[str], config: TuningConfig) -> None:
+    def _with_time(self, config: TuningConfig, dates: Any) -> TuningConfig:
+        """``config`` with the frequency (checked or inferred from ``dates``, the distinct dates
+        of the history), the horizon and the season length that follow from it."""
+        freq = resolve_freq(self.freq, dates, self.time_col)
+        horizon = default_horizon(freq) if self.horizon is None else int(self.horizon)
+        return dataclasses.replace(config, freq=freq, horizon=horizon, season_length=season_length(freq))
+
+    def _check_lengths(self, history: pd.DataFrame, group_cols: list[str], config: TuningConfig) -> None:
         """Raise if no group at all has enough history before its earliest cutoff and data after it.
 
         Such a fit can only come from settings that don't suit the data (a horizon or cutoffs
@@ -298,8 +365,9 @@ class GroupedProphetTuner(BaseEstimator):
         ds = history["ds"]
         observed = history["y"].notna()
         step = horizon_offset(config.freq, config.horizon)
+        n_folds = config.cv_folds or 1  # None: as many as each group allows, at least one
         if config.cutoffs is None:
-            earliest = ds.where(observed).groupby(keys).transform("max") - step * config.cv_folds
+            earliest = ds.where(observed).groupby(keys).transform("max") - step * n_folds
             cutoffs: list[Any] = []
         else:
             cutoffs = list(config.cutoffs)
@@ -309,11 +377,12 @@ class GroupedProphetTuner(BaseEstimator):
             sizes = history.groupby(keys).size()
             shown = ", ".join(f"{k!r} ({sizes[k]} rows)" for k in list(n_train.index)[:5])
             more = f" and {len(n_train) - 5} more" if len(n_train) > 5 else ""
+            source = "given" if self.freq is not None else "inferred from the data"
             raise ValueError(
                 f"All {len(n_train)} group(s) are too short for horizon={config.horizon} x "
-                f"{len(cutoffs) or config.cv_folds} fold(s) of freq={config.freq!r}: {shown}{more}. Each group "
-                f"needs at least {MIN_TRAIN_POINTS} points before its earliest validation cutoff. Lower "
-                f"horizon or cv_folds, or give longer histories."
+                f"{len(cutoffs) or n_folds} fold(s) of freq={config.freq!r} ({source}): {shown}{more}. "
+                f"Each group needs at least {MIN_TRAIN_POINTS} points before its earliest validation "
+                f"cutoff. Lower horizon or cv_folds, check freq, or give longer histories."
             )
         for cutoff in cutoffs:
             n_valid = ((ds > cutoff) & (ds <= cutoff + step) & observed).groupby(keys).sum()
@@ -345,12 +414,14 @@ class GroupedProphetTuner(BaseEstimator):
         progress = Progress(None, enabled=self.verbose >= 2 or (self.verbose == 1 and _stderr_is_terminal()))
         try:
             if is_spark_dataframe(X):
+                config = self._with_time(config, _spark_distinct_dates(X, self.time_col))
                 if config.checkpoint_dir is not None:
                     checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols)
                 stream = backend.run_spark(X, group_cols, self.time_col, self.target_col, config, self.n_jobs,
                                            progress=progress)
             else:
-                history = validate_history(X, group_cols, self.time_col, self.target_col)
+                history = validate_history(X, group_cols, self.time_col, self.target_col, self.date_format)
+                config = self._with_time(config, history["ds"])
                 self._check_lengths(history, group_cols, config)
                 tasks = split_groups(history, group_cols)
                 if config.checkpoint_dir is not None:
@@ -364,6 +435,8 @@ class GroupedProphetTuner(BaseEstimator):
         self._set_fitted(results, group_cols)
         self.engine_ = config.engine
         self.random_state_ = config.random_state
+        self.freq_ = config.freq
+        self.horizon_ = config.horizon
         return self
 
     @staticmethod
@@ -458,7 +531,7 @@ class GroupedProphetTuner(BaseEstimator):
         _check_int("periods", periods, 0)
         frames = []
         for key, model in self.models_.items():
-            future = model.make_future_dataframe(periods=periods, freq=self.freq, include_history=include_history)
+            future = model.make_future_dataframe(periods=periods, freq=self.freq_, include_history=include_history)
             future["ds"] = future["ds"].astype("datetime64[ns]")
             for col, value in zip(self.group_cols_, key):
                 future[col] = value
@@ -488,7 +561,7 @@ class GroupedProphetTuner(BaseEstimator):
         if is_spark_dataframe(X):
             backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
             return backend.predict_spark(self, X)
-        future = validate_future(X, self.group_cols_, self.time_col)
+        future = validate_future(X, self.group_cols_, self.time_col, self.date_format)
         keys = self._group_keys(future)
         unknown = [k for k in keys if k not in self.trials_]
         if unknown:
@@ -515,16 +588,14 @@ class GroupedProphetTuner(BaseEstimator):
                 f"Prophet only forecasts from the start of the history on; drop the earlier dates."
             )
         out = future.copy()
-        for col in ("yhat", "yhat_lower", "yhat_upper"):
+        for col in FORECAST_COLUMNS:
             out[col] = np.nan
         grouped = future.groupby(self.group_cols_, sort=False)
         for key, rows in grouped:
             key = key if isinstance(key, tuple) else (key,)
             model = self.models_[tuple(_plain(k) for k in key)]
-            fc = model.predict(rows[["ds"]].reset_index(drop=True))
-            out.loc[rows.index, ["yhat", "yhat_lower", "yhat_upper"]] = fc[
-                ["yhat", "yhat_lower", "yhat_upper"]
-            ].to_numpy()
+            fc = forecast_group(model, rows["ds"], self.nonnegative)
+            out.loc[rows.index, list(FORECAST_COLUMNS)] = fc[list(FORECAST_COLUMNS)].to_numpy()
         return out.reset_index(drop=True)
 
     def _key(self, group: Any) -> tuple[Any, ...]:
@@ -603,11 +674,12 @@ class GroupedProphetTuner(BaseEstimator):
         """
         check_is_fitted(self, "models_")
         metric = resolve_metric(self.metric)
-        truth = validate_history(X, self.group_cols_, self.time_col, self.target_col)
+        truth = validate_history(X, self.group_cols_, self.time_col, self.target_col, self.date_format)
         fc = self.predict(truth.rename(columns={"ds": self.time_col})[self.group_cols_ + [self.time_col]])
         truth = truth.reset_index(drop=True)
-        losses = [
-            metric(part["y"].to_numpy(), fc.loc[part.index, "yhat"].to_numpy())
-            for _, part in truth.groupby(self.group_cols_, sort=False)
-        ]
+        losses = []
+        for key, part in truth.groupby(self.group_cols_, sort=False):
+            model = self.models_[tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,)))]
+            losses.append(score(metric, part["y"].to_numpy(), fc.loc[part.index, "yhat"].to_numpy(),
+                                model.history["y"].to_numpy(), season_length(self.freq_)))
         return -float(np.mean(losses))

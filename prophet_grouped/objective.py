@@ -16,6 +16,8 @@ import pandas as pd
 from .data import MIN_TRAIN_POINTS
 from .engines import fit_prophet
 from .fastfit import FoldCache
+from .forecast import clip_forecast
+from .metrics import score
 from .search_space import DEFAULT_FOURIER_ORDERS, SEASONALITY_PERIODS, _SEASONAL_RE
 
 if TYPE_CHECKING:
@@ -120,6 +122,22 @@ def fold_cutoffs(
     return sorted(last - step * i for i in range(1, cv_folds + 1))
 
 
+#: Rolling-origin folds a group gets when ``cv_folds`` is not set (fewer when it is short).
+AUTO_FOLDS = 3
+
+
+def auto_fold_count(ds: pd.Series, horizon: int, freq: str, wanted: int = AUTO_FOLDS) -> int:
+    """How many back-to-back folds of ``horizon`` steps a group's dates ``ds`` (sorted) allow,
+    at most ``wanted``: the most that keep at least half of the group's points, and
+    :data:`~prophet_grouped.data.MIN_TRAIN_POINTS`, before the earliest cutoff; at least 1."""
+    step = horizon_offset(freq, horizon)
+    last = ds.iloc[-1]
+    for k in range(wanted, 1, -1):
+        if int((ds <= last - step * k).sum()) >= max(MIN_TRAIN_POINTS, len(ds) / 2):
+            return k
+    return 1
+
+
 def make_folds(
     frame: pd.DataFrame, horizon: int, freq: str, cv_folds: int, cutoffs: Sequence[pd.Timestamp] | None,
     max_orders: Mapping[str, int] | None = None,
@@ -144,10 +162,11 @@ def make_folds(
     return folds
 
 
-def forecast_loss(model: Prophet, valid: pd.DataFrame, metric: Metric) -> float:
-    """The metric of ``model``'s point forecast on ``valid`` (columns ds, y)."""
-    yhat = model.predict(valid[["ds"]])["yhat"].to_numpy()
-    return float(metric(valid["y"].to_numpy(), yhat))
+def fold_loss(fold: Fold, yhat: np.ndarray, metric: Metric, clip: bool = False, season_length: int = 1) -> float:
+    """The metric of a point forecast ``yhat`` of ``fold``'s validation rows (clipped at 0 when
+    ``clip``); scaled metrics are scaled by the fold's training values."""
+    return score(metric, fold.valid["y"].to_numpy(), clip_forecast(np.asarray(yhat, dtype=float), clip),
+                 fold.train["y"].to_numpy(), season_length)
 
 
 def evaluate(
@@ -159,10 +178,14 @@ def evaluate(
     prophet_params: Mapping[str, Any] | None = None,
     holidays_country: str | None = None,
     until: float | None = None,
+    clip: bool = False,
+    season_length: int = 1,
 ) -> float:
     """Mean loss of ``params`` over ``folds``; trials draw no uncertainty intervals.
 
     ``until`` (a ``time.monotonic()`` deadline) bounds each Stan fit with cmdstan's timeout.
+    ``clip`` scores forecasts clipped at 0, as the group's forecasts will be;
+    ``season_length`` scales ``mase`` and ``rmsse``.
     """
     losses = []
     for fold in folds:
@@ -171,7 +194,7 @@ def evaluate(
             # The same MAP solve on features built once per fold (prophet_grouped.fastfit).
             yhat = fold.cache.forecast(build_prophet(params, prophet_params, holidays_country, uncertainty_samples=0))
             if yhat is not None:
-                losses.append(float(metric(fold.valid["y"].to_numpy(), yhat)))
+                losses.append(fold_loss(fold, yhat, metric, clip, season_length))
                 continue
         model = fit_prophet(
             lambda: build_prophet(params, prophet_params, holidays_country, uncertainty_samples=0),
@@ -180,7 +203,8 @@ def evaluate(
             output_dir,
             timeout=None if until is None else max(0.1, until - time.monotonic()),
         )
-        losses.append(forecast_loss(model, fold.valid, metric))
+        yhat = model.predict(fold.valid[["ds"]])["yhat"].to_numpy()
+        losses.append(fold_loss(fold, yhat, metric, clip, season_length))
     loss = float(np.mean(losses))
     if not np.isfinite(loss):
         raise FloatingPointError(f"the metric is not finite ({loss})")

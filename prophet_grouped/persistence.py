@@ -84,6 +84,7 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
     _write_json(os.path.join(path, "meta.json"), {
         "format_version": FORMAT_VERSION, "prophet_grouped_version": __version__,
         "group_cols_": tuner.group_cols_, "engine_": tuner.engine_, "random_state_": tuner.random_state_,
+        "freq_": tuner.freq_, "horizon_": tuner.horizon_,
     })
     _write_json(os.path.join(path, "results.json"), json.loads(tuner.results_.to_json(orient="records")))
     _write_json(os.path.join(path, "best_params.json"), json.loads(tuner.best_params_.to_json(orient="records")))
@@ -116,6 +117,9 @@ def load(cls: type[GroupedProphetTuner], path: str) -> GroupedProphetTuner:
     tuner.group_cols_ = list(meta["group_cols_"])
     tuner.engine_ = meta["engine_"]
     tuner.random_state_ = meta["random_state_"]
+    # Folders saved before the frequency was inferred used the freq parameter (then "D" by default).
+    tuner.freq_ = meta.get("freq_") or tuner.freq or "D"
+    tuner.horizon_ = meta.get("horizon_") or tuner.horizon
     with open(os.path.join(path, "results.json")) as fh:
         tuner.results_ = pd.DataFrame(json.load(fh))
     with open(os.path.join(path, "best_params.json")) as fh:

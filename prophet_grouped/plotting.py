@@ -22,8 +22,10 @@ def _axes(ax: Any) -> tuple[Any, Any]:
 def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int, ax: Any = None) -> Any:
     """History points, the fitted and forecast ``yhat`` and its interval for one group."""
     model = tuner.models_[key]
-    future = model.make_future_dataframe(periods=periods, freq=tuner.freq, include_history=True)
-    forecast = model.predict(future)
+    from .forecast import forecast_group
+
+    future = model.make_future_dataframe(periods=periods, freq=tuner.freq_, include_history=True)
+    forecast = forecast_group(model, future["ds"], tuner.nonnegative)
     fig, ax = _axes(ax)
     history = model.history
     ax.plot(history["ds"], history["y"], ".", color="0.25", markersize=2.5, label="history")

@@ -15,6 +15,8 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
     ("status", "string"),
     ("error", "string"),
     ("best_score", "double"),
+    ("default_score", "double"),
+    ("n_folds", "long"),
     ("n_trials", "long"),
     ("n_failed_trials", "long"),
     ("stopped_early", "boolean"),
@@ -25,7 +27,8 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
 )
 RESULT_FIELDS = tuple(name for name, _ in RESULT_SCHEMA)
 #: Columns of the public ``results_`` frame, after the group columns.
-PUBLIC_RESULT_COLUMNS = ("best_score", "n_trials", "stopped_early", "status", "error", "seconds", "n_failed_trials")
+PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "n_folds", "n_trials", "stopped_early", "status", "error",
+                         "seconds", "n_failed_trials")
 
 
 @dataclass
@@ -36,6 +39,10 @@ class GroupResult:
     status: str
     error: str | None = None
     best_score: float = float("nan")
+    #: Validation loss of Prophet's default configuration on the same folds.
+    default_score: float = float("nan")
+    #: Validation folds the group was scored on.
+    n_folds: int = 0
     n_trials: int = 0
     n_failed_trials: int = 0
     stopped_early: bool = False
@@ -59,11 +66,14 @@ class GroupResult:
     @classmethod
     def from_record(cls, row: Mapping[str, Any], group_cols: list[str]) -> GroupResult:
         """Inverse of :meth:`to_record`."""
-        values = {name: row[name] for name in RESULT_FIELDS}
+        defaults = {"default_score": float("nan"), "n_folds": 0}  # rows written before these fields
+        values = {name: row.get(name, defaults.get(name)) for name in RESULT_FIELDS}
         values["best_params"] = json.loads(values["best_params"] or "{}")
         values["trials"] = json.loads(values["trials"] or "[]")
         values["n_trials"] = int(values["n_trials"])
         values["n_failed_trials"] = int(values["n_failed_trials"])
+        values["n_folds"] = int(values["n_folds"] or 0)
+        values["default_score"] = float("nan") if values["default_score"] is None else float(values["default_score"])
         values["stopped_early"] = bool(values["stopped_early"])
         key = tuple(_plain(row[c]) for c in group_cols)
         return cls(key=key, **values)

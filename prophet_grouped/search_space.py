@@ -10,7 +10,8 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,10 +23,11 @@ SEASONALITY_PERIODS = {"yearly": 365.25, "monthly": 30.5, "weekly": 7.0, "daily"
 DEFAULT_FOURIER_ORDERS = {"yearly": 10, "monthly": 5, "weekly": 3, "daily": 4}
 _SEASONAL_RE = re.compile(r"^(yearly|monthly|weekly|daily)_(seasonality_prior_scale|fourier_order)$")
 
-PRESETS = ("paper", "prophet-docs")
+PRESETS = ("auto", "paper", "prophet-docs")
 
 
 def _preset(name: str) -> dict[str, Any]:
+    """The distributions of a fixed preset (``"auto"`` is resolved per group by :func:`auto_space`)."""
     from optuna.distributions import (
         CategoricalDistribution,
         FloatDistribution,
@@ -52,6 +54,105 @@ def _preset(name: str) -> dict[str, Any]:
         "holidays_prior_scale": FloatDistribution(0.01, 10.0, log=True),
         "seasonality_mode": CategoricalDistribution(["additive", "multiplicative"]),
     }
+
+
+@dataclass(frozen=True)
+class GroupProfile:
+    """What the ``"auto"`` space reads from a group's usable history.
+
+    Parameters
+    ----------
+    n_points : int
+        Rows with an observed ``y``.
+    span_days : float
+        Days from the first to the last observed date.
+    min_step_days : float
+        Smallest spacing between two consecutive dates, in days.
+    has_negative : bool
+        Whether any ``y`` is negative (multiplicative seasonality is then left out).
+    has_holidays : bool
+        Whether the models get holidays (their prior scale is then tuned).
+    """
+
+    n_points: int
+    span_days: float
+    min_step_days: float
+    has_negative: bool
+    has_holidays: bool
+
+    @classmethod
+    def of(cls, frame: Any, has_holidays: bool) -> GroupProfile:
+        """The profile of a group's usable rows (columns ds and y, sorted, no missing y)."""
+        import numpy as np
+
+        ds = frame["ds"]
+        steps = ds.diff().dropna()
+        return cls(
+            n_points=int(len(frame)),
+            span_days=float((ds.iloc[-1] - ds.iloc[0]) / np.timedelta64(1, "D")),
+            min_step_days=float(steps.min() / np.timedelta64(1, "D")) if len(steps) else float("inf"),
+            has_negative=bool((frame["y"] < 0).any()),
+            has_holidays=has_holidays,
+        )
+
+
+def auto_seasonalities(profile: GroupProfile) -> dict[str, bool]:
+    """Prophet's own rule for its automatic seasonalities, on a group's whole history: yearly
+    with at least two years, weekly with at least two weeks of data spaced less than a week
+    apart, daily with at least two days of sub-daily data."""
+    return {
+        "yearly_seasonality": profile.span_days >= 730,
+        "weekly_seasonality": profile.span_days >= 14 and profile.min_step_days < 7,
+        "daily_seasonality": profile.span_days >= 2 and profile.min_step_days < 1,
+    }
+
+
+def auto_space(profile: GroupProfile) -> SearchSpace:
+    """The data-aware default space of one group.
+
+    The seasonalities are those Prophet itself would add for the group's whole history (fixed,
+    so that every fold and the final refit model the same components), and the search tunes
+    what Prophet's documentation says is worth tuning: the changepoint prior scale (0.001 to
+    0.5, log scale), the seasonality prior scale (0.01 to 10, log) when there is a seasonality,
+    the holidays prior scale (0.01 to 10, log) when there are holidays, and the seasonality
+    mode when there is something seasonal and ``y`` has no negative value.
+    """
+    from optuna.distributions import CategoricalDistribution, FloatDistribution
+
+    fixed = auto_seasonalities(profile)
+    seasonal = any(fixed.values())
+    space: dict[str, Any] = {"changepoint_prior_scale": FloatDistribution(0.001, 0.5, log=True)}
+    if seasonal:
+        space["seasonality_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)
+    if profile.has_holidays:
+        space["holidays_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)
+    if (seasonal or profile.has_holidays) and not profile.has_negative:
+        space["seasonality_mode"] = CategoricalDistribution(["additive", "multiplicative"])
+    return SearchSpace(distributions=space, fixed=fixed)
+
+
+def _contains(dist: Any, value: Any) -> bool:
+    """Whether an optuna distribution can take ``value``."""
+    from optuna.distributions import CategoricalDistribution
+
+    if isinstance(dist, CategoricalDistribution):
+        return value in dist.choices
+    try:
+        return bool(dist.low <= value <= dist.high)
+    except TypeError:
+        return False
+
+
+@lru_cache(maxsize=1)
+def prophet_defaults() -> dict[str, Any]:
+    """Prophet's constructor defaults, by argument name."""
+    from .engines import quiet
+
+    with quiet():
+        from prophet import Prophet
+
+    return {name: p.default for name, p in inspect.signature(Prophet.__init__).parameters.items()
+            if name != "self" and p.default is not inspect.Parameter.empty}
 
 
 def prophet_kwargs() -> list[str]:
@@ -107,9 +208,16 @@ class SearchSpace:
 
     distributions: Mapping[str, Any] | None = None
     function: Callable[[Any], dict[str, Any]] | None = None
+    #: Parameters every trial of this space carries unchanged (the ``"auto"`` space's
+    #: seasonality switches, read from the group's history).
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    #: True for ``"auto"`` before it is resolved for a group with :meth:`for_group`.
+    auto: bool = False
 
     def sample(self, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
         """Sample one parameter set from ``trial`` (an Optuna trial)."""
+        if self.auto:
+            raise RuntimeError("the 'auto' search space must be resolved with for_group() before sampling")
         if self.function is not None:
             params = self.function(trial)
             if not isinstance(params, Mapping):
@@ -117,9 +225,33 @@ class SearchSpace:
                     f"A callable search_space must return a dict of parameters, got "
                     f"{type(params).__name__}."
                 )
-            return dict(params)
+            return {**self.fixed, **params}
         assert self.distributions is not None
-        return {name: _suggest(trial, name, dist) for name, dist in self.distributions.items()}
+        return {**self.fixed, **{name: _suggest(trial, name, dist) for name, dist in self.distributions.items()}}
+
+    def for_group(self, profile: GroupProfile) -> SearchSpace:
+        """The space one group is tuned over: ``"auto"`` resolved from ``profile``, any other
+        space as it is."""
+        return auto_space(profile) if self.auto else self
+
+    def default_trial(self) -> dict[str, Any] | None:
+        """Prophet's default configuration as a trial of this space (the values of its tuned
+        parameters), or None when the space can't express it: a callable space, per-seasonality
+        names (they replace Prophet's automatic seasonalities), or a range that leaves a default
+        out. Such a space's default is scored as an extra candidate instead."""
+        if self.function is not None or self.auto:
+            return None
+        defaults = prophet_defaults()
+        trial = {}
+        for name, dist in (self.distributions or {}).items():
+            if name not in defaults or not _contains(dist, defaults[name]):
+                return None
+            trial[name] = defaults[name]
+        return trial
+
+    def default_params(self) -> dict[str, Any]:
+        """The parameters of Prophet's default configuration in this space: the fixed ones only."""
+        return dict(self.fixed)
 
     def __call__(self, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
         return self.sample(trial)
@@ -184,6 +316,8 @@ def resolve_search_space(space: object) -> SearchSpace:
                 f"Unknown search_space preset {space!r}; expected one of {list(PRESETS)}, a dict "
                 f"of optuna distributions or a callable(trial) -> dict."
             )
+        if space == "auto":
+            return SearchSpace(auto=True)
         return SearchSpace(distributions=_preset(space))
     if isinstance(space, Mapping):
         if not space:

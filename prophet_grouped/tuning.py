@@ -20,8 +20,10 @@ import numpy as np
 import pandas as pd
 
 from .engines import fit_prophet, preload, quiet, stan_output_dir
-from .objective import Fold, build_prophet, check_seasonality_mode, evaluate, make_folds
+from .forecast import clips
+from .objective import Fold, auto_fold_count, build_prophet, check_seasonality_mode, evaluate, make_folds
 from .results import GroupResult, _plain
+from .search_space import GroupProfile
 
 if TYPE_CHECKING:
     import optuna
@@ -39,7 +41,7 @@ class TuningConfig:
     n_trials: int
     early_stopping_rounds: int | None
     horizon: int
-    cv_folds: int
+    cv_folds: int | None
     cutoffs: tuple[pd.Timestamp, ...] | None
     freq: str
     holidays_country: str | None
@@ -49,6 +51,10 @@ class TuningConfig:
     fallback: str | None = None
     trial_timeout: float | None = None
     checkpoint_dir: str | None = None
+    #: "auto", True or False: clip forecasts (and the forecasts trials are scored on) at 0.
+    nonnegative: Any = "auto"
+    #: Steps in one season of ``freq`` (scales mase and rmsse).
+    season_length: int = 1
 
 
 def group_seed(random_state: int, key: Sequence[Any]) -> int:
@@ -124,22 +130,40 @@ def deadline(seconds: float | None) -> Iterator[float | None]:
         yield start + seconds
         if time.monotonic() - start > seconds:
             raise TrialTimeout(message)
+    except TrialTimeout:
+        raise
     except TimeoutError as exc:
-        if isinstance(exc, TrialTimeout):
-            raise
         raise TrialTimeout(f"{message} (cmdstan stopped: {exc})") from exc
+    except Exception as exc:
+        # The timer can fire where a library catches everything and fails later in another way
+        # (Prophet's Stan backend loader): past the deadline, the timeout is the cause.
+        if time.monotonic() - start > seconds:
+            raise TrialTimeout(f"{message} (then: {_one_line(exc)})") from exc
+        raise
     finally:
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
 
 
-def prepare_group(frame: pd.DataFrame, config: TuningConfig) -> tuple[pd.DataFrame, list[Fold]]:
-    """The group's usable rows and validation folds, or ValueError saying why it can't be tuned.
+@dataclass
+class PreparedGroup:
+    """A group ready to tune: its usable rows, validation folds, its own search space (``"auto"``
+    resolved from its history) and whether its forecasts are clipped at 0."""
+
+    frame: pd.DataFrame
+    folds: list[Fold]
+    space: SearchSpace
+    clip: bool
+
+
+def prepare_group(frame: pd.DataFrame, config: TuningConfig) -> PreparedGroup:
+    """The group's usable rows, folds and search space, or ValueError saying why it can't be tuned.
 
     Rows with a missing ``y`` are dropped (Prophet ignores them too). A group that is all
     missing, constant, too short for the folds, or negative under a fixed multiplicative
-    seasonality is unusable.
+    seasonality is unusable. Without ``cv_folds`` or ``cutoffs`` the group gets
+    :data:`~prophet_grouped.objective.AUTO_FOLDS` folds, fewer when its history is short.
     """
     frame = frame[["ds", "y"]]
     missing = frame["y"].isna()
@@ -153,17 +177,56 @@ def prepare_group(frame: pd.DataFrame, config: TuningConfig) -> tuple[pd.DataFra
     if y.min() == y.max():
         raise ValueError(f"y is constant ({y[0]:g}) on all {len(y)} rows: there is nothing to tune")
     check_seasonality_mode({}, config.prophet_params, y)
-    folds = make_folds(frame, config.horizon, config.freq, config.cv_folds, config.cutoffs,
-                       config.search_space.max_fourier_orders())
-    return frame, folds
+    has_holidays = bool(config.holidays_country or (config.prophet_params or {}).get("holidays") is not None)
+    space = config.search_space.for_group(GroupProfile.of(frame, has_holidays))
+    n_folds = config.cv_folds
+    if n_folds is None and config.cutoffs is None:
+        n_folds = auto_fold_count(frame["ds"], config.horizon, config.freq)
+    folds = make_folds(frame, config.horizon, config.freq, n_folds or 1, config.cutoffs,
+                       space.max_fourier_orders())
+    return PreparedGroup(frame, folds, space, clips(config.nonnegative, y))
 
 
-def run_trial(params: Mapping[str, Any], folds: Sequence[Fold], config: TuningConfig, output_dir: str) -> float:
-    """One trial: the loss of ``params`` over ``folds``, within ``config.trial_timeout``."""
+def run_trial(params: Mapping[str, Any], group: PreparedGroup, config: TuningConfig, output_dir: str) -> float:
+    """One trial: the loss of ``params`` over the group's folds, within ``config.trial_timeout``."""
     preload(config.engine)
     with deadline(config.trial_timeout) as until:
-        return evaluate(params, folds, config.metric, config.engine, output_dir,
-                        config.prophet_params, config.holidays_country, until=until)
+        return evaluate(params, group.folds, config.metric, config.engine, output_dir,
+                        config.prophet_params, config.holidays_country, until=until,
+                        clip=group.clip, season_length=config.season_length)
+
+
+def select_best(
+    trials: Sequence[tuple[Mapping[str, Any], float | None]], group: PreparedGroup, config: TuningConfig,
+    output_dir: str, errors: Sequence[str],
+) -> tuple[dict[str, Any], float, float]:
+    """The best parameters and loss of a finished study, and the loss of Prophet's default
+    configuration on the same folds.
+
+    ``trials`` are (parameters, loss or None when the trial failed) in trial order. When the
+    space expresses Prophet's defaults, they were the first trial
+    (:meth:`~prophet_grouped.search_space.SearchSpace.default_trial`); otherwise they are scored
+    here as an extra candidate, chosen when no trial beats them. So the chosen model is never
+    worse on validation than untuned Prophet.
+    """
+    done = [(dict(p), float(v)) for p, v in trials if v is not None]
+    best_params, best_score = min(done, key=lambda pv: pv[1]) if done else ({}, float("inf"))
+    default_trial = group.space.default_trial()
+    if default_trial is not None:
+        default_params = {**group.space.default_params(), **default_trial}
+        scores = [v for p, v in trials if dict(p) == default_params]
+        default_score = scores[0] if scores and scores[0] is not None else float("nan")
+    else:
+        try:
+            default_score = run_trial(group.space.default_params(), group, config, output_dir)
+        except Exception as exc:
+            default_score = float("nan")
+            errors = [*errors, f"Prophet's default configuration: {_one_line(exc)}"]
+        if default_score < best_score:
+            best_params, best_score = group.space.default_params(), default_score
+    if not np.isfinite(best_score):
+        raise RuntimeError(f"all {len(trials)} trials failed; first error: {errors[0] if errors else '?'}")
+    return best_params, float(best_score), float(default_score)
 
 
 def refit_best(frame: pd.DataFrame, config: TuningConfig, best_params: dict[str, Any], output_dir: str) -> str:
@@ -230,25 +293,29 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> Gr
     start = time.perf_counter()
     errors: list[str] = []
     result = GroupResult(key=key, status="failed")
+    import optuna  # before quiet(): Optuna's first import resets its logger's level
+    from threadpoolctl import threadpool_limits
+
     with quiet(), stan_output_dir() as out:
-        import optuna
-        from threadpoolctl import threadpool_limits
 
         limits = threadpool_limits(1)  # one BLAS thread: the backend runs one group per core
         try:
-            usable, folds = prepare_group(frame, config)
+            group = prepare_group(frame, config)
 
             def objective(trial: optuna.Trial) -> float:
                 try:
-                    params = config.search_space.sample(trial)
+                    params = group.space.sample(trial)
                     trial.set_user_attr("params", params)
-                    return run_trial(params, folds, config, out)
+                    return run_trial(params, group, config, out)
                 except Exception as exc:
                     errors.append(_one_line(exc))
                     raise
 
             sampler = optuna.samplers.TPESampler(seed=group_seed(config.random_state, key))
             study = optuna.create_study(direction="minimize", sampler=sampler)
+            default_trial = group.space.default_trial()
+            if default_trial is not None:
+                study.enqueue_trial(default_trial)
             callbacks = []
             stopper = None
             if config.early_stopping_rounds is not None:
@@ -259,12 +326,12 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> Gr
             result.n_failed_trials = len(errors)
             result.trials = [t.value for t in study.trials]
             result.stopped_early = bool(stopper and stopper.stopped)
-            if len(errors) == len(study.trials):
-                raise RuntimeError(f"all {len(errors)} trials failed; first error: {errors[0]}")
-            best_params = dict(study.best_trial.user_attrs["params"])
-            result.model_json = refit_best(usable, config, best_params, out)
+            result.n_folds = len(group.folds)
+            best_params, best_score, result.default_score = select_best(
+                [(t.user_attrs.get("params", {}), t.value) for t in study.trials], group, config, out, errors)
+            result.model_json = refit_best(group.frame, config, best_params, out)
             result.best_params = best_params
-            result.best_score = float(study.best_value)
+            result.best_score = best_score
             result.status = "ok"
         except Exception as exc:
             fail_group(result, _one_line(exc), frame, config, out)

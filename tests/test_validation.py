@@ -40,7 +40,8 @@ CASES = {
     "null group key": (lambda: BASE.assign(item=BASE["item"].where(BASE.index != 0)), {}, ValueError,
                        "Group column 'item' has 1 missing values"),
     "every group too short": (lambda: BASE[BASE["ds"] < "2019-02-15"], {}, ValueError,
-                              r"All 2 group\(s\) are too short for horizon=30 x 1 fold\(s\) of freq='D': \(1, 1\) \(45 rows\)"),
+                              r"All 2 group\(s\) are too short for horizon=30 x 1 fold\(s\) of freq='D' \(inferred from the data\): "
+                              r"\(1, 1\) \(45 rows\)"),
     "horizon longer than history": (lambda: BASE, {"horizon": 500}, ValueError, r"All 2 group\(s\) are too short for horizon=500"),
     "inverted search range": (lambda: BASE, {"search_space": {"changepoint_prior_scale": (0.5, 0.01)}}, ValueError,
                               r"search_space\['changepoint_prior_scale'\] has low > high: \(0\.5, 0\.01\)"),
@@ -55,7 +56,7 @@ CASES = {
     "bad search space name": (lambda: BASE, {"search_space": {"cps": FloatDistribution(0.1, 0.2)}}, ValueError,
                               r"Unknown parameter names in search_space: \['cps'\]"),
     "n_trials=0": (lambda: BASE, {"n_trials": 0}, ValueError, "n_trials must be an integer >= 1, got 0."),
-    "negative horizon": (lambda: BASE, {"horizon": -1}, ValueError, "horizon must be an integer >= 1, got -1."),
+    "negative horizon": (lambda: BASE, {"horizon": -1}, ValueError, "horizon must be an integer >= 1 or None, got -1."),
     "bad on_error": (lambda: BASE, {"on_error": "ignore"}, ValueError, "on_error must be 'warn' or 'raise', got 'ignore'."),
     "bad freq": (lambda: BASE, {"freq": "fortnight"}, ValueError, "freq must be a pandas frequency"),
     "bad prophet_params": (lambda: BASE, {"prophet_params": {"seasonalty_mode": "additive"}}, ValueError,
@@ -67,6 +68,24 @@ CASES = {
                            "early_stopping_rounds must be an integer >= 1 or None, got 0."),
     "cutoff outside history": (lambda: BASE, {"cutoffs": ["2030-01-01"]}, ValueError,
                                r"No group has data in the validation window after cutoff 2030-01-01"),
+    "hourly data with freq='D'": (lambda: BASE.assign(ds=pd.Timestamp("2020-01-01") + pd.to_timedelta(BASE.index % 200, "h")),
+                                  {"freq": "D"}, ValueError,
+                                  r"freq='D' does not match the dates in column 'ds': 191 of 200 distinct dates are not "
+                                  r"on its calendar, e.g. 2020-01-01 01:00:00; they look like freq='h'\. Set freq"),
+    "month starts with freq='ME'": (lambda: BASE.assign(ds=np.tile(pd.date_range("2000-01-01", periods=200, freq="MS"), 2)),
+                                    {"freq": "ME"}, ValueError,
+                                    r"freq='ME' does not match the dates in column 'ds': 200 of 200 distinct dates are "
+                                    r"not on its calendar, e.g. 2000-01-01 00:00:00; they look like freq='MS'"),
+    "ambiguous day-first dates": (lambda: BASE[BASE["ds"].dt.day <= 12].assign(ds=lambda d: d["ds"].dt.strftime("%d.%m.%Y")),
+                                  {}, ValueError,
+                                  r"Column 'ds' holds text dates that read two ways: '02\.01\.2019' is 2019-02-01 as '%m\.%d\.%Y' "
+                                  r"and 2019-01-02 as '%d\.%m\.%Y' \(day-first or month-first\).* Give the format with date_format"),
+    "mixed date formats": (lambda: BASE.assign(ds=[d.strftime("%Y-%m-%d" if i % 2 else "%m/%d/%Y") for i, d in enumerate(BASE["ds"])]),
+                           {}, ValueError, r"Column 'ds' mixes several date formats .* Give the format with date_format"),
+    "dates off date_format": (lambda: BASE.assign(ds=BASE["ds"].dt.strftime("%Y-%m-%d")), {"date_format": "%d.%m.%Y"},
+                              ValueError, r"Column 'ds' has values that don't match date_format='%d\.%m\.%Y': \['2019-01-01'"),
+    "bad nonnegative": (lambda: BASE, {"nonnegative": "yes"}, ValueError,
+                        "nonnegative must be 'auto' .* True or False, got 'yes'."),
 }
 
 

@@ -54,13 +54,13 @@ def _tune_slice(key: tuple[Any, ...], history: pd.DataFrame, start: int, stop: i
     return tune_group(key, history.iloc[start:stop].reset_index(drop=True), config)
 
 
-def _evaluate_trial(tune_config: dict[str, Any], folds: Any, config: TuningConfig) -> dict[str, float]:
+def _evaluate_trial(tune_config: dict[str, Any], group: Any, config: TuningConfig) -> dict[str, float]:
     """Ray Tune trainable (trials mode): the shared trial on the group's shared folds."""
     from ..engines import quiet, stan_output_dir
     from ..tuning import run_trial
 
     with quiet(), stan_output_dir() as out:
-        return {"loss": run_trial(tune_config["_prophet_params"], folds, config, out)}
+        return {"loss": run_trial(tune_config["_prophet_params"], group, config, out)}
 
 
 def _refit(frame: pd.DataFrame, config: TuningConfig, best: dict[str, Any] | None, error: str | None) -> GroupResult:
@@ -356,23 +356,28 @@ class RayBackend(Backend):
         from ray.tune.search import ConcurrencyLimiter
         from ray.tune.search.optuna import OptunaSearch
 
-        from ..tuning import _one_line, group_seed, prepare_group
+        from ..engines import quiet, stan_output_dir
+        from ..tuning import _one_line, group_seed, prepare_group, select_best
 
         started = time.perf_counter()
         storage = tempfile.mkdtemp(prefix="prophet_grouped_tune_")
         trials: list[float | None] = []
         n_failed = 0
+        n_folds = 0
         stopped = False
         best_params: dict[str, Any] | None = None
-        best_score = float("nan")
+        best_score = default_score = float("nan")
         usable = frame
         error = None
         try:
-            usable, folds = prepare_group(frame, config)
-            searcher = OptunaSearch(space=_DefineByRun(config.search_space), metric="loss", mode="min",
-                                    seed=group_seed(config.random_state, key))
+            group = prepare_group(frame, config)
+            usable, n_folds = group.frame, len(group.folds)
+            default_trial = group.space.default_trial()
+            searcher = OptunaSearch(space=_DefineByRun(group.space), metric="loss", mode="min",
+                                    seed=group_seed(config.random_state, key),
+                                    points_to_evaluate=None if default_trial is None else [default_trial])
             algo = ConcurrencyLimiter(searcher, max_concurrent=max(1, cpus))
-            trainable = tune.with_parameters(_evaluate_trial, folds=folds, config=config)
+            trainable = tune.with_parameters(_evaluate_trial, group=group, config=config)
             stopper = None if config.early_stopping_rounds is None else _patience_stopper(config.early_stopping_rounds)
             tuner = tune.Tuner(
                 tune.with_resources(trainable, {"cpu": 1}),
@@ -386,12 +391,11 @@ class RayBackend(Backend):
             trials = [r.metrics.get("loss") if r.error is None else None for r in grid]
             n_failed = sum(1 for r in grid if r.error is not None)
             stopped = bool(stopper is not None and stopper.stop_all())
-            ok = [r for r in grid if r.error is None and r.metrics.get("loss") is not None]
-            if not ok:
-                raise RuntimeError(f"all {len(grid)} trials failed; first error: {grid[0].error}")
-            best = min(ok, key=lambda r: r.metrics["loss"])
-            best_params = dict(best.config["_prophet_params"])
-            best_score = float(best.metrics["loss"])
+            errors = [str(r.error) for r in grid if r.error is not None]
+            with quiet(), stan_output_dir() as out:
+                best_params, best_score, default_score = select_best(
+                    [(r.config["_prophet_params"], loss) for r, loss in zip(grid, trials)], group, config, out,
+                    errors)
         except Exception as exc:
             error = _one_line(exc)
         finally:
@@ -403,6 +407,8 @@ class RayBackend(Backend):
         result.n_trials = len(trials)
         result.n_failed_trials = n_failed
         result.stopped_early = stopped
+        result.n_folds = n_folds
+        result.default_score = default_score
         if result.status == "ok":
             result.best_params = best_params or {}
             result.best_score = best_score

@@ -85,12 +85,14 @@ def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningCo
 
 
 def _predict_spark_group(
-    future: pd.DataFrame, models: pd.DataFrame, group_cols: list[str]
+    future: pd.DataFrame, models: pd.DataFrame, group_cols: list[str], nonnegative: Any = "auto"
 ) -> pd.DataFrame:
-    """cogroup function: a group's dates and its model JSON in, its forecast out."""
+    """cogroup function: a group's dates and its model JSON in, its forecast out (the shared
+    per-group forecast)."""
     from prophet.serialize import model_from_json
 
     from ..engines import quiet
+    from ..forecast import FORECAST_COLUMNS, forecast_group
 
     columns = group_cols + ["ds", "yhat", "yhat_lower", "yhat_upper"]
     if future.empty:
@@ -100,11 +102,10 @@ def _predict_spark_group(
         raise ValueError(f"Group {key!r} has no fitted model; predict only groups that fit tuned successfully.")
     with quiet():
         model = model_from_json(models["model_json"].iloc[0])
-        dates = pd.DataFrame({"ds": pd.to_datetime(future["ds"]).astype("datetime64[ns]")})
-        fc = model.predict(dates)
+        fc = forecast_group(model, future["ds"], nonnegative)
     out = future[group_cols].reset_index(drop=True).copy()
-    out["ds"] = dates["ds"].to_numpy()
-    for col in ("yhat", "yhat_lower", "yhat_upper"):
+    out["ds"] = fc["ds"].to_numpy()
+    for col in FORECAST_COLUMNS:
         out[col] = fc[col].to_numpy()
     return out[columns]
 
@@ -300,7 +301,7 @@ class SparkBackend(Backend):
             types.StructField("ds", types.TimestampType(), True),
             *[types.StructField(c, types.DoubleType(), True) for c in ("yhat", "yhat_lower", "yhat_upper")],
         ])
-        fn = functools.partial(_predict_spark_group, group_cols=group_cols)
+        fn = functools.partial(_predict_spark_group, group_cols=group_cols, nonnegative=tuner.nonnegative)
         return future.groupBy(*group_cols).cogroup(models.groupBy(*group_cols)).applyInPandas(fn, schema)
 
 

@@ -1,0 +1,47 @@
+"""The per-group forecast: one function that every predict path (pandas, Spark, plots) calls."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from prophet import Prophet
+
+FORECAST_COLUMNS = ("yhat", "yhat_lower", "yhat_upper")
+NONNEGATIVE = ("auto", True, False)
+
+
+def check_nonnegative(value: Any) -> None:
+    """Raise ValueError unless ``value`` is ``"auto"``, True or False."""
+    if not any(value is v or (isinstance(v, str) and value == v) for v in NONNEGATIVE):
+        raise ValueError(
+            f"nonnegative must be 'auto' (clip at 0 the groups whose history has no negative value), "
+            f"True or False, got {value!r}."
+        )
+
+
+def clips(nonnegative: Any, y: Any) -> bool:
+    """Whether a group with history values ``y`` gets its forecasts clipped at 0."""
+    if nonnegative == "auto" and isinstance(nonnegative, str):
+        return bool(np.nanmin(np.asarray(y, dtype=float)) >= 0)
+    return bool(nonnegative)
+
+
+def clip_forecast(values: np.ndarray, clip: bool) -> np.ndarray:
+    """``values`` clipped at 0 when ``clip``."""
+    return np.maximum(values, 0.0) if clip else values
+
+
+def forecast_group(model: Prophet, dates: pd.Series | pd.DatetimeIndex, nonnegative: Any) -> pd.DataFrame:
+    """``yhat``, ``yhat_lower``, ``yhat_upper`` of a fitted model on ``dates``, in their order,
+    clipped at 0 as ``nonnegative`` says for this group's history."""
+    frame = pd.DataFrame({"ds": pd.to_datetime(pd.Series(np.asarray(dates))).astype("datetime64[ns]")})
+    fc = model.predict(frame)
+    clip = clips(nonnegative, model.history["y"].to_numpy())
+    out = pd.DataFrame({"ds": frame["ds"].to_numpy()})
+    for col in FORECAST_COLUMNS:
+        out[col] = clip_forecast(fc[col].to_numpy(dtype=float), clip)
+    return out

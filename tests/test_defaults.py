@@ -1,0 +1,189 @@
+"""The data-aware defaults: the "auto" space, Prophet's defaults scored first, rolling folds,
+the inferred frequency, dates read right, non-negative forecasts. Real Prophet and Optuna."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prophet_grouped import GroupedProphetTuner, make_retail_sales
+from prophet_grouped.engines import quiet
+from prophet_grouped.metrics import smape
+from prophet_grouped.search_space import GroupProfile, auto_space, resolve_search_space
+
+
+def _series(periods, freq, seed=0, level=50.0, negative=False):
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2018-01-01", periods=periods, freq=freq)
+    t = np.arange(periods)
+    y = level + 10 * np.sin(2 * np.pi * t / 7) + 0.05 * t + rng.normal(0, 2, periods)
+    if negative:
+        y = y - level - 5
+    return pd.DataFrame({"ds": ds, "y": y})
+
+
+def _prophet_seasonalities(frame):
+    from prophet import Prophet
+
+    with quiet():
+        return set(Prophet().fit(frame).seasonalities)
+
+
+@pytest.mark.parametrize("periods, freq", [(300, "D"), (800, "D"), (24 * 20, "h"), (60, "MS"), (104, "W-SUN"), (10, "D")])
+def test_auto_seasonalities_are_prophets_own(periods, freq):
+    frame = _series(periods, freq)
+    space = auto_space(GroupProfile.of(frame, has_holidays=False))
+    chosen = {name.removesuffix("_seasonality") for name, on in space.fixed.items() if on}
+    assert chosen == _prophet_seasonalities(frame)
+    # Prophet's default configuration lies in the space, so it can be the first trial.
+    assert space.default_trial() == {k: v for k, v in {
+        "changepoint_prior_scale": 0.05, "seasonality_prior_scale": 10.0, "seasonality_mode": "additive",
+    }.items() if k in space.distributions}
+
+
+def test_auto_space_tunes_holidays_and_leaves_multiplicative_out_for_negative_series():
+    frame = _series(400, "D", negative=True)
+    space = auto_space(GroupProfile.of(frame, has_holidays=True))
+    assert set(space.distributions) == {"changepoint_prior_scale", "seasonality_prior_scale", "holidays_prior_scale"}
+    assert space.default_trial() == {"changepoint_prior_scale": 0.05, "seasonality_prior_scale": 10.0,
+                                     "holidays_prior_scale": 10.0}
+    # The paper space fixes Fourier orders Prophet doesn't use: its default is an extra candidate.
+    assert resolve_search_space("paper").default_trial() is None
+    assert resolve_search_space("prophet-docs").default_trial() == {
+        "changepoint_prior_scale": 0.05, "seasonality_prior_scale": 10.0, "holidays_prior_scale": 10.0,
+        "seasonality_mode": "additive"}
+
+
+@pytest.fixture(scope="module")
+def two_groups():
+    """A long group (600 days) and a short one (150 days), counts >= 0."""
+    df = make_retail_sales(n_stores=1, n_items=2, periods=600, seed=3)
+    short = df["item"] == 2
+    return df[~short | (df["ds"] >= df["ds"].max() - pd.Timedelta(days=149))].reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def fitted_defaults(two_groups):
+    return GroupedProphetTuner(group_cols=["store", "item"], horizon=30, n_trials=6, random_state=0,
+                               n_jobs=1, verbose=0).fit(two_groups)
+
+
+def test_first_trial_is_untuned_prophet_scored_like_an_ordinary_fit(fitted_defaults, two_groups):
+    """default_score is the first trial's loss, equal to Prophet() fitted (by the fit's engine,
+    on the ordinary path) and predicted on each fold by hand, clipped at 0 as the group's
+    forecasts are; and no worse than the best."""
+    from prophet import Prophet
+
+    from prophet_grouped.engines import fit_prophet, stan_output_dir
+
+    tuner = fitted_defaults
+    res = tuner.results_.set_index(["store", "item"])
+    for key, part in two_groups.groupby(["store", "item"]):
+        row = res.loc[key]
+        assert tuner.trials_[key][0] == row["default_score"]
+        assert row["best_score"] <= row["default_score"]
+        part = part[["ds", "y"]].reset_index(drop=True)
+        last = part["ds"].iloc[-1]
+        losses = []
+        for k in range(int(row["n_folds"]), 0, -1):
+            cutoff = last - pd.Timedelta(days=30 * k)
+            train = part[part["ds"] <= cutoff]
+            valid = part[(part["ds"] > cutoff) & (part["ds"] <= cutoff + pd.Timedelta(days=30))]
+            with quiet(), stan_output_dir() as out:
+                model = fit_prophet(lambda: Prophet(uncertainty_samples=0), train, tuner.engine_, out)
+                yhat = model.predict(valid[["ds"]])["yhat"].to_numpy()
+            losses.append(smape(valid["y"].to_numpy(), np.maximum(yhat, 0)))
+        assert row["default_score"] == pytest.approx(np.mean(losses), rel=1e-9)
+
+
+def test_rolling_folds_three_or_fewer_for_short_groups(fitted_defaults):
+    res = fitted_defaults.results_.set_index("item")
+    assert res.loc[1, "n_folds"] == 3  # 600 days: 90 held out in folds, 510 to train on
+    assert res.loc[2, "n_folds"] == 2  # 150 days: three folds would leave 60 < 75 to train on
+    assert fitted_defaults.freq_ == "D" and fitted_defaults.horizon_ == 30
+
+
+def test_paper_space_gets_prophets_default_as_an_extra_candidate(two_groups):
+    tuner = GroupedProphetTuner(group_cols=["store", "item"], horizon=30, n_trials=3, cv_folds=1,
+                                search_space="paper", random_state=0, n_jobs=1, verbose=0).fit(two_groups)
+    res = tuner.results_
+    assert (res["n_folds"] == 1).all() and res["default_score"].notna().all()
+    assert (res["best_score"] <= res["default_score"]).all()
+    for key, losses in tuner.trials_.items():  # not one of the trials: scored apart
+        assert len(losses) == 3
+    won = res[res["best_score"] == res["default_score"]]
+    for _, row in won.iterrows():  # the default won: the model has Prophet's own seasonalities
+        assert "monthly" not in tuner.models_[(row["store"], row["item"])].seasonalities
+
+
+def test_monthly_data_forecasts_month_starts_without_freq():
+    frame = _series(96, "MS").assign(unique_id="a")
+    tuner = GroupedProphetTuner(n_trials=3, random_state=0, n_jobs=1, verbose=0).fit(frame)
+    assert tuner.freq_ == "MS" and tuner.horizon_ == 12
+    assert tuner.results_["status"].tolist() == ["ok"]
+    future = tuner.make_future_dataframe(periods=6)
+    assert list(future["ds"]) == list(pd.date_range("2026-01-01", periods=6, freq="MS"))
+    assert not tuner.best_params_["weekly_seasonality"].any()
+
+
+def test_hourly_data_forecasts_hours_without_freq():
+    frame = _series(24 * 21, "h").assign(unique_id="a")
+    tuner = GroupedProphetTuner(n_trials=3, random_state=0, n_jobs=1, verbose=0).fit(frame)
+    assert tuner.freq_ == "h" and tuner.horizon_ == 24
+    future = tuner.make_future_dataframe(periods=3)
+    last = frame["ds"].max()
+    assert list(future["ds"]) == [last + pd.Timedelta(hours=i) for i in (1, 2, 3)]
+    assert tuner.best_params_["daily_seasonality"].all()
+
+
+def test_day_first_dates_read_with_date_format_or_when_unambiguous():
+    frame = _series(200, "D").assign(unique_id="a")
+    text = frame.assign(ds=frame["ds"].dt.strftime("%d.%m.%Y"))
+    params = dict(n_trials=2, horizon=14, cv_folds=1, random_state=0, n_jobs=1, verbose=0)
+    # 200 days from 1 January include days past the 12th: only day-first reads every value.
+    tuner = GroupedProphetTuner(**params).fit(text)
+    assert tuner.models_[("a",)].history["ds"].max() == frame["ds"].max()
+    first12 = text[frame["ds"].dt.day <= 12]
+    with pytest.raises(ValueError, match="read two ways"):
+        GroupedProphetTuner(**params).fit(first12)
+    tuner = GroupedProphetTuner(date_format="%d.%m.%Y", **params).fit(first12)
+    assert tuner.models_[("a",)].history["ds"].max() == frame.loc[frame["ds"].dt.day <= 12, "ds"].max()
+    fc = tuner.predict(pd.DataFrame({"unique_id": ["a"], "ds": ["02.08.2018"]}))
+    assert fc["ds"].iloc[0] == pd.Timestamp("2018-08-02")
+
+
+def test_nonnegative_clips_groups_without_negative_history():
+    counts = _series(200, "D", seed=1, level=3.0).assign(unique_id="counts")
+    counts["y"] = np.maximum(counts["y"], 0)
+    signed = _series(200, "D", seed=2, negative=True).assign(unique_id="signed")
+    df = pd.concat([counts, signed], ignore_index=True)
+    params = dict(n_trials=2, horizon=14, cv_folds=1, random_state=0, n_jobs=1, verbose=0)
+    raw = GroupedProphetTuner(nonnegative=False, **params).fit(df)
+    future = raw.make_future_dataframe(periods=60)
+    cols = ["yhat", "yhat_lower", "yhat_upper"]
+    plain = raw.predict(future)
+    assert (plain.loc[plain["unique_id"] == "counts", cols] < 0).any().any()  # something to clip
+    for setting, clipped_groups in (("auto", {"counts"}), (True, {"counts", "signed"})):
+        raw.set_params(nonnegative=setting)
+        fc = raw.predict(future)
+        for uid in ("counts", "signed"):
+            got = fc.loc[fc["unique_id"] == uid, cols].to_numpy()
+            want = plain.loc[plain["unique_id"] == uid, cols].to_numpy()
+            if uid in clipped_groups:
+                # Same draws (Prophet's intervals are seeded per model state), clipped at 0.
+                assert (got >= 0).all()
+                np.testing.assert_array_equal(got[:, 0], np.maximum(want[:, 0], 0))
+            else:
+                np.testing.assert_array_equal(got[:, 0], want[:, 0])
+
+
+def test_scaled_metric_tunes():
+    df = make_retail_sales(n_stores=1, n_items=2, periods=300, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tuner = GroupedProphetTuner(group_cols=["store", "item"], metric="mase", horizon=28, n_trials=3,
+                                    random_state=0, n_jobs=1, verbose=0).fit(df)
+    scores = tuner.results_["best_score"]
+    assert (tuner.results_["status"] == "ok").all() and scores.between(0.01, 10).all()
+    assert tuner.score(df[df["ds"] > df["ds"].max() - pd.Timedelta(days=28)]) < 0
