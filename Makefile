@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 RUN_ENV := PYSPARK_PYTHON=$(PY) PYSPARK_DRIVER_PYTHON=$(PY) PATH="$(abspath $(VENV))/bin:$$PATH"
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench bench-full docs check-java clean freeze
+.PHONY: demo test bench bench-full accuracy docs check-java clean freeze
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ bench: $(STAMP) check-java
 
 bench-full: $(STAMP) check-java
 	$(RUN_ENV) $(PY) benchmarks/bench.py --full
+
+# Accuracy on the real data sets in ../shared/data against untuned Prophet (docs/accuracy.md);
+# statsforecast's AutoETS as the alternative users weigh ([accuracy] extra, pinned).
+accuracy: $(STAMP)
+	$(PY) -m pip install --quiet -c requirements/constraints.txt -e '.[accuracy]'
+	$(PY) benchmarks/accuracy.py $(ACCURACY_ARGS)
 
 # docs/api.md from the docstrings (tests/test_docs.py checks it is up to date).
 docs: $(STAMP)

@@ -22,6 +22,9 @@ def sales6():
 #: Settings of the cross-backend scenario, shared by every backend's test.
 CROSS_BACKEND = dict(
     group_cols=["store", "item"], n_trials=6, early_stopping_rounds=None, horizon=30, random_state=42,
+    # One validation fold: these tests are about where work runs (tests/test_defaults.py covers
+    # the default of three), and a third of the fits keeps the suite's time.
+    cv_folds=1,
 )
 
 

@@ -187,3 +187,22 @@ def test_scaled_metric_tunes():
     scores = tuner.results_["best_score"]
     assert (tuner.results_["status"] == "ok").all() and scores.between(0.01, 10).all()
     assert tuner.score(df[df["ds"] > df["ds"].max() - pd.Timedelta(days=28)]) < 0
+
+
+def test_frequency_docstring_examples_run():
+    import doctest
+
+    import prophet_grouped.frequency
+
+    result = doctest.testmod(prophet_grouped.frequency)
+    assert result.attempted >= 5 and result.failed == 0
+
+
+@pytest.mark.parametrize("freq", ["D", "B", "W-SUN", "W-WED", "MS", "ME", "QS-JAN", "QE-DEC", "YS-JAN", "h", "15min"])
+def test_frequency_inferred_with_gaps(freq):
+    from prophet_grouped.frequency import check_freq, infer_freq
+
+    dates = pd.date_range("2020-01-06", periods=40, freq=freq)
+    gappy = dates.delete([3, 4, 17])  # missing dates don't change the frequency
+    assert infer_freq(gappy) == freq
+    assert check_freq(freq, gappy) == freq

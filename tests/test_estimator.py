@@ -21,8 +21,8 @@ GROUPS = ["store", "item"]
 
 @pytest.fixture(scope="module")
 def fitted_pair(sales8):
-    """The same 8 groups x 730 days, 10 trials, tuned with n_jobs=1 and n_jobs=2."""
-    params = dict(group_cols=GROUPS, n_trials=10, random_state=0)
+    """The same 8 groups x 730 days, 10 trials, one fold, tuned with n_jobs=1 and n_jobs=2."""
+    params = dict(group_cols=GROUPS, n_trials=10, random_state=0, cv_folds=1)
     one = GroupedProphetTuner(n_jobs=1, **params).fit(sales8)
     two = GroupedProphetTuner(n_jobs=2, **params).fit(sales8)
     return one, two

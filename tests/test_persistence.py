@@ -31,6 +31,7 @@ def test_round_trip_predicts_identically(fitted, tmp_path):
     pd.testing.assert_frame_equal(loaded.best_params_, fitted.best_params_, check_dtype=False)
     pd.testing.assert_frame_equal(loaded.results_, fitted.results_, check_dtype=False)
     assert loaded.trials_ == fitted.trials_
+    assert (loaded.freq_, loaded.horizon_) == (fitted.freq_, fitted.horizon_) == ("D", 30)
     future = fitted.make_future_dataframe(periods=14)
     pd.testing.assert_frame_equal(loaded.make_future_dataframe(periods=14), future)
     np.random.seed(0)

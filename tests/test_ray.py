@@ -62,10 +62,12 @@ def test_trials_mode_runs_one_group_through_ray_tune(ray_local, sales6):
     assert (res["status"] == "ok").all() and (res["n_trials"] == 4).all()
     assert res["best_score"].notna().all()
     bp = tuner.best_params_
-    assert bp["changepoint_prior_scale"].between(0.01, 0.9).all() and (bp["yearly_fourier_order"] == 12).all()
+    assert bp["changepoint_prior_scale"].between(0.001, 0.5).all() and bp["weekly_seasonality"].all()
     for key in tuner.models_:
-        assert tuner.trials_[key] and min(tuner.trials_[key]) == pytest.approx(
-            float(res.set_index(GROUPS).loc[key, "best_score"]))
+        row = res.set_index(GROUPS).loc[key]
+        assert tuner.trials_[key] and min(tuner.trials_[key]) == pytest.approx(float(row["best_score"]))
+        # Prophet's default configuration went first through OptunaSearch's points_to_evaluate.
+        assert float(row["default_score"]) in tuner.trials_[key] and row["best_score"] <= row["default_score"]
     fc = tuner.predict(tuner.make_future_dataframe(periods=5))
     assert len(fc) == 10 and fc["yhat"].notna().all()
 

@@ -161,3 +161,26 @@ def test_executors_report_progress_while_the_job_runs(spark, sales6, monkeypatch
     assert progress.total == 4 and progress.done == 4 and progress.trials == 8
     # Every group was counted from the executors' messages, before Spark returned any row.
     assert set(progress.sources.values()) == {"worker"}
+
+
+def test_monthly_spark_dataframe_infers_its_frequency_and_clips_like_pandas(spark):
+    """freq=None on a Spark DataFrame: the frequency comes from its distinct dates (one Spark
+    job), and a Spark predict is the shared per-group forecast, clipped at 0 like pandas'."""
+    import numpy as np
+
+    months = pd.date_range("2016-01-01", periods=72, freq="MS")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"shop": "a", "ds": months,
+                       "y": np.maximum(0, 5 + 4 * np.sin(2 * np.pi * months.month / 12) - 0.08 * np.arange(72)
+                                       + rng.normal(0, 0.5, 72))})
+    tuner = GroupedProphetTuner(group_cols="shop", n_trials=2, random_state=0, backend="spark",
+                                backend_options={"spark": spark}).fit(spark.createDataFrame(df))
+    assert tuner.freq_ == "MS" and tuner.horizon_ == 12 and tuner.results_["status"].tolist() == ["ok"]
+    future = tuner.make_future_dataframe(periods=24)
+    assert list(future["ds"]) == list(pd.date_range("2022-01-01", periods=24, freq="MS"))
+    np.random.seed(0)
+    local = tuner.predict(future)
+    assert (local[["yhat", "yhat_lower", "yhat_upper"]] >= 0).all().all()
+    remote = tuner.predict(spark.createDataFrame(future)).toPandas().sort_values("ds").reset_index(drop=True)
+    np.testing.assert_allclose(remote["yhat"], local["yhat"], rtol=1e-9)
+    assert (remote[["yhat_lower", "yhat_upper"]] >= 0).all().all()
