@@ -46,8 +46,18 @@ def _spark_distinct_dates(sdf: Any, time_col: str) -> pd.Series:
             f"The following columns are missing from the Spark DataFrame: [{time_col!r}]. Got columns: "
             f"{list(sdf.columns)}. Set time_col to the name your data uses."
         )
-    dates = sdf.select(functions.col(time_col).cast("timestamp").alias("ds")).distinct().dropna().toPandas()
-    return pd.to_datetime(dates["ds"]).astype("datetime64[ns]")
+    quoted = "`" + time_col.replace("`", "``") + "`"
+    # try_cast: under ANSI mode (Spark 4's default) a plain cast of unreadable text raises.
+    pairs = sdf.select(functions.col(time_col).cast("string").alias("raw"),
+                       functions.expr(f"try_cast({quoted} AS TIMESTAMP)").alias("ds")).distinct().toPandas()
+    unread = pairs.loc[pairs["raw"].notna() & pairs["ds"].isna(), "raw"]
+    if len(unread):
+        raise ValueError(
+            f"Column {time_col!r} of the Spark DataFrame has {len(unread)} distinct values Spark can't read "
+            f"as timestamps (it reads ISO dates such as '2019-01-31'), e.g. {sorted(unread)[:3]}. Convert "
+            f"the column first, e.g. F.to_timestamp(F.col({time_col!r}), 'dd.MM.yyyy')."
+        )
+    return pd.to_datetime(pairs["ds"].dropna()).astype("datetime64[ns]")
 
 
 def _stderr_is_terminal() -> bool:
@@ -414,6 +424,12 @@ class GroupedProphetTuner(BaseEstimator):
         progress = Progress(None, enabled=self.verbose >= 2 or (self.verbose == 1 and _stderr_is_terminal()))
         try:
             if is_spark_dataframe(X):
+                if self.date_format is not None:
+                    raise ValueError(
+                        f"date_format={self.date_format!r} applies to pandas frames; on a Spark DataFrame "
+                        f"convert the column with F.to_timestamp(F.col({self.time_col!r}), <Spark pattern>) "
+                        f"and leave date_format=None."
+                    )
                 config = self._with_time(config, _spark_distinct_dates(X, self.time_col))
                 if config.checkpoint_dir is not None:
                     checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols)

@@ -64,8 +64,9 @@ def test_progress_is_shown_in_a_terminal(tuned):
 def test_no_progress_when_quiet_or_not_a_terminal(tuned, tmp_path):
     cwd, _ = tuned
     piped = run("tune", "sales.csv", "--group", "store,item", "--trials", "2", "--horizon", "30",
-                "--out", str(tmp_path / "a"), cwd=cwd)
+                "--folds", "1", "--freq", "D", "--out", str(tmp_path / "a"), cwd=cwd)
     assert piped.returncode == 0 and "tuning " not in piped.stderr
+    assert (pd.read_csv(tmp_path / "a" / "results.csv")["n_folds"] == 1).all()
     code, err = run_in_terminal("tune", "sales.csv", "--group", "store,item", "--trials", "2", "--horizon", "30",
                                 "--out", str(tmp_path / "b"), "--quiet", cwd=cwd)
     assert code == 0 and "tuning " not in err

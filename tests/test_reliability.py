@@ -24,7 +24,7 @@ from .conftest import (
     unusable_sales,
 )
 
-SMALL = dict(group_cols=["store", "item"], n_trials=3, horizon=30, random_state=0)
+SMALL = dict(group_cols=["store", "item"], n_trials=3, horizon=30, random_state=0, cv_folds=1)
 
 
 # ---------------------------------------------------------------- unusable groups

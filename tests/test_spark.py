@@ -184,3 +184,12 @@ def test_monthly_spark_dataframe_infers_its_frequency_and_clips_like_pandas(spar
     remote = tuner.predict(spark.createDataFrame(future)).toPandas().sort_values("ds").reset_index(drop=True)
     np.testing.assert_allclose(remote["yhat"], local["yhat"], rtol=1e-9)
     assert (remote[["yhat_lower", "yhat_upper"]] >= 0).all().all()
+
+
+def test_spark_text_dates_it_cannot_read_are_refused(spark, sales6):
+    df = sales6[sales6["item"] == 1].assign(ds=lambda d: d["ds"].dt.strftime("%d.%m.%Y"))
+    with pytest.raises(ValueError, match=r"Column 'ds' of the Spark DataFrame has 400 distinct values Spark can't "
+                                         r"read as timestamps .* e.g. \['01.01.2019', '01.01.2020', '01.02.2019'\]"):
+        GroupedProphetTuner(backend="spark", **CROSS_BACKEND).fit(spark.createDataFrame(df))
+    with pytest.raises(ValueError, match=r"date_format='%d.%m.%Y' applies to pandas frames"):
+        GroupedProphetTuner(backend="spark", date_format="%d.%m.%Y", **CROSS_BACKEND).fit(spark.createDataFrame(df))
