@@ -577,7 +577,8 @@ class GroupedProphetTuner(BaseEstimator):
         if is_spark_dataframe(X):
             backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
             return backend.predict_spark(self, X)
-        future = validate_future(X, self.group_cols_, self.time_col, self.date_format)
+        # Positions, not the caller's index (which may repeat, e.g. after pd.concat).
+        future = validate_future(X, self.group_cols_, self.time_col, self.date_format).reset_index(drop=True)
         keys = self._group_keys(future)
         unknown = [k for k in keys if k not in self.trials_]
         if unknown:

@@ -36,12 +36,17 @@ def clip_forecast(values: np.ndarray, clip: bool) -> np.ndarray:
 
 
 def forecast_group(model: Prophet, dates: pd.Series | pd.DatetimeIndex, nonnegative: Any) -> pd.DataFrame:
-    """``yhat``, ``yhat_lower``, ``yhat_upper`` of a fitted model on ``dates``, in their order,
-    clipped at 0 as ``nonnegative`` says for this group's history."""
-    frame = pd.DataFrame({"ds": pd.to_datetime(pd.Series(np.asarray(dates))).astype("datetime64[ns]")})
-    fc = model.predict(frame)
+    """``yhat``, ``yhat_lower``, ``yhat_upper`` of a fitted model on ``dates``, in their order
+    (repeats allowed), clipped at 0 as ``nonnegative`` says for this group's history.
+
+    Prophet's ``predict`` returns its rows sorted by date; each distinct date is forecast once
+    and the forecasts are put back in the order of ``dates``.
+    """
+    ds = pd.Series(pd.to_datetime(pd.Series(np.asarray(dates))).astype("datetime64[ns]").to_numpy())
+    distinct = pd.DataFrame({"ds": ds.drop_duplicates().sort_values().to_numpy()})
+    fc = model.predict(distinct).set_index("ds")
     clip = clips(nonnegative, model.history["y"].to_numpy())
-    out = pd.DataFrame({"ds": frame["ds"].to_numpy()})
+    out = pd.DataFrame({"ds": ds.to_numpy()})
     for col in FORECAST_COLUMNS:
-        out[col] = clip_forecast(fc[col].to_numpy(dtype=float), clip)
+        out[col] = clip_forecast(fc[col].reindex(ds.to_numpy()).to_numpy(dtype=float), clip)
     return out

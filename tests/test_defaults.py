@@ -206,3 +206,23 @@ def test_frequency_inferred_with_gaps(freq):
     gappy = dates.delete([3, 4, 17])  # missing dates don't change the frequency
     assert infer_freq(gappy) == freq
     assert check_freq(freq, gappy) == freq
+
+
+def test_predict_keeps_row_order_with_a_repeated_index(fitted_defaults):
+    future = fitted_defaults.make_future_dataframe(periods=5)
+    doubled = pd.concat([future, future])  # index 0..9 twice
+    fc = fitted_defaults.predict(doubled)
+    assert len(fc) == 20
+    pd.testing.assert_frame_equal(fc.iloc[:10].reset_index(drop=True), fc.iloc[10:].reset_index(drop=True))
+    pd.testing.assert_frame_equal(fc[["store", "item", "ds"]], doubled.reset_index(drop=True))
+
+
+def test_predict_puts_forecasts_back_in_the_frames_order(fitted_defaults):
+    """Prophet's predict sorts by date: shuffled dates still get their own forecasts."""
+    future = fitted_defaults.make_future_dataframe(periods=6)
+    ordered = fitted_defaults.predict(future)
+    shuffled = future.sample(frac=1.0, random_state=1)
+    fc = fitted_defaults.predict(shuffled)
+    merged = fc.merge(ordered, on=["store", "item", "ds"], suffixes=("", "_ordered"))
+    assert len(merged) == len(future)
+    np.testing.assert_allclose(merged["yhat"], merged["yhat_ordered"], rtol=1e-12)
