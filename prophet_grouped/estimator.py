@@ -23,7 +23,8 @@ from .engines import quiet, resolve_engine
 from .exceptions import GroupFitWarning
 from .forecast import FORECAST_COLUMNS, check_nonnegative, forecast_group
 from .frequency import default_horizon, resolve_freq, season_length
-from .metrics import resolve_metric, score
+from .metrics import resolve_metric
+from .metrics import score as metric_score
 from .objective import horizon_offset
 from .progress import Progress
 from .results import PUBLIC_RESULT_COLUMNS, GroupResult, _plain
@@ -697,6 +698,6 @@ class GroupedProphetTuner(BaseEstimator):
         losses = []
         for key, part in truth.groupby(self.group_cols_, sort=False):
             model = self.models_[tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,)))]
-            losses.append(score(metric, part["y"].to_numpy(), fc.loc[part.index, "yhat"].to_numpy(),
+            losses.append(metric_score(metric, part["y"].to_numpy(), fc.loc[part.index, "yhat"].to_numpy(),
                                 model.history["y"].to_numpy(), season_length(self.freq_)))
         return -float(np.mean(losses))
