@@ -75,8 +75,10 @@ def _parse_text_dates(ds: pd.Series, time_col: str, date_format: str | None) -> 
                 fmt = guess_datetime_format(str(sample), dayfirst=dayfirst)
             if fmt and fmt not in candidates:
                 candidates[fmt] = pd.to_datetime(ds, format=fmt, errors="coerce")
-    fitting = {fmt: p for fmt, p in candidates.items() if p[present.index].notna().all()}
-    readings = list({tuple(p.to_numpy()): (fmt, p) for fmt, p in fitting.items()}.values())
+    readings: list[tuple[str, pd.Series]] = []  # formats that read every value, one per distinct reading
+    for fmt, p in candidates.items():
+        if p[present.index].notna().all() and not any(p.equals(q) for _, q in readings):
+            readings.append((fmt, p))
     if len(readings) == 1:
         return readings[0][1]
     if len(readings) > 1:

@@ -49,7 +49,7 @@ def infer_freq(dates: object) -> str:
     if midnight:
         months = index.year * 12 + index.month
         step_months = reduce(gcd, np.diff(months.to_numpy()).tolist())
-        for anchored, start in ((index.is_month_start.all() and index.day.max() == 1, True),
+        for anchored, start in ((index.is_month_start.all(), True),
                                 (index.is_month_end.all(), False)):
             if anchored and step_months >= 1:
                 return _monthly_freq(step_months, int(index.month[0]), start)
