@@ -37,6 +37,10 @@ MISMATCH = "checkpoint_mismatch"
 
 def _describe(value: Any) -> Any:
     """A stable, JSON-able description of a setting (functions by name, not by address)."""
+    if isinstance(value, pd.DataFrame):  # an event table: its content, not its repr
+        from .covariates import frame_digest
+
+        return {"frame": frame_digest(value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _describe(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
@@ -101,10 +105,18 @@ def group_path(directory: str, key: tuple[Any, ...]) -> str:
 
 
 def data_fingerprint(frame: pd.DataFrame) -> str:
-    """A hash of a group's dates and values (columns ds, y)."""
+    """A hash of a group's dates and values (columns ds, y, then any regressor, cap, floor or
+    country column)."""
     digest = hashlib.sha256()
     digest.update(frame["ds"].to_numpy(dtype="datetime64[ns]").view(np.int64).tobytes())
     digest.update(frame["y"].to_numpy(dtype=np.float64).tobytes())
+    for col in frame.columns.drop(["ds", "y"]):
+        digest.update(str(col).encode())
+        values = frame[col]
+        if pd.api.types.is_numeric_dtype(values):
+            digest.update(values.to_numpy(dtype=np.float64).tobytes())
+        else:
+            digest.update("\x1f".join(map(str, values)).encode())
     return f"{len(frame)}:{digest.hexdigest()}"
 
 
@@ -128,7 +140,7 @@ def load_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame) -> Gro
             ),
         )
     values = stored["result"]
-    return GroupResult(key=key, **{name: values[name] for name in RESULT_FIELDS})
+    return GroupResult(key=key, **{name: values[name] for name in RESULT_FIELDS if name in values})
 
 
 def checkpointed(directory: str | None, key: tuple[Any, ...], frame: pd.DataFrame,

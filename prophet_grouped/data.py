@@ -32,13 +32,15 @@ def _fmt_keys(keys: Sequence[object], limit: int = 5) -> str:
     return f"[{shown}{more}]"
 
 
-def _check_columns(df: pd.DataFrame, required: list[str], role: str) -> None:
-    missing = [c for c in required if c not in df.columns]
+_COLUMNS_FIX = "Rename them, or set group_cols, time_col and target_col to the names your data uses."
+
+
+def check_columns(columns: Sequence[str], required: Sequence[str], role: str, fix: str = _COLUMNS_FIX) -> None:
+    """Raise ValueError naming the ``required`` columns absent from ``columns``, with ``fix``."""
+    missing = [c for c in required if c not in columns]
     if missing:
         raise ValueError(
-            f"The following columns are missing from the {role}: {missing}. "
-            f"Got columns: {list(df.columns)}. Rename them, or set group_cols, time_col and "
-            f"target_col to the names your data uses."
+            f"The following columns are missing from the {role}: {missing}. Got columns: {list(columns)}. {fix}"
         )
 
 
@@ -162,15 +164,32 @@ def _check_keys(df: pd.DataFrame, group_cols: list[str]) -> None:
             )
 
 
+def _check_numeric(df: pd.DataFrame, col: str, role: str) -> pd.Series:
+    values = df[col]
+    if pd.api.types.is_bool_dtype(values):
+        return values.astype("float64")
+    if not pd.api.types.is_numeric_dtype(values):
+        raise ValueError(
+            f"Column {col!r} ({role}) must be numeric, got dtype {values.dtype}. Convert it with "
+            f"pd.to_numeric(df[{col!r}]) (flags as 0/1)."
+        )
+    values = values.astype("float64")
+    if np.isinf(values.to_numpy()).any():
+        raise ValueError(f"Column {col!r} ({role}) has {int(np.isinf(values.to_numpy()).sum())} infinite values.")
+    return values
+
+
 def validate_history(
-    df: object, group_cols: list[str], time_col: str, target_col: str, date_format: str | None = None
+    df: object, group_cols: list[str], time_col: str, target_col: str, date_format: str | None = None,
+    extra: Sequence[str] = (), numeric: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Check a long-format history frame and return it as ``group_cols + [ds, y]``.
+    """Check a long-format history frame and return it as ``group_cols + [ds, y] + extra``.
 
     The returned frame has naive ``datetime64[ns]`` ``ds`` and float ``y`` and is sorted by
     group and date. Missing ``y`` values are kept: tuning ignores those rows, as Prophet does.
-    Every problem raises ``TypeError`` or ``ValueError`` naming the column or
-    group at fault and the fix.
+    ``extra`` columns (regressors, cap, floor, a country column) are carried along; those in
+    ``numeric`` must be numbers (booleans become 0/1). Every problem raises ``TypeError`` or
+    ``ValueError`` naming the column or group at fault and the fix.
     """
     if not isinstance(df, pd.DataFrame):
         raise TypeError(
@@ -179,11 +198,13 @@ def validate_history(
         )
     if df.empty:
         raise ValueError("The input frame is empty: there is nothing to fit.")
-    _check_columns(df, group_cols + [time_col, target_col], "input frame")
+    check_columns(list(df.columns), group_cols + [time_col, target_col, *extra], "input frame")
     _check_keys(df, group_cols)
     out = df[group_cols].copy()
     out["ds"] = _check_time(df, time_col, date_format).to_numpy()
     out["y"] = _check_target(df, target_col).to_numpy()
+    for col in extra:
+        out[col] = (_check_numeric(df, col, "a regressor, cap or floor") if col in numeric else df[col]).to_numpy()
     dup = out.duplicated(group_cols + ["ds"], keep=False)
     if dup.any():
         first = out.loc[dup].iloc[0]
@@ -198,8 +219,11 @@ def validate_history(
     return out.sort_values(group_cols + ["ds"], kind="stable").reset_index(drop=True)
 
 
-def split_groups(history: pd.DataFrame, group_cols: list[str]) -> list[tuple[tuple, pd.DataFrame]]:
-    """One (key, ds/y frame) task per group of a validated history, longest groups first.
+def split_groups(
+    history: pd.DataFrame, group_cols: list[str], extra: Sequence[str] = ()
+) -> list[tuple[tuple, pd.DataFrame]]:
+    """One (key, frame of ds, y and ``extra``) task per group of a validated history, longest
+    groups first.
 
     Keys are tuples of plain Python values, so they compare equal whichever backend made them.
     """
@@ -208,24 +232,31 @@ def split_groups(history: pd.DataFrame, group_cols: list[str]) -> list[tuple[tup
     tasks = []
     for key, part in history.groupby(group_cols, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        tasks.append((tuple(_plain(k) for k in key), part[["ds", "y"]].reset_index(drop=True)))
+        tasks.append((tuple(_plain(k) for k in key), part[["ds", "y", *extra]].reset_index(drop=True)))
     # Longest first, so that the last tasks to start are short ones.
     tasks.sort(key=lambda task: -len(task[1]))
     return tasks
 
 
 def validate_future(
-    df: object, group_cols: list[str], time_col: str, date_format: str | None = None
+    df: object, group_cols: list[str], time_col: str, date_format: str | None = None, extra: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """Check a frame of dates to forecast and return it as ``group_cols + [ds]``."""
+    """Check a frame of dates to forecast and return it as ``group_cols + [ds] + extra``
+    (``extra``: the numeric regressor, cap and floor columns the models need)."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"Expected a pandas DataFrame of groups and dates, got {type(df).__name__}.")
     if df.empty:
         raise ValueError("The frame to predict is empty: it needs group columns and dates.")
-    _check_columns(df, group_cols + [time_col], "frame to predict")
+    check_columns(list(df.columns), group_cols + [time_col], "frame to predict")
+    check_columns(list(df.columns), extra, "frame to predict",
+                  "The models use them (regressor_cols, or cap/floor for logistic growth): add their values on "
+                  "the dates to forecast (make_future_dataframe gives the dates; merge your planned prices, "
+                  "promotions or capacities).")
     _check_keys(df, group_cols)
     out = df[group_cols].copy()
     out["ds"] = _check_time(df, time_col, date_format).to_numpy()
+    for col in extra:
+        out[col] = _check_numeric(df, col, "a regressor, cap or floor").to_numpy()
     return out
 
 
@@ -236,6 +267,7 @@ def make_retail_sales(
     start: str = "2019-01-01",
     seed: int | None = 0,
     intermittent_share: float = 0.1,
+    covariates: bool = False,
 ) -> pd.DataFrame:
     """Generate realistic daily store x item sales.
 
@@ -243,6 +275,13 @@ def make_retail_sales(
     monthly and yearly seasonality, holiday effects (Christmas, New Year, Black Friday, Easter
     and summer peaks), multiplicative noise and Poisson counts. A share of items is
     intermittent: mostly zero with occasional sales.
+
+    With ``covariates=True`` each series also has a ``price`` (a list price per item that is
+    cut by 10-35% in about a quarter of the weeks, Monday to Sunday) and a ``promo`` flag (a
+    three-day promotion, Thursday to Saturday, in about one week in six), known in advance as a
+    planner's would be; sales respond to both (price elasticity 1.5-3, promotion uplift
+    +35-100%). They are drawn from their own random stream: the other columns' randomness is that
+    of ``covariates=False``.
 
     Parameters
     ----------
@@ -256,12 +295,15 @@ def make_retail_sales(
         Seed; the same seed gives the same frame.
     intermittent_share : float
         Share of series, in [0, 1], that are intermittent.
+    covariates : bool
+        Add the ``price`` and ``promo`` columns, with their effect on sales.
 
     Returns
     -------
     pandas.DataFrame
         Columns ``store``, ``item`` (ints), ``ds`` (daily dates) and ``y`` (float counts >= 0),
-        sorted by store, item and date.
+        then ``price`` (float) and ``promo`` (0/1) with ``covariates=True``; sorted by store,
+        item and date.
 
     Examples
     --------
@@ -311,15 +353,35 @@ def make_retail_sales(
         rate[intermittent] = rng.uniform(0.05, 0.4, size=(int(intermittent.sum()), 1)) * np.exp(
             weekly[intermittent]
         )
+    if covariates:
+        price, promo, effect = _price_and_promo(np.random.default_rng(None if seed is None else [seed, 7]), n, ds)
+        rate = rate * effect
     y = rng.poisson(rate).astype(float)
 
     stores = np.repeat(np.arange(1, n_stores + 1), n_items)
     items = np.tile(np.arange(1, n_items + 1), n_stores)
-    return pd.DataFrame(
-        {
-            "store": np.repeat(stores, periods),
-            "item": np.repeat(items, periods),
-            "ds": np.tile(ds.to_numpy(), n),
-            "y": y.ravel(),
-        }
-    )
+    columns = {
+        "store": np.repeat(stores, periods),
+        "item": np.repeat(items, periods),
+        "ds": np.tile(ds.to_numpy(), n),
+        "y": y.ravel(),
+    }
+    if covariates:
+        columns["price"] = price.ravel()
+        columns["promo"] = promo.ravel()
+    return pd.DataFrame(columns)
+
+
+def _price_and_promo(rng: np.random.Generator, n: int, ds: pd.DatetimeIndex) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weekly price cuts and three-day promotions for ``n`` series, and their effect on the sales rate."""
+    week = ((ds - ds[0]).days.to_numpy() + ds[0].day_of_week) // 7  # Monday-to-Sunday weeks
+    n_weeks = int(week.max()) + 1
+    list_price = np.round(rng.lognormal(np.log(8.0), 0.6, size=(n, 1)), 2)
+    cut = np.where(rng.random((n, n_weeks)) < 0.25, rng.uniform(0.10, 0.35, size=(n, n_weeks)), 0.0)
+    price = np.round(list_price * (1.0 - cut[:, week]), 2)
+    promo_week = rng.random((n, n_weeks)) < 1 / 6
+    promo = (promo_week[:, week] & np.isin(ds.day_of_week.to_numpy(), (3, 4, 5))).astype(int)
+    elasticity = rng.uniform(1.5, 3.0, size=(n, 1))
+    uplift = rng.uniform(np.log(1.35), np.log(2.0), size=(n, 1))
+    effect = (price / list_price) ** -elasticity * np.exp(uplift * promo)
+    return price, promo, effect

@@ -18,7 +18,15 @@ from sklearn.utils.validation import check_is_fitted
 
 from . import checkpoint
 from .backends import get_backend
-from .data import MIN_TRAIN_POINTS, as_group_cols, split_groups, validate_future, validate_history
+from .covariates import (
+    Drivers,
+    check_country,
+    check_future_values,
+    check_holidays_table,
+    check_regressor_names,
+    frame_digest,
+)
+from .data import MIN_TRAIN_POINTS, as_group_cols, check_columns, split_groups, validate_future, validate_history
 from .engines import quiet, resolve_engine
 from .exceptions import GroupFitWarning
 from .forecast import FORECAST_COLUMNS, check_nonnegative, forecast_group
@@ -141,9 +149,26 @@ class GroupedProphetTuner(BaseEstimator):
         trials are scored on. ``"auto"``: for the groups whose history has no negative value
         (sales, counts). True: every group. False: never.
     holidays_country : str or None, default=None
-        Country code (e.g. ``"US"``) whose holidays every model gets.
+        Country code (e.g. ``"US"``) whose holidays every model gets, or the name of a column of
+        the history holding each group's country code (one per group).
+    regressor_cols : list of str or None, default=None
+        Columns of the history known in advance (price, promotion flags, SNAP days, weather
+        forecasts): each becomes an extra regressor of every group's models, and every frame
+        given to ``predict`` must hold their values. The ``"auto"`` space tunes one prior scale
+        shared by them (``regressor_prior_scale``; their mode follows ``seasonality_mode``); a
+        dict space may tune ``regressor_mode``, ``"<column>_prior_scale"`` and
+        ``"<column>_mode"``. A regressor constant in a group's history is left out of that
+        group's models (``results_["dropped_regressors"]``); a missing value where ``y`` is
+        observed fails the group with the reason.
+    holidays : pandas.DataFrame or None, default=None
+        Events in Prophet's format: columns ``holiday`` and ``ds``, optionally ``lower_window``,
+        ``upper_window`` and ``prior_scale``. Without group columns every group gets every event;
+        with some or all of the group columns a row applies to the groups with those values
+        (NaN: every group), e.g. one store's promotions or closures. Combines with
+        ``holidays_country``.
     prophet_params : dict or None, default=None
-        Fixed Prophet constructor arguments for every model.
+        Fixed Prophet constructor arguments for every model. With ``{"growth": "logistic"}`` the
+        history and every frame to predict need a ``cap`` column (and may have a ``floor``).
     backend : {"local", "spark", "ray"} or Backend, default="local"
         Where groups are tuned.
     backend_options : dict or None, default=None
@@ -230,6 +255,8 @@ class GroupedProphetTuner(BaseEstimator):
         date_format: str | None = None,
         nonnegative: bool | str = "auto",
         holidays_country: str | None = None,
+        regressor_cols: Sequence[str] | None = None,
+        holidays: pd.DataFrame | None = None,
         prophet_params: Mapping[str, Any] | None = None,
         backend: Any = "local",
         backend_options: Mapping[str, Any] | None = None,
@@ -256,6 +283,8 @@ class GroupedProphetTuner(BaseEstimator):
         self.date_format = date_format
         self.nonnegative = nonnegative
         self.holidays_country = holidays_country
+        self.regressor_cols = regressor_cols
+        self.holidays = holidays
         self.prophet_params = prophet_params
         self.backend = backend
         self.backend_options = backend_options
@@ -324,22 +353,19 @@ class GroupedProphetTuner(BaseEstimator):
                 raise ValueError(
                     f"Unknown Prophet arguments in prophet_params: {unknown}. Valid: {prophet_kwargs()}."
                 )
-        if self.holidays_country is not None:
-            import holidays
-
-            try:
-                holidays.country_holidays(self.holidays_country)
-            except (NotImplementedError, KeyError, AttributeError) as exc:
-                raise ValueError(
-                    f"holidays_country={self.holidays_country!r} is not a country the holidays package "
-                    f"knows; use an ISO code such as 'US', 'DE' or 'BR'."
-                ) from exc
+        if self.holidays_country is not None and not isinstance(self.holidays_country, str):
+            raise TypeError(
+                f"holidays_country must be a country code such as 'US', or the name of a column holding each "
+                f"group's country code; got {self.holidays_country!r}. For different countries per group, put "
+                f"the codes in a column of the history and give its name."
+            )
+        regressors = self._regressor_cols()
         if self.n_jobs is not None:
             if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs == 0:
                 raise ValueError(f"n_jobs must be a non-zero integer or None, got {self.n_jobs!r}.")
         random_state = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         config = TuningConfig(
-            search_space=resolve_search_space(self.search_space),
+            search_space=resolve_search_space(self.search_space, regressors),
             metric=resolve_metric(self.metric),
             n_trials=int(self.n_trials),
             early_stopping_rounds=None if self.early_stopping_rounds is None else int(self.early_stopping_rounds),
@@ -347,8 +373,7 @@ class GroupedProphetTuner(BaseEstimator):
             cv_folds=None if self.cv_folds is None else int(self.cv_folds),
             cutoffs=cutoffs,
             freq=self.freq,  # type: ignore[arg-type]  # set from the data by _with_time
-            holidays_country=self.holidays_country,
-            prophet_params=dict(self.prophet_params) if self.prophet_params else None,
+            drivers=Drivers(),  # set from the data's columns by _with_drivers
             engine=resolve_engine(self.engine),
             random_state=random_state,
             fallback=self.fallback,
@@ -357,6 +382,50 @@ class GroupedProphetTuner(BaseEstimator):
             nonnegative=self.nonnegative,
         )
         return group_cols, config
+
+    def _regressor_cols(self) -> tuple[str, ...]:
+        cols = self.regressor_cols
+        if cols is None:
+            return ()
+        if isinstance(cols, str):
+            cols = [cols]
+        if not isinstance(cols, Sequence) or not all(isinstance(c, str) for c in cols):
+            raise TypeError(f"regressor_cols must be a list of column names or None, got {self.regressor_cols!r}.")
+        if len(set(cols)) != len(cols):
+            raise ValueError(f"regressor_cols has duplicate names: {list(cols)!r}.")
+        clash = [c for c in cols if c in (self.time_col, self.target_col, *as_group_cols(self.group_cols))]
+        if clash:
+            raise ValueError(f"regressor_cols can't include the time, target or group columns: {clash}.")
+        check_regressor_names(cols)
+        return tuple(cols)
+
+    def _with_drivers(self, config: TuningConfig, group_cols: list[str], columns: Sequence[str]) -> TuningConfig:
+        """``config`` with its :class:`~prophet_grouped.covariates.Drivers`, checked against the
+        history's ``columns``: regressors, events, country holidays, cap and floor."""
+        regressors = self._regressor_cols()
+        prophet_params = dict(self.prophet_params or {})
+        tables = [t for t in (self.holidays, prophet_params.pop("holidays", None)) if t is not None]
+        table = None
+        if tables:
+            table = pd.concat([check_holidays_table(t, group_cols) for t in tables], ignore_index=True)
+        holidays_by = tuple((c, group_cols.index(c)) for c in group_cols if table is not None and c in table.columns)
+        country, country_col = self.holidays_country, None
+        if country is not None and country in columns:
+            country, country_col = None, country
+        elif country is not None:
+            check_country(country)
+        logistic = prophet_params.get("growth") == "logistic"
+        required = [*regressors, *(["cap"] if logistic else [])]
+        check_columns(list(columns), required, "history",
+                      f"regressor_cols={list(regressors)} must be columns of the history"
+                      + (" and growth='logistic' needs a 'cap' column (the saturating maximum; 'floor' optional)"
+                         if logistic else "") + ".")
+        drivers = Drivers(
+            prophet_params=prophet_params, regressors=regressors, holidays=table, holidays_by=holidays_by,
+            country=country, country_col=country_col, cap=logistic, floor=logistic and "floor" in columns,
+            holidays_digest=frame_digest(table),
+        )
+        return dataclasses.replace(config, drivers=drivers)
 
     def _with_time(self, config: TuningConfig, dates: Any) -> TuningConfig:
         """``config`` with the frequency (checked or inferred from ``dates``, the distinct dates
@@ -431,16 +500,24 @@ class GroupedProphetTuner(BaseEstimator):
                         f"convert the column with F.to_timestamp(F.col({self.time_col!r}), <Spark pattern>) "
                         f"and leave date_format=None."
                     )
+                config = self._with_drivers(config, group_cols, X.columns)
                 config = self._with_time(config, _spark_distinct_dates(X, self.time_col))
                 if config.checkpoint_dir is not None:
                     checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols)
                 stream = backend.run_spark(X, group_cols, self.time_col, self.target_col, config, self.n_jobs,
                                            progress=progress)
             else:
-                history = validate_history(X, group_cols, self.time_col, self.target_col, self.date_format)
+                if isinstance(X, pd.DataFrame):
+                    config = self._with_drivers(config, group_cols, list(X.columns))
+                drivers = config.drivers
+                history = validate_history(X, group_cols, self.time_col, self.target_col, self.date_format,
+                                           extra=drivers.columns, numeric=drivers.future_columns)
+                if drivers.country_col is not None:
+                    for code in history[drivers.country_col].dropna().unique():
+                        check_country(code, f"column {drivers.country_col!r} holds ")
                 config = self._with_time(config, history["ds"])
                 self._check_lengths(history, group_cols, config)
-                tasks = split_groups(history, group_cols)
+                tasks = split_groups(history, group_cols, drivers.columns)
                 if config.checkpoint_dir is not None:
                     checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols)
                     tasks, resumed = self._resume(tasks, config)
@@ -579,7 +656,9 @@ class GroupedProphetTuner(BaseEstimator):
             backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
             return backend.predict_spark(self, X)
         # Positions, not the caller's index (which may repeat, e.g. after pd.concat).
-        future = validate_future(X, self.group_cols_, self.time_col, self.date_format).reset_index(drop=True)
+        extra = self._future_columns()
+        future = validate_future(X, self.group_cols_, self.time_col, self.date_format, extra).reset_index(drop=True)
+        check_future_values(future, self.group_cols_, extra)
         keys = self._group_keys(future)
         unknown = [k for k in keys if k not in self.trials_]
         if unknown:
@@ -612,9 +691,19 @@ class GroupedProphetTuner(BaseEstimator):
         for key, rows in grouped:
             key = key if isinstance(key, tuple) else (key,)
             model = self.models_[tuple(_plain(k) for k in key)]
-            fc = forecast_group(model, rows["ds"], self.nonnegative)
+            fc = forecast_group(model, rows[["ds", *extra]], self.nonnegative)
             out.loc[rows.index, list(FORECAST_COLUMNS)] = fc[list(FORECAST_COLUMNS)].to_numpy()
-        return out.reset_index(drop=True)
+        return out.drop(columns=list(extra)).reset_index(drop=True)
+
+    def _future_columns(self) -> tuple[str, ...]:
+        """Columns every frame to predict needs besides groups and dates: the regressors, and
+        ``cap`` (and ``floor`` when the history had one) for logistic growth."""
+        cols = list(self._regressor_cols())
+        if (self.prophet_params or {}).get("growth") == "logistic":
+            cols.append("cap")
+            if any(getattr(m, "logistic_floor", False) for m in self.models_.values()):
+                cols.append("floor")
+        return tuple(cols)
 
     def _key(self, group: Any) -> tuple[Any, ...]:
         key = tuple(_plain(v) for v in (group if isinstance(group, tuple) else (group,)))
@@ -692,8 +781,10 @@ class GroupedProphetTuner(BaseEstimator):
         """
         check_is_fitted(self, "models_")
         metric = resolve_metric(self.metric)
-        truth = validate_history(X, self.group_cols_, self.time_col, self.target_col, self.date_format)
-        fc = self.predict(truth.rename(columns={"ds": self.time_col})[self.group_cols_ + [self.time_col]])
+        extra = self._future_columns()
+        truth = validate_history(X, self.group_cols_, self.time_col, self.target_col, self.date_format,
+                                 extra=extra, numeric=extra)
+        fc = self.predict(truth.rename(columns={"ds": self.time_col})[self.group_cols_ + [self.time_col, *extra]])
         truth = truth.reset_index(drop=True)
         losses = []
         for key, part in truth.groupby(self.group_cols_, sort=False):

@@ -8,9 +8,11 @@ the holiday tables rebuilt each time). :class:`FoldCache` builds them once per f
 feature configuration, with Prophet's own ``preprocess``; each trial then only sets the prior
 scales and modes, solves the MAP problem with prophet-batch's solver (the same function the
 batch engine calls, on the same inputs) and forecasts the validation dates with Prophet's
-formula. Anything outside what this covers (logistic growth, extra regressors, conditional
-seasonalities, a holidays frame, MCMC, a solve the solver rejects) returns None and the trial
-takes the ordinary path.
+formula. Extra regressors (standardized per fold as Prophet does) and events tables (country
+holidays and a holidays frame, with per-event prior scales) are columns of the cached design
+matrix like the Fourier features. Anything outside what this covers (logistic growth,
+conditional seasonalities, MCMC, a solve the solver rejects) returns None and the trial takes
+the ordinary path.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class _Entry:
     y_scale: float
     floor_valid: np.ndarray
     flat: bool
+    #: Prior scales a holidays frame gives its events (the others use holidays_prior_scale).
+    event_priors: dict[str, float] = dataclasses.field(default_factory=dict)
     views: dict[tuple[Any, ...], Any] = dataclasses.field(default_factory=dict)
 
     def view(self, orders: dict[str, int]) -> _View:
@@ -77,35 +81,49 @@ class _View:
 def feature_key(model: Prophet) -> tuple[tuple[Any, ...], dict[str, int]] | None:
     """What a model's features and trend inputs depend on besides the data and the Fourier
     orders, and those orders; None when the model is outside what the cache covers."""
-    if (model.growth not in ("linear", "flat") or model.extra_regressors or model.holidays is not None
-            or model.mcmc_samples or model.logistic_floor):
+    from .covariates import frame_digest
+
+    if model.growth not in ("linear", "flat") or model.mcmc_samples or model.logistic_floor:
         return None
     if any(props["condition_name"] is not None for props in model.seasonalities.values()):
         return None
     seasonal = tuple(sorted((name, float(props["period"])) for name, props in model.seasonalities.items()))
     changepoints = None if model.changepoints is None else tuple(pd.to_datetime(model.changepoints))
+    # A regressor's standardization depends on the fold's data and this setting only; its
+    # prior scale and mode are per trial.
+    regressors = tuple((name, str(props["standardize"])) for name, props in model.extra_regressors.items())
     key = (model.growth, model.n_changepoints, model.changepoint_range, changepoints,
            str(model.yearly_seasonality), str(model.weekly_seasonality), str(model.daily_seasonality),
-           seasonal, model.country_holidays, model.scaling)
+           seasonal, model.country_holidays, model.scaling, regressors, frame_digest(model.holidays))
     return key, {name: int(props["fourier_order"]) for name, props in model.seasonalities.items()}
 
 
-def _owner_settings(model: Prophet, owner: str) -> tuple[float, str]:
-    """(prior scale, mode) a Prophet model gives the features of ``owner``."""
-    if owner == "holidays":
-        return float(model.holidays_prior_scale), model.holidays_mode
+def _owner_settings(model: Prophet, owner: str, event_priors: dict[str, float]) -> tuple[float, str]:
+    """(prior scale, mode) a Prophet model gives the features of ``owner``: a seasonality, an
+    extra regressor or an event (``event_priors``: an events table's own prior scales)."""
+    if owner.startswith(_EVENT):
+        name = owner[len(_EVENT):]
+        return float(event_priors.get(name, model.holidays_prior_scale)), model.holidays_mode
+    regressor = model.extra_regressors.get(owner)
+    if regressor is not None:
+        return float(regressor["prior_scale"]), regressor["mode"]
     props = model.seasonalities.get(owner)
     if props is None:  # an automatic seasonality, added by preprocess with the model's defaults
         return float(model.seasonality_prior_scale), model.seasonality_mode
     return float(props["prior_scale"]), props["mode"]
 
 
-def _vectors(owners: list[tuple[str, np.ndarray]], K: int, model: Prophet) -> tuple[np.ndarray, np.ndarray]:
+#: Prefix of an event's owner name (events can't clash with seasonality or regressor names).
+_EVENT = "\x00event:"
+
+
+def _vectors(owners: list[tuple[str, np.ndarray]], K: int, model: Prophet,
+             event_priors: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature prior scales and multiplicative flags for ``model``."""
     sigmas = np.empty(K)
     s_m = np.zeros(K)
     for owner, mask in owners:
-        prior, mode = _owner_settings(model, owner)
+        prior, mode = _owner_settings(model, owner, event_priors)
         sigmas[mask] = prior
         s_m[mask] = 1.0 if mode == "multiplicative" else 0.0
     return sigmas, s_m
@@ -150,14 +168,22 @@ class FoldCache:
         cols = template.train_component_cols
         owners = []
         covered = np.zeros(inputs.K, int)
-        for name in list(template.seasonalities) + ["holidays"]:
+        events = [] if template.train_holiday_names is None else list(template.train_holiday_names.unique())
+        named = [(name, name) for name in [*template.seasonalities, *template.extra_regressors]]
+        for owner, name in named + [(_EVENT + str(e), str(e)) for e in events]:
             if name in cols:
                 index = np.flatnonzero(cols[name].to_numpy() != 0)
-                owners.append((name, index))
+                owners.append((owner, index))
                 covered[index] += 1
         if not (covered == 1).all():
             return None
-        valid = template.setup_dataframe(self.valid[["ds"]].copy())
+        event_priors: dict[str, float] = {}
+        table = template.holidays
+        if table is not None and "prior_scale" in table.columns:
+            for name, ps in zip(table["holiday"], table["prior_scale"]):
+                if not pd.isna(ps):
+                    event_priors[str(name)] = float(ps)
+        valid = template.setup_dataframe(self.valid.drop(columns="y").copy())
         X_valid, _, _, _ = template.make_all_seasonality_features(valid)
         entry = _Entry(
             inputs=dataclasses.replace(inputs, X=np.asarray(inputs.X, dtype=float), y=y,
@@ -166,9 +192,10 @@ class FoldCache:
             t_valid=valid["t"].to_numpy(dtype=float),
             t_change=np.asarray(template.changepoints_t, dtype=float), y_scale=float(template.y_scale),
             floor_valid=valid["floor"].to_numpy(dtype=float), flat=template.growth == "flat",
+            event_priors=event_priors,
         )
         # Self-check: the prior scales and modes derived per owner are Prophet's own.
-        sigmas, s_m = _vectors(entry.view({}).owners, inputs.K, template)
+        sigmas, s_m = _vectors(entry.view({}).owners, inputs.K, template, event_priors)
         if not (np.array_equal(sigmas, np.asarray(inputs.sigmas, dtype=float))
                 and np.array_equal(s_m, np.asarray(inputs.s_m, dtype=float))):
             return None
@@ -187,7 +214,7 @@ class FoldCache:
         if entry is None:
             return None
         view = entry.view(orders)
-        sigmas, s_m = _vectors(view.owners, view.index.size, model)
+        sigmas, s_m = _vectors(view.owners, view.index.size, model, entry.event_priors)
         inputs = dataclasses.replace(view.inputs, tau=float(model.changepoint_prior_scale),
                                      sigmas=sigmas, s_a=1.0 - s_m, s_m=s_m)
         if s_m.any():

@@ -35,16 +35,25 @@ def clip_forecast(values: np.ndarray, clip: bool) -> np.ndarray:
     return np.maximum(values, 0.0) if clip else values
 
 
-def forecast_group(model: Prophet, dates: pd.Series | pd.DatetimeIndex, nonnegative: Any) -> pd.DataFrame:
+def forecast_group(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.DataFrame, nonnegative: Any) -> pd.DataFrame:
     """``yhat``, ``yhat_lower``, ``yhat_upper`` of a fitted model on ``dates``, in their order
     (repeats allowed), clipped at 0 as ``nonnegative`` says for this group's history.
 
-    Prophet's ``predict`` returns its rows sorted by date; each distinct date is forecast once
-    and the forecasts are put back in the order of ``dates``.
+    ``dates`` is a series of dates, or a frame with ``ds`` and the columns the model needs
+    (its regressors' values, ``cap`` and ``floor`` for logistic growth). Prophet's ``predict``
+    returns its rows sorted by date; each distinct date is forecast once and the forecasts are
+    put back in the order of ``dates``.
     """
-    ds = pd.Series(pd.to_datetime(pd.Series(np.asarray(dates))).astype("datetime64[ns]").to_numpy())
-    distinct = pd.DataFrame({"ds": ds.drop_duplicates().sort_values().to_numpy()})
-    fc = model.predict(distinct).set_index("ds")
+    frame = dates.reset_index(drop=True) if isinstance(dates, pd.DataFrame) else pd.DataFrame({"ds": np.asarray(dates)})
+    ds = pd.Series(pd.to_datetime(frame["ds"]).astype("datetime64[ns]").to_numpy())
+    distinct = frame.assign(ds=ds).drop_duplicates()
+    if distinct["ds"].duplicated().any():
+        day = distinct.loc[distinct["ds"].duplicated(), "ds"].iloc[0]
+        raise ValueError(
+            f"The frame to predict has date {day} more than once for one group, with different values of "
+            f"{[c for c in frame.columns if c != 'ds']}; give one row per group and date."
+        )
+    fc = model.predict(distinct.sort_values("ds").reset_index(drop=True)).set_index("ds")
     clip = clips(nonnegative, model.history["y"].to_numpy())
     out = pd.DataFrame({"ds": ds.to_numpy()})
     for col in FORECAST_COLUMNS:

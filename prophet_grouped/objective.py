@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .covariates import regressor_param_names
 from .data import MIN_TRAIN_POINTS
 from .engines import fit_prophet
 from .fastfit import FoldCache
@@ -23,6 +24,7 @@ from .search_space import DEFAULT_FOURIER_ORDERS, SEASONALITY_PERIODS, _SEASONAL
 if TYPE_CHECKING:
     from prophet import Prophet
 
+    from .covariates import GroupDrivers
     from .metrics import Metric
 
 
@@ -45,20 +47,31 @@ def build_prophet(
     prophet_params: Mapping[str, Any] | None = None,
     holidays_country: str | None = None,
     uncertainty_samples: int | None = None,
+    drivers: GroupDrivers | None = None,
 ) -> Prophet:
     """An unfitted Prophet for ``params`` on top of the fixed ``prophet_params``.
 
     Names like ``yearly_seasonality_prior_scale`` and ``weekly_fourier_order`` become
     ``add_seasonality(name, period, fourier_order, prior_scale)`` calls (periods 365.25, 30.5,
-    7 and 1 days) with the built-in seasonality of that name switched off; every other name is
-    a Prophet constructor argument.
+    7 and 1 days) with the built-in seasonality of that name switched off; ``regressor_prior_scale``,
+    ``regressor_mode``, ``<column>_prior_scale`` and ``<column>_mode`` set the extra regressors'
+    ``add_regressor`` arguments; every other name is a Prophet constructor argument.
+    ``drivers`` (a group's regressors, events and country) replaces ``prophet_params`` and
+    ``holidays_country``.
     """
     from prophet import Prophet
 
+    if drivers is not None:
+        prophet_params, holidays_country = drivers.prophet_params, drivers.country
+    regressor_names = set(regressor_param_names(drivers.regressors + drivers.dropped if drivers else ()))
     kwargs: dict[str, Any] = dict(prophet_params or {})
+    if drivers is not None and drivers.holidays is not None:
+        kwargs["holidays"] = drivers.holidays
     seasonal: dict[str, dict[str, Any]] = {}
     for name, value in params.items():
         match = _SEASONAL_RE.match(name)
+        if name in regressor_names:
+            continue
         if match:
             seasonal.setdefault(match.group(1), {})[match.group(2)] = value
         else:
@@ -85,6 +98,9 @@ def build_prophet(
         else:
             model.add_country_holidays(country_name=holidays_country)
             _CHECKED_COUNTRIES.add(holidays_country)
+    if drivers is not None:
+        for col, (prior, mode) in drivers.regressor_settings(params).items():
+            model.add_regressor(col, prior_scale=prior, mode=mode)
     return model
 
 
@@ -142,7 +158,8 @@ def make_folds(
     frame: pd.DataFrame, horizon: int, freq: str, cv_folds: int, cutoffs: Sequence[pd.Timestamp] | None,
     max_orders: Mapping[str, int] | None = None,
 ) -> list[Fold]:
-    """Split one group's history (columns ds, y, sorted) into validation folds.
+    """Split one group's history (columns ds, y and its regressors, cap, floor; sorted) into
+    validation folds.
 
     ``max_orders`` (seasonality name -> highest Fourier order trials may use) sizes each
     fold's feature cache.
@@ -151,8 +168,8 @@ def make_folds(
     ds = frame["ds"]
     folds = []
     for cutoff in fold_cutoffs(ds.iloc[-1], horizon, freq, cv_folds, cutoffs):
-        train = frame.loc[ds <= cutoff, ["ds", "y"]].reset_index(drop=True)
-        valid = frame.loc[(ds > cutoff) & (ds <= cutoff + step), ["ds", "y"]].reset_index(drop=True)
+        train = frame.loc[ds <= cutoff].reset_index(drop=True)
+        valid = frame.loc[(ds > cutoff) & (ds <= cutoff + step)].reset_index(drop=True)
         if len(train) < MIN_TRAIN_POINTS or valid.empty:
             raise ValueError(
                 f"too short for cutoff {cutoff.date()}: {len(train)} training points (at least "
@@ -180,6 +197,7 @@ def evaluate(
     until: float | None = None,
     clip: bool = False,
     season_length: int = 1,
+    drivers: GroupDrivers | None = None,
 ) -> float:
     """Mean loss of ``params`` over ``folds``; trials draw no uncertainty intervals.
 
@@ -187,23 +205,29 @@ def evaluate(
     ``clip`` scores forecasts clipped at 0, as the group's forecasts will be;
     ``season_length`` scales ``mase`` and ``rmsse``.
     """
+    if drivers is not None:
+        prophet_params = drivers.prophet_params
+
+    def make() -> Prophet:
+        return build_prophet(params, prophet_params, holidays_country, uncertainty_samples=0, drivers=drivers)
+
     losses = []
     for fold in folds:
         check_seasonality_mode(params, prophet_params, fold.train["y"].to_numpy())
         if engine == "batch" and fold.cache is not None:
             # The same MAP solve on features built once per fold (prophet_grouped.fastfit).
-            yhat = fold.cache.forecast(build_prophet(params, prophet_params, holidays_country, uncertainty_samples=0))
+            yhat = fold.cache.forecast(make())
             if yhat is not None:
                 losses.append(fold_loss(fold, yhat, metric, clip, season_length))
                 continue
         model = fit_prophet(
-            lambda: build_prophet(params, prophet_params, holidays_country, uncertainty_samples=0),
+            make,
             fold.train,
             engine,
             output_dir,
             timeout=None if until is None else max(0.1, until - time.monotonic()),
         )
-        yhat = model.predict(fold.valid[["ds"]])["yhat"].to_numpy()
+        yhat = model.predict(fold.valid.drop(columns="y"))["yhat"].to_numpy()
         losses.append(fold_loss(fold, yhat, metric, clip, season_length))
     loss = float(np.mean(losses))
     if not np.isfinite(loss):

@@ -24,11 +24,12 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
     ("best_params", "string"),
     ("trials", "string"),
     ("model_json", "string"),
+    ("dropped_regressors", "string"),
 )
 RESULT_FIELDS = tuple(name for name, _ in RESULT_SCHEMA)
 #: Columns of the public ``results_`` frame, after the group columns.
 PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "n_folds", "n_trials", "stopped_early", "status", "error",
-                         "seconds", "n_failed_trials")
+                         "seconds", "n_failed_trials", "dropped_regressors")
 
 
 @dataclass
@@ -50,6 +51,8 @@ class GroupResult:
     best_params: dict[str, Any] = field(default_factory=dict)
     trials: list[float | None] = field(default_factory=list)
     model_json: str | None = None
+    #: Regressor columns left out of this group's models (constant in its history), comma-separated.
+    dropped_regressors: str | None = None
     #: The fitted model, made from ``model_json`` on the driver (never sent between processes).
     model: Any = field(default=None, repr=False, compare=False)
 
@@ -66,7 +69,7 @@ class GroupResult:
     @classmethod
     def from_record(cls, row: Mapping[str, Any], group_cols: list[str]) -> GroupResult:
         """Inverse of :meth:`to_record`."""
-        defaults = {"default_score": float("nan"), "n_folds": 0}  # rows written before these fields
+        defaults = {"default_score": float("nan"), "n_folds": 0, "dropped_regressors": None}  # rows written before these fields
         values = {name: row.get(name, defaults.get(name)) for name in RESULT_FIELDS}
         values["best_params"] = json.loads(values["best_params"] or "{}")
         values["trials"] = json.loads(values["trials"] or "[]")

@@ -72,6 +72,8 @@ class GroupProfile:
         Whether any ``y`` is negative (multiplicative seasonality is then left out).
     has_holidays : bool
         Whether the models get holidays (their prior scale is then tuned).
+    n_regressors : int
+        Extra regressors the models get (one shared regressor prior scale is then tuned).
     """
 
     n_points: int
@@ -79,9 +81,10 @@ class GroupProfile:
     min_step_days: float
     has_negative: bool
     has_holidays: bool
+    n_regressors: int = 0
 
     @classmethod
-    def of(cls, frame: Any, has_holidays: bool) -> GroupProfile:
+    def of(cls, frame: Any, has_holidays: bool, n_regressors: int = 0) -> GroupProfile:
         """The profile of a group's usable rows (columns ds and y, sorted, no missing y)."""
         import numpy as np
 
@@ -93,6 +96,7 @@ class GroupProfile:
             min_step_days=float(steps.min() / np.timedelta64(1, "D")) if len(steps) else float("inf"),
             has_negative=bool((frame["y"] < 0).any()),
             has_holidays=has_holidays,
+            n_regressors=int(n_regressors),
         )
 
 
@@ -114,8 +118,10 @@ def auto_space(profile: GroupProfile) -> SearchSpace:
     so that every fold and the final refit model the same components), and the search tunes
     what Prophet's documentation says is worth tuning: the changepoint prior scale (0.001 to
     0.5, log scale), the seasonality prior scale (0.01 to 10, log) when there is a seasonality,
-    the holidays prior scale (0.01 to 10, log) when there are holidays, and the seasonality
-    mode when there is something seasonal and ``y`` has no negative value.
+    the holidays prior scale (0.01 to 10, log) when there are holidays, one prior scale shared
+    by the extra regressors (``regressor_prior_scale``, 0.01 to 10, log) when there are any, and
+    the seasonality mode (which regressors follow) when there is something seasonal or a driver
+    and ``y`` has no negative value.
     """
     from optuna.distributions import CategoricalDistribution, FloatDistribution
 
@@ -126,7 +132,9 @@ def auto_space(profile: GroupProfile) -> SearchSpace:
         space["seasonality_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)
     if profile.has_holidays:
         space["holidays_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)
-    if (seasonal or profile.has_holidays) and not profile.has_negative:
+    if profile.n_regressors:
+        space["regressor_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)
+    if (seasonal or profile.has_holidays or profile.n_regressors) and not profile.has_negative:
         space["seasonality_mode"] = CategoricalDistribution(["additive", "multiplicative"])
     return SearchSpace(distributions=space, fixed=fixed)
 
@@ -151,8 +159,11 @@ def prophet_defaults() -> dict[str, Any]:
     with quiet():
         from prophet import Prophet
 
-    return {name: p.default for name, p in inspect.signature(Prophet.__init__).parameters.items()
-            if name != "self" and p.default is not inspect.Parameter.empty}
+    defaults = {name: p.default for name, p in inspect.signature(Prophet.__init__).parameters.items()
+                if name != "self" and p.default is not inspect.Parameter.empty}
+    # add_regressor's prior scale defaults to the holidays prior scale.
+    defaults["regressor_prior_scale"] = defaults["holidays_prior_scale"]
+    return defaults
 
 
 def prophet_kwargs() -> list[str]:
@@ -165,20 +176,25 @@ def prophet_kwargs() -> list[str]:
     return [p for p in inspect.signature(Prophet.__init__).parameters if p != "self"]
 
 
-def valid_param_names() -> list[str]:
-    """Every name a search space may use: Prophet's constructor kwargs and per-seasonality names."""
+def valid_param_names(regressors: tuple[str, ...] = ()) -> list[str]:
+    """Every name a search space may use: Prophet's constructor kwargs, per-seasonality names,
+    and the regressor names (``regressor_prior_scale``, ``regressor_mode``, and
+    ``<column>_prior_scale`` / ``<column>_mode`` for each of ``regressors``)."""
+    from .covariates import regressor_param_names
+
     seasonal = [f"{s}_{kind}" for s in SEASONALITY_PERIODS for kind in ("seasonality_prior_scale", "fourier_order")]
-    return sorted(set(prophet_kwargs()) | set(seasonal))
+    return sorted(set(prophet_kwargs()) | set(seasonal) | set(regressor_param_names(regressors)))
 
 
-def check_param_names(names: list[str], where: str) -> None:
-    """Raise ValueError if any of ``names`` is neither a Prophet kwarg nor a seasonality name."""
-    valid = valid_param_names()
+def check_param_names(names: list[str], where: str, regressors: tuple[str, ...] = ()) -> None:
+    """Raise ValueError if any of ``names`` is not a name :func:`valid_param_names` lists."""
+    valid = valid_param_names(regressors)
     unknown = [n for n in names if n not in valid]
     if unknown:
         raise ValueError(
             f"Unknown parameter names in {where}: {unknown}. Valid names are Prophet's "
-            f"constructor arguments and per-seasonality names: {valid}."
+            f"constructor arguments, per-seasonality names and regressor names (for regressor_cols="
+            f"{list(regressors)}): {valid}."
         )
 
 
@@ -303,8 +319,11 @@ def _as_distribution(name: str, value: object) -> Any:
     )
 
 
-def resolve_search_space(space: object) -> SearchSpace:
+def resolve_search_space(space: object, regressors: tuple[str, ...] = ()) -> SearchSpace:
     """Turn the tuner's ``search_space`` argument into a :class:`SearchSpace`, or raise.
+
+    ``regressors`` are the extra regressor columns, whose ``<column>_prior_scale`` and
+    ``<column>_mode`` a space may tune.
 
     A callable is dry-run once on a throwaway Optuna trial, so that a space that raises or
     returns unknown names fails in ``fit`` before any work is sent to a backend.
@@ -322,7 +341,7 @@ def resolve_search_space(space: object) -> SearchSpace:
     if isinstance(space, Mapping):
         if not space:
             raise ValueError("search_space is an empty dict: give at least one parameter to tune.")
-        check_param_names([str(k) for k in space], "search_space")
+        check_param_names([str(k) for k in space], "search_space", regressors)
         return SearchSpace(distributions={k: _as_distribution(k, v) for k, v in space.items()})
     if callable(space):
         import optuna
@@ -337,7 +356,7 @@ def resolve_search_space(space: object) -> SearchSpace:
             raise TypeError(
                 f"A callable search_space must return a dict of parameters, got {type(params).__name__}."
             )
-        check_param_names([str(k) for k in params], "the dict returned by search_space")
+        check_param_names([str(k) for k in params], "the dict returned by search_space", regressors)
         return SearchSpace(function=space)  # type: ignore[arg-type]
     raise TypeError(
         f"search_space must be one of {list(PRESETS)}, a dict of optuna distributions or a "

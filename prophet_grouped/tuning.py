@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .covariates import Drivers, GroupDrivers
 from .engines import fit_prophet, preload, quiet, stan_output_dir
 from .forecast import clips
 from .objective import Fold, auto_fold_count, build_prophet, check_seasonality_mode, evaluate, make_folds
@@ -44,8 +45,8 @@ class TuningConfig:
     cv_folds: int | None
     cutoffs: tuple[pd.Timestamp, ...] | None
     freq: str
-    holidays_country: str | None
-    prophet_params: Mapping[str, Any] | None
+    #: Fixed Prophet arguments, regressors, events, country holidays, cap and floor.
+    drivers: Drivers
     engine: str
     random_state: int
     fallback: str | None = None
@@ -149,51 +150,59 @@ def deadline(seconds: float | None) -> Iterator[float | None]:
 @dataclass
 class PreparedGroup:
     """A group ready to tune: its usable rows, validation folds, its own search space (``"auto"``
-    resolved from its history) and whether its forecasts are clipped at 0."""
+    resolved from its history), whether its forecasts are clipped at 0, and its drivers
+    (regressors, events, country)."""
 
     frame: pd.DataFrame
     folds: list[Fold]
     space: SearchSpace
     clip: bool
+    drivers: GroupDrivers
 
 
-def prepare_group(frame: pd.DataFrame, config: TuningConfig) -> PreparedGroup:
+def usable_rows(frame: pd.DataFrame, config: TuningConfig, key: Sequence[Any]) -> tuple[pd.DataFrame, GroupDrivers]:
+    """A group's rows with an observed ``y`` (Prophet ignores the others too), restricted to the
+    columns its models use, and its drivers; ValueError when its covariates are unusable."""
+    frame = frame.loc[frame["y"].notna()].reset_index(drop=True)
+    drivers = config.drivers.for_group(key, frame)
+    cols = ["ds", "y", *drivers.regressors, *(c for c in ("cap", "floor") if c in config.drivers.columns)]
+    return frame[cols], drivers
+
+
+def prepare_group(frame: pd.DataFrame, config: TuningConfig, key: Sequence[Any] = ()) -> PreparedGroup:
     """The group's usable rows, folds and search space, or ValueError saying why it can't be tuned.
 
     Rows with a missing ``y`` are dropped (Prophet ignores them too). A group that is all
     missing, constant, too short for the folds, or negative under a fixed multiplicative
-    seasonality is unusable. Without ``cv_folds`` or ``cutoffs`` the group gets
-    :data:`~prophet_grouped.objective.AUTO_FOLDS` folds, fewer when its history is short.
+    seasonality is unusable, as is one with a missing regressor value. Without ``cv_folds`` or
+    ``cutoffs`` the group gets :data:`~prophet_grouped.objective.AUTO_FOLDS` folds, fewer when
+    its history is short.
     """
-    frame = frame[["ds", "y"]]
     missing = frame["y"].isna()
     if missing.all():
         raise ValueError(f"y is missing (NaN) on all {len(frame)} rows")
-    if missing.any():
-        frame = frame.loc[~missing].reset_index(drop=True)
+    frame, drivers = usable_rows(frame, config, key)
     y = frame["y"].to_numpy()
     if not np.isfinite(y).all():
         raise ValueError(f"y has {int((~np.isfinite(y)).sum())} infinite values")
     if y.min() == y.max():
         raise ValueError(f"y is constant ({y[0]:g}) on all {len(y)} rows: there is nothing to tune")
-    check_seasonality_mode({}, config.prophet_params, y)
-    has_holidays = bool(config.holidays_country or (config.prophet_params or {}).get("holidays") is not None)
-    space = config.search_space.for_group(GroupProfile.of(frame, has_holidays))
+    check_seasonality_mode({}, drivers.prophet_params, y)
+    space = config.search_space.for_group(GroupProfile.of(frame, drivers.has_holidays, len(drivers.regressors)))
     n_folds = config.cv_folds
     if n_folds is None and config.cutoffs is None:
         n_folds = auto_fold_count(frame["ds"], config.horizon, config.freq)
     folds = make_folds(frame, config.horizon, config.freq, n_folds or 1, config.cutoffs,
                        space.max_fourier_orders())
-    return PreparedGroup(frame, folds, space, clips(config.nonnegative, y))
+    return PreparedGroup(frame, folds, space, clips(config.nonnegative, y), drivers)
 
 
 def run_trial(params: Mapping[str, Any], group: PreparedGroup, config: TuningConfig, output_dir: str) -> float:
     """One trial: the loss of ``params`` over the group's folds, within ``config.trial_timeout``."""
     preload(config.engine)
     with deadline(config.trial_timeout) as until:
-        return evaluate(params, group.folds, config.metric, config.engine, output_dir,
-                        config.prophet_params, config.holidays_country, until=until,
-                        clip=group.clip, season_length=config.season_length)
+        return evaluate(params, group.folds, config.metric, config.engine, output_dir, until=until,
+                        clip=group.clip, season_length=config.season_length, drivers=group.drivers)
 
 
 def select_best(
@@ -229,13 +238,14 @@ def select_best(
     return best_params, float(best_score), float(default_score)
 
 
-def refit_best(frame: pd.DataFrame, config: TuningConfig, best_params: dict[str, Any], output_dir: str) -> str:
-    """Refit the best parameters on the group's whole history; the model as Prophet JSON."""
+def refit_best(frame: pd.DataFrame, config: TuningConfig, best_params: dict[str, Any], output_dir: str,
+               drivers: GroupDrivers) -> str:
+    """Refit the best parameters on the group's whole usable history; the model as Prophet JSON."""
     from prophet.serialize import model_to_json
 
-    check_seasonality_mode(best_params, config.prophet_params, frame["y"].to_numpy())
+    check_seasonality_mode(best_params, drivers.prophet_params, frame["y"].to_numpy())
     model = fit_prophet(
-        lambda: build_prophet(best_params, config.prophet_params, config.holidays_country),
+        lambda: build_prophet(best_params, drivers=drivers),
         frame,
         config.engine,
         output_dir,
@@ -246,15 +256,15 @@ def refit_best(frame: pd.DataFrame, config: TuningConfig, best_params: dict[str,
 def fail_group(result: GroupResult, error: str, frame: pd.DataFrame, config: TuningConfig,
                output_dir: str) -> None:
     """Record why ``result``'s group failed (``error``, one line); with ``fallback="default"``
-    give it an untuned default Prophet (fixed prophet_params and holidays only), status
-    ``"fallback"``."""
+    give it an untuned default Prophet (fixed prophet_params, regressors and holidays only),
+    status ``"fallback"``."""
     result.status = "failed"
     result.error = error
     if config.fallback != "default":
         return
-    usable = frame.loc[frame["y"].notna(), ["ds", "y"]].reset_index(drop=True)
     try:
-        result.model_json = refit_best(usable, config, {}, output_dir)
+        usable, drivers = usable_rows(frame, config, result.key)
+        result.model_json = refit_best(usable, config, {}, output_dir, drivers)
     except Exception as fallback_exc:
         result.error = f"{result.error}; the default fallback failed too: {_one_line(fallback_exc)}"
     else:
@@ -272,7 +282,8 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) 
     key : tuple
         The group's key values, in ``group_cols`` order.
     frame : pandas.DataFrame
-        The group's history with columns ``ds`` and ``y``, sorted by ``ds``.
+        The group's history with columns ``ds``, ``y`` and the drivers' columns
+        (``config.drivers.columns``), sorted by ``ds``.
     config : TuningConfig
         The fit's settings.
 
@@ -285,7 +296,7 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) 
     from . import checkpoint
 
     key = tuple(_plain(k) for k in key)
-    frame = frame[["ds", "y"]]
+    frame = frame[["ds", "y", *config.drivers.columns]]
     return checkpoint.checkpointed(config.checkpoint_dir, key, frame, lambda: _tune(key, frame, config))
 
 
@@ -300,7 +311,8 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> Gr
 
         limits = threadpool_limits(1)  # one BLAS thread: the backend runs one group per core
         try:
-            group = prepare_group(frame, config)
+            group = prepare_group(frame, config, key)
+            result.dropped_regressors = ",".join(group.drivers.dropped) or None
 
             def objective(trial: optuna.Trial) -> float:
                 try:
@@ -329,7 +341,7 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> Gr
             result.n_folds = len(group.folds)
             best_params, best_score, result.default_score = select_best(
                 [(t.user_attrs.get("params", {}), t.value) for t in study.trials], group, config, out, errors)
-            result.model_json = refit_best(group.frame, config, best_params, out)
+            result.model_json = refit_best(group.frame, config, best_params, out, group.drivers)
             result.best_params = best_params
             result.best_score = best_score
             result.status = "ok"

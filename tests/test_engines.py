@@ -1,6 +1,7 @@
 """The batch engine's claims, checked against stock Stan before relying on them."""
 
 import numpy as np
+import pandas as pd
 import optuna
 import pytest
 
@@ -105,3 +106,37 @@ def test_stan_fast_data_file_gives_the_same_fit():
     for name, value in fits[False].params.items():
         assert np.array_equal(value, fits[True].params[name]), name
     assert type(fits[True].stan_backend.model).__name__ == "CmdStanModel"  # the stand-in is removed
+
+
+def test_cached_features_cover_regressors_and_events_tables():
+    """Extra regressors (additive and multiplicative, standardized and binary) and an events
+    table with its own prior scales are columns of the cached design matrix: the losses must be
+    those of the ordinary fit + predict, and the cache must have been used."""
+    from prophet_grouped.covariates import GroupDrivers
+    from prophet_grouped.fastfit import _UNSUPPORTED
+    from prophet_grouped.objective import Fold, evaluate, make_folds
+
+    df = make_retail_sales(n_stores=1, n_items=2, periods=800, seed=3, covariates=True)
+    events = pd.DataFrame({
+        "holiday": ["sale", "sale", "closure"], "ds": pd.to_datetime(["2019-03-10", "2020-03-08", "2020-06-01"]),
+        "lower_window": [-1, -1, 0], "upper_window": [2, 2, 0], "prior_scale": [5.0, 5.0, np.nan],
+    })
+    space = resolve_search_space(
+        {"changepoint_prior_scale": (0.001, 0.5, "log"), "holidays_prior_scale": (0.01, 10.0, "log"),
+         "seasonality_mode": ["additive", "multiplicative"], "price_prior_scale": (0.01, 10.0, "log"),
+         "promo_mode": ["additive", "multiplicative"], "regressor_prior_scale": (0.01, 10.0, "log")},
+        ("price", "promo"))
+    drivers = GroupDrivers(country="US", holidays=events, regressors=("price", "promo"))
+    used_cache = 0
+    with stan_output_dir() as out:
+        for item, part in df.groupby("item"):
+            folds = make_folds(part[["ds", "y", "price", "promo"]].reset_index(drop=True), 60, "D", 2, None)
+            plain = [Fold(f.cutoff, f.train, f.valid) for f in folds]
+            study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=item))
+            for _ in range(6):
+                params = space.sample(study.ask())
+                cached = evaluate(params, folds, smape, "batch", out, drivers=drivers)
+                ordinary = evaluate(params, plain, smape, "batch", out, drivers=drivers)
+                assert cached == pytest.approx(ordinary, rel=1e-9)
+            used_cache += sum(entry is not _UNSUPPORTED for f in folds for entry in f.cache._entries.values())
+    assert used_cache == 4  # 2 items x 2 folds, one feature configuration each

@@ -63,19 +63,22 @@ def _evaluate_trial(tune_config: dict[str, Any], group: Any, config: TuningConfi
         return {"loss": run_trial(tune_config["_prophet_params"], group, config, out)}
 
 
-def _refit(frame: pd.DataFrame, config: TuningConfig, best: dict[str, Any] | None, error: str | None) -> GroupResult:
+def _refit(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, best: dict[str, Any] | None,
+           error: str | None) -> GroupResult:
     """Ray task (trials mode): refit a group's best parameters, or handle its failure, with the
     shared code; the result has no trial fields yet."""
     from ..engines import quiet, stan_output_dir
-    from ..tuning import _one_line, fail_group, refit_best
+    from ..tuning import _one_line, fail_group, refit_best, usable_rows
 
-    result = GroupResult(key=(), status="failed")
+    result = GroupResult(key=key, status="failed")
     with quiet(), stan_output_dir() as out:
         if best is None:
             fail_group(result, str(error), frame, config, out)
             return result
         try:
-            result.model_json = refit_best(frame, config, best, out)
+            usable, drivers = usable_rows(frame, config, key)
+            result.dropped_regressors = ",".join(drivers.dropped) or None
+            result.model_json = refit_best(usable, config, best, out, drivers)
             result.status = "ok"
         except Exception as exc:
             fail_group(result, _one_line(exc), frame, config, out)
@@ -320,10 +323,12 @@ class RayBackend(Backend):
 
         functions = import_optional("pyspark.sql.functions")
         # timestamp_ntz: the session's wall-clock times, as Spark's pandas UDFs see them.
+        extra = config.drivers.columns
         table = sdf.select(*group_cols, functions.col(time_col).cast("timestamp_ntz").alias(time_col),
-                           target_col).toArrow()
-        history = validate_history(table.to_pandas(), group_cols, time_col, target_col)
-        tasks = split_groups(history, group_cols)
+                           target_col, *extra).toArrow()
+        history = validate_history(table.to_pandas(), group_cols, time_col, target_col, extra=extra,
+                                   numeric=config.drivers.future_columns)
+        tasks = split_groups(history, group_cols, extra)
         if progress is not None:
             progress.set_total(len(tasks))
         yield from self.run(tasks, config, n_jobs, progress)
@@ -367,11 +372,10 @@ class RayBackend(Backend):
         stopped = False
         best_params: dict[str, Any] | None = None
         best_score = default_score = float("nan")
-        usable = frame
         error = None
         try:
-            group = prepare_group(frame, config)
-            usable, n_folds = group.frame, len(group.folds)
+            group = prepare_group(frame, config, key)
+            n_folds = len(group.folds)
             default_trial = group.space.default_trial()
             searcher = OptunaSearch(space=_DefineByRun(group.space), metric="loss", mode="min",
                                     seed=group_seed(config.random_state, key),
@@ -401,7 +405,7 @@ class RayBackend(Backend):
         finally:
             shutil.rmtree(storage, ignore_errors=True)
         refit = ray.remote(num_cpus=1, max_retries=self.max_retries)(_refit)
-        result = ray.get(refit.remote(usable, config, best_params, error))
+        result = ray.get(refit.remote(key, frame, config, best_params, error))
         result.key = key
         result.trials = trials
         result.n_trials = len(trials)

@@ -75,7 +75,9 @@ def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningCo
 
     key = tuple(pdf[c].iloc[0] for c in group_cols)
     try:
-        frame = validate_history(pdf, group_cols, "ds", "y")[["ds", "y"]]
+        extra = config.drivers.columns
+        frame = validate_history(pdf, group_cols, "ds", "y", extra=extra,
+                                 numeric=config.drivers.future_columns)[["ds", "y", *extra]]
     except (ValueError, TypeError) as exc:
         result = GroupResult(key=key, status="failed", error=_one_line(exc))
     else:
@@ -85,7 +87,8 @@ def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningCo
 
 
 def _predict_spark_group(
-    future: pd.DataFrame, models: pd.DataFrame, group_cols: list[str], nonnegative: Any = "auto"
+    future: pd.DataFrame, models: pd.DataFrame, group_cols: list[str], nonnegative: Any = "auto",
+    extra: Sequence[str] = (),
 ) -> pd.DataFrame:
     """cogroup function: a group's dates and its model JSON in, its forecast out (the shared
     per-group forecast)."""
@@ -102,7 +105,7 @@ def _predict_spark_group(
         raise ValueError(f"Group {key!r} has no fitted model; predict only groups that fit tuned successfully.")
     with quiet():
         model = model_from_json(models["model_json"].iloc[0])
-        fc = forecast_group(model, future["ds"], nonnegative)
+        fc = forecast_group(model, future[["ds", *extra]], nonnegative)
     out = future[group_cols].reset_index(drop=True).copy()
     out["ds"] = fc["ds"].to_numpy()
     for col in FORECAST_COLUMNS:
@@ -179,7 +182,7 @@ class SparkBackend(Backend):
         cols = [f"_key{i}" for i in range(width)]
         frame = pd.concat(
             [frame.assign(**dict(zip(cols, key))) for key, frame in tasks], ignore_index=True
-        )[cols + ["ds", "y"]]
+        )[cols + ["ds", "y", *config.drivers.columns]]
         with self.session() as spark:
             with _session_conf(spark, _ARROW_CONF):
                 sdf = spark.createDataFrame(frame)
@@ -215,10 +218,20 @@ class SparkBackend(Backend):
                 f"Column {target_col!r} must be numeric, got {fields[target_col].simpleString()}; "
                 f"cast it with F.col({target_col!r}).cast('double')."
             )
+        numeric = config.drivers.future_columns
+        bad = {c: fields[c].simpleString() for c in numeric
+               if not isinstance(fields[c], (types.NumericType, types.BooleanType))}
+        if bad:
+            raise ValueError(
+                f"Regressor, cap and floor columns must be numeric (or boolean flags), got {bad}; cast them "
+                f"with F.col(name).cast('double')."
+            )
         sdf = sdf.select(
             *[functions.col(c) for c in group_cols],
             functions.col(time_col).cast("timestamp").alias("ds"),
             functions.col(target_col).cast("double").alias("y"),
+            *[functions.col(c).cast("double") if c in numeric else functions.col(c).cast("string")
+              for c in config.drivers.columns],
         )
         yield from self._run(sdf, group_cols, config, progress)
 
@@ -284,11 +297,13 @@ class SparkBackend(Backend):
         functions = import_optional("pyspark.sql.functions")
         group_cols = tuner.group_cols_
         fields = {f.name: f.dataType for f in sdf.schema.fields}
-        missing = [c for c in group_cols + [tuner.time_col] if c not in fields]
+        extra = list(tuner._future_columns())
+        missing = [c for c in group_cols + [tuner.time_col] + extra if c not in fields]
         if missing:
             raise ValueError(
                 f"The following columns are missing from the Spark DataFrame to predict: {missing}. "
-                f"Got columns: {list(fields)}."
+                f"Got columns: {list(fields)}. Regressors (and cap/floor for logistic growth) need their "
+                f"values on the dates to forecast."
             )
         spark = sdf.sparkSession
         key_fields = [sdf.schema[c] for c in group_cols]
@@ -296,12 +311,14 @@ class SparkBackend(Backend):
             [key + (model_to_json(model),) for key, model in tuner.models_.items()],
             types.StructType(key_fields + [types.StructField("model_json", types.StringType(), False)]),
         )
-        future = sdf.select(*group_cols, functions.col(tuner.time_col).cast("timestamp").alias("ds"))
+        future = sdf.select(*group_cols, functions.col(tuner.time_col).cast("timestamp").alias("ds"),
+                            *[functions.col(c).cast("double") for c in extra])
         schema = types.StructType(key_fields + [
             types.StructField("ds", types.TimestampType(), True),
             *[types.StructField(c, types.DoubleType(), True) for c in ("yhat", "yhat_lower", "yhat_upper")],
         ])
-        fn = functools.partial(_predict_spark_group, group_cols=group_cols, nonnegative=tuner.nonnegative)
+        fn = functools.partial(_predict_spark_group, group_cols=group_cols, nonnegative=tuner.nonnegative,
+                               extra=extra)
         return future.groupBy(*group_cols).cogroup(models.groupBy(*group_cols)).applyInPandas(fn, schema)
 
 
