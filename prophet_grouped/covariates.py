@@ -136,6 +136,7 @@ class Drivers:
             missing = frame[col].isna()
             if missing.any():
                 first = frame.loc[missing, "ds"].iloc[0]
+                first = first.date() if first == first.normalize() else first
                 raise ValueError(
                     f"regressor {col!r} is missing (NaN) on {int(missing.sum())} of {len(frame)} rows with an "
                     f"observed y (first {first}); regressors must be known on every date: fill them or drop "
@@ -237,9 +238,12 @@ def check_holidays_table(table: object, group_cols: Sequence[str]) -> pd.DataFra
     ds = pd.to_datetime(out["ds"], errors="coerce", format="ISO8601") if out["ds"].dtype == object else \
         pd.to_datetime(out["ds"], errors="coerce")
     if ds.isna().any():
-        bad = out.loc[ds.isna(), "ds"].tolist()[:3]
+        bad = out.loc[ds.isna(), "ds"].drop_duplicates().tolist()[:3]
         raise ValueError(f"The holidays table's 'ds' has values that are not dates: {bad}. Use ISO dates.")
     out["ds"] = ds.astype("datetime64[ns]")
+    windows = [c for c in ("lower_window", "upper_window") if c in out.columns]
+    if len(windows) == 1:  # Prophet wants both or neither: the other one is 0 days
+        out["upper_window" if windows[0] == "lower_window" else "lower_window"] = 0
     for col in ("lower_window", "upper_window"):
         if col in out.columns:
             values = pd.to_numeric(out[col], errors="coerce")

@@ -714,7 +714,7 @@ class GroupedProphetTuner(BaseEstimator):
             )
         return key
 
-    def plot_forecast(self, group: Any, periods: int = 90, ax: Any = None) -> Any:
+    def plot_forecast(self, group: Any, periods: int = 90, ax: Any = None, future: pd.DataFrame | None = None) -> Any:
         """Plot one group's history, forecast and interval (matplotlib).
 
         Parameters
@@ -722,9 +722,12 @@ class GroupedProphetTuner(BaseEstimator):
         group : tuple or scalar
             The group's key values in ``group_cols`` order (a scalar for one group column).
         periods : int, default=90
-            Steps of ``freq`` to forecast after the history.
+            Steps of ``freq`` to forecast after the history (without ``future``).
         ax : matplotlib Axes or None
             Where to draw; None makes a new figure.
+        future : pandas.DataFrame or None
+            Dates to forecast with the values of the regressors (and ``cap``, ``floor``) on them;
+            required when the models use any. Rows of other groups are ignored.
 
         Returns
         -------
@@ -738,7 +741,27 @@ class GroupedProphetTuner(BaseEstimator):
         key = self._key(group)
         if key not in self.models_:
             raise ValueError(f"Group {group!r} failed during fit and has no model to plot; see results_.")
-        return plot_forecast(self, key, periods, ax)
+        extra = self._future_columns()
+        if future is None and extra:
+            raise ValueError(
+                f"Group {group!r}'s models use {list(extra)}, whose future values plot_forecast can't know: pass "
+                f"future= a frame with the group's dates to forecast and those columns."
+            )
+        if future is not None:
+            cols = [c for c in self.group_cols_ if c in future.columns]
+            rows = future
+            if cols:
+                match = np.ones(len(future), dtype=bool)
+                for col, value in zip(self.group_cols_, key):
+                    if col in future.columns:
+                        match &= (future[col] == value).to_numpy()
+                rows = future.loc[match]
+            if rows.empty:
+                raise ValueError(f"future has no rows for group {group!r}.")
+            rows = rows.assign(**{c: 0 for c in self.group_cols_ if c not in rows.columns})
+            future = validate_future(rows, self.group_cols_, self.time_col, self.date_format, extra)
+            check_future_values(future, self.group_cols_, extra)
+        return plot_forecast(self, key, periods, ax, future)
 
     def plot_tuning_history(self, group: Any, ax: Any = None) -> Any:
         """Plot one group's trial losses in trial order and the best loss so far (matplotlib).

@@ -35,9 +35,20 @@ def clip_forecast(values: np.ndarray, clip: bool) -> np.ndarray:
     return np.maximum(values, 0.0) if clip else values
 
 
+def clip_to_capacity(values: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
+    """``values`` kept within ``[floor, cap]`` of each row of ``frame`` (floor 0 without a
+    ``floor`` column), when ``frame`` has a ``cap`` (logistic growth): Prophet's trend saturates
+    there, but its seasonal terms can carry a forecast past it."""
+    if "cap" not in frame.columns:
+        return values
+    lower = frame["floor"].to_numpy(dtype=float) if "floor" in frame.columns else 0.0
+    return np.clip(values, lower, frame["cap"].to_numpy(dtype=float))
+
+
 def forecast_group(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.DataFrame, nonnegative: Any) -> pd.DataFrame:
     """``yhat``, ``yhat_lower``, ``yhat_upper`` of a fitted model on ``dates``, in their order
-    (repeats allowed), clipped at 0 as ``nonnegative`` says for this group's history.
+    (repeats allowed), clipped at 0 as ``nonnegative`` says for this group's history, and
+    within ``[floor, cap]`` for logistic growth.
 
     ``dates`` is a series of dates, or a frame with ``ds`` and the columns the model needs
     (its regressors' values, ``cap`` and ``floor`` for logistic growth). Prophet's ``predict``
@@ -56,6 +67,8 @@ def forecast_group(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.Data
     fc = model.predict(distinct.sort_values("ds").reset_index(drop=True)).set_index("ds")
     clip = clips(nonnegative, model.history["y"].to_numpy())
     out = pd.DataFrame({"ds": ds.to_numpy()})
+    bounds = frame if model.growth == "logistic" else frame[["ds"]]
     for col in FORECAST_COLUMNS:
-        out[col] = clip_forecast(fc[col].reindex(ds.to_numpy()).to_numpy(dtype=float), clip)
+        values = clip_forecast(fc[col].reindex(ds.to_numpy()).to_numpy(dtype=float), clip)
+        out[col] = clip_to_capacity(values, bounds)
     return out

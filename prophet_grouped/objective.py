@@ -17,7 +17,7 @@ from .covariates import regressor_param_names
 from .data import MIN_TRAIN_POINTS
 from .engines import fit_prophet
 from .fastfit import FoldCache
-from .forecast import clip_forecast
+from .forecast import clip_forecast, clip_to_capacity
 from .metrics import score
 from .search_space import DEFAULT_FOURIER_ORDERS, SEASONALITY_PERIODS, _SEASONAL_RE
 
@@ -181,9 +181,10 @@ def make_folds(
 
 def fold_loss(fold: Fold, yhat: np.ndarray, metric: Metric, clip: bool = False, season_length: int = 1) -> float:
     """The metric of a point forecast ``yhat`` of ``fold``'s validation rows (clipped at 0 when
-    ``clip``); scaled metrics are scaled by the fold's training values."""
-    return score(metric, fold.valid["y"].to_numpy(), clip_forecast(np.asarray(yhat, dtype=float), clip),
-                 fold.train["y"].to_numpy(), season_length)
+    ``clip``, and within [floor, cap] for logistic growth, as the group's forecasts will be);
+    scaled metrics are scaled by the fold's training values."""
+    yhat = clip_to_capacity(clip_forecast(np.asarray(yhat, dtype=float), clip), fold.valid)
+    return score(metric, fold.valid["y"].to_numpy(), yhat, fold.train["y"].to_numpy(), season_length)
 
 
 def evaluate(

@@ -8,6 +8,8 @@ Layout of a saved folder::
     best_params.json   best_params_ (records)
     trials.json        trial losses per group
     models.jsonl       one line per group: {"key": [...], "model": <prophet.serialize JSON>}
+    <name>.table.json  a table parameter (the holidays events, a holidays frame in
+                       prophet_params), pandas' "table" JSON; params.json names the file
 
 No pickle is needed to load it.
 """
@@ -27,12 +29,41 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 
 
-def _params_to_json(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+_TABLE = "table_file"
+
+
+def _tables_to_files(value: Any, folder: str, stem: str) -> Any:
+    """``value`` with every DataFrame in it (at any depth of dicts) written to a file in
+    ``folder`` and replaced by ``{"table_file": name}``."""
+    if isinstance(value, pd.DataFrame):
+        name = f"{stem}.table.json"
+        from .checkpoint import write_atomic
+
+        write_atomic(os.path.join(folder, name), value.to_json(orient="table", date_format="iso"))
+        return {_TABLE: name}
+    if isinstance(value, dict):
+        return {k: _tables_to_files(v, folder, f"{stem}.{k}") for k, v in value.items()}
+    return value
+
+
+def _tables_from_files(value: Any, folder: str) -> Any:
+    """Inverse of :func:`_tables_to_files`."""
+    if isinstance(value, dict) and set(value) == {_TABLE}:
+        table = pd.read_json(os.path.join(folder, value[_TABLE]), orient="table")
+        return table.reset_index(drop=True)
+    if isinstance(value, dict):
+        return {k: _tables_from_files(v, folder) for k, v in value.items()}
+    return value
+
+
+def _params_to_json(params: dict[str, Any], folder: str | None = None) -> tuple[dict[str, Any], list[str]]:
     from optuna.distributions import BaseDistribution, distribution_to_json
 
     stored: dict[str, Any] = {}
     dropped = []
     for name, value in params.items():
+        if folder is not None:
+            value = _tables_to_files(value, folder, name)
         if name == "search_space" and isinstance(value, dict) and all(
             isinstance(v, BaseDistribution) for v in value.values()
         ):
@@ -47,10 +78,10 @@ def _params_to_json(params: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     return stored, dropped
 
 
-def _params_from_json(stored: dict[str, Any]) -> dict[str, Any]:
+def _params_from_json(stored: dict[str, Any], folder: str | None = None) -> dict[str, Any]:
     from optuna.distributions import json_to_distribution
 
-    params = dict(stored)
+    params = dict(stored) if folder is None else _tables_from_files(dict(stored), folder)
     space = params.get("search_space")
     if isinstance(space, dict) and "optuna_distributions" in space:
         params["search_space"] = {k: json_to_distribution(v) for k, v in space["optuna_distributions"].items()}
@@ -70,7 +101,7 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
 
     check_is_fitted(tuner, "models_")
     os.makedirs(path, exist_ok=True)
-    params, dropped = _params_to_json(tuner.get_params())
+    params, dropped = _params_to_json(tuner.get_params(), path)
     if dropped:
         warnings.warn(
             f"These parameters can't be stored as plain files and are saved as their defaults: {dropped}. "
@@ -113,7 +144,7 @@ def load(cls: type[GroupedProphetTuner], path: str) -> GroupedProphetTuner:
             f"{FORMAT_VERSION}."
         )
     with open(os.path.join(path, "params.json")) as fh:
-        tuner = cls(**_params_from_json(json.load(fh)))
+        tuner = cls(**_params_from_json(json.load(fh), path))
     tuner.group_cols_ = list(meta["group_cols_"])
     tuner.engine_ = meta["engine_"]
     tuner.random_state_ = meta["random_state_"]

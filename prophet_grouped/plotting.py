@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from ._imports import import_optional
 
@@ -19,13 +20,38 @@ def _axes(ax: Any) -> tuple[Any, Any]:
     return fig, fig.add_subplot(1, 1, 1)
 
 
-def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int, ax: Any = None) -> Any:
-    """History points, the fitted and forecast ``yhat`` and its interval for one group."""
+def history_inputs(model: Any, columns: tuple[str, ...]) -> pd.DataFrame:
+    """A fitted model's history dates with ``columns`` as the user gave them (Prophet keeps its
+    regressors standardized; a regressor the group's model left out is 0, unused)."""
+    hist = model.history
+    past = pd.DataFrame({"ds": hist["ds"].to_numpy()})
+    for col in columns:
+        props = model.extra_regressors.get(col)
+        if props is not None:
+            past[col] = hist[col].to_numpy() * props["std"] + props["mu"]
+        else:
+            past[col] = hist[col].to_numpy() if col in hist else 0.0
+    return past
+
+
+def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int, ax: Any = None,
+                  future: pd.DataFrame | None = None) -> Any:
+    """History points, the fitted and forecast ``yhat`` and its interval for one group.
+
+    ``future``: the group's dates to forecast with the columns its models need (regressors,
+    cap, floor), validated by the caller; None: ``periods`` steps after the history.
+    """
     model = tuner.models_[key]
     from .forecast import forecast_group
 
-    future = model.make_future_dataframe(periods=periods, freq=tuner.freq_, include_history=True)
-    forecast = forecast_group(model, future["ds"], tuner.nonnegative)
+    extra = tuner._future_columns()
+    if future is None:
+        future = model.make_future_dataframe(periods=periods, freq=tuner.freq_, include_history=False)
+        periods_text = f"{periods} steps ahead"
+    else:
+        periods_text = f"{len(future)} dates ahead"
+    frame = pd.concat([history_inputs(model, extra), future[["ds", *extra]]], ignore_index=True)
+    forecast = forecast_group(model, frame, tuner.nonnegative)
     fig, ax = _axes(ax)
     history = model.history
     ax.plot(history["ds"], history["y"], ".", color="0.25", markersize=2.5, label="history")
@@ -34,7 +60,7 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
                     alpha=0.2, linewidth=0, label="interval")
     ax.axvline(history["ds"].max(), color="0.5", linestyle="--", linewidth=0.8)
     status = tuner.results_.set_index(tuner.group_cols_).loc[key if len(key) > 1 else key[0], "status"]
-    ax.set_title(f"{dict(zip(tuner.group_cols_, key))}: {periods} steps ahead ({status})")
+    ax.set_title(f"{dict(zip(tuner.group_cols_, key))}: {periods_text} ({status})")
     ax.set_xlabel(tuner.time_col)
     ax.set_ylabel(tuner.target_col)
     ax.legend(loc="upper left")
