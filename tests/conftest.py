@@ -55,6 +55,49 @@ def local_reference(sales6):
     return GroupedProphetTuner(n_jobs=1, **CROSS_BACKEND).fit(sales6)
 
 
+@pytest.fixture(scope="session")
+def drivers_sales():
+    """The drivers scenario: 4 groups of 300 days with price, promotion and a country per store;
+    the last 28 days held out (with their known price and promotion)."""
+    import numpy as np
+
+    df = make_retail_sales(n_stores=2, n_items=2, periods=328, seed=6, covariates=True)
+    df["country"] = np.where(df["store"] == 1, "US", "DE")
+    cut = df["ds"].max() - __import__("pandas").Timedelta(days=28)
+    return df[df["ds"] <= cut].reset_index(drop=True), df[df["ds"] > cut].drop(columns="y").reset_index(drop=True)
+
+
+def drivers_settings():
+    """Settings of the drivers scenario: regressors, one store's events plus everyone's, countries."""
+    import pandas as pd
+
+    events = pd.DataFrame({"holiday": ["store_sale", "store_sale", "payday"],
+                           "ds": pd.to_datetime(["2019-04-06", "2019-08-03", "2019-06-28"]),
+                           "store": [2.0, 2.0, float("nan")], "lower_window": [-1, -1, 0],
+                           "upper_window": [1, 1, 0]})
+    return dict(CROSS_BACKEND, n_trials=4, regressor_cols=["price", "promo"], holidays=events,
+                holidays_country="country")
+
+
+@pytest.fixture(scope="session")
+def drivers_reference(drivers_sales):
+    """The drivers scenario tuned on the local backend."""
+    from prophet_grouped import GroupedProphetTuner
+
+    return GroupedProphetTuner(n_jobs=1, **drivers_settings()).fit(drivers_sales[0])
+
+
+def assert_same_forecasts(got, expected, group_cols):
+    """Equal forecasts, row for row after sorting by group and date."""
+    import pandas as pd
+
+    cols = group_cols + ["ds"]
+    got = got.sort_values(cols).reset_index(drop=True)
+    expected = expected.sort_values(cols).reset_index(drop=True)
+    assert len(got) == len(expected)
+    pd.testing.assert_series_equal(got["yhat"], expected["yhat"], check_exact=False, rtol=1e-9)
+
+
 def start_spark(master: str, **conf):
     """A real Spark session on ``master`` (module fixtures stop it)."""
     from pyspark.sql import SparkSession

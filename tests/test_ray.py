@@ -9,6 +9,8 @@ from prophet_grouped.backends.ray import RayBackend, check_ray_on_spark_master
 
 from .conftest import (
     CROSS_BACKEND,
+    assert_same_forecasts,
+    drivers_settings,
     KillOnce,
     assert_same_results,
     check_checkpoint_resume,
@@ -131,3 +133,16 @@ def test_trial_timeout(ray_local, tmp_path):
 @pytest.mark.parametrize("mode", ["groups", "trials"])
 def test_checkpoint_resume(ray_local, tmp_path, mode):
     check_checkpoint_resume(str(tmp_path / "ckpt"), lambda df: df, backend="ray", backend_options={"mode": mode})
+
+
+def test_drivers_on_ray_match_local(ray_local, drivers_sales, drivers_reference):
+    history, future = drivers_sales
+    tuner = GroupedProphetTuner(backend="ray", backend_options={"mode": "groups"}, **drivers_settings()).fit(history)
+    assert_same_results(tuner, drivers_reference)
+    assert_same_forecasts(tuner.predict(future), drivers_reference.predict(future), GROUPS)
+    # Ray Tune's trials mode builds the same models (one group's trials in parallel).
+    one = history[(history["store"] == 2) & (history["item"] == 1)]
+    trials = GroupedProphetTuner(backend="ray", backend_options={"mode": "trials"}, **drivers_settings()).fit(one)
+    model = trials.models_[(2, 1)]
+    assert set(model.extra_regressors) == {"price", "promo"} and model.country_holidays == "DE"
+    assert set(model.holidays["holiday"]) == {"store_sale", "payday"}

@@ -9,7 +9,9 @@ from prophet_grouped.backends.spark import plan_partitions
 
 from .conftest import (
     CROSS_BACKEND,
+    assert_same_forecasts,
     assert_same_results,
+    drivers_settings,
     check_checkpoint_resume,
     check_trial_timeout,
     check_unusable_groups,
@@ -193,3 +195,21 @@ def test_spark_text_dates_it_cannot_read_are_refused(spark, sales6):
         GroupedProphetTuner(backend="spark", **CROSS_BACKEND).fit(spark.createDataFrame(df))
     with pytest.raises(ValueError, match=r"date_format='%d.%m.%Y' applies to pandas frames"):
         GroupedProphetTuner(backend="spark", date_format="%d.%m.%Y", **CROSS_BACKEND).fit(spark.createDataFrame(df))
+
+
+def test_drivers_on_a_spark_dataframe_match_local(spark, drivers_sales, drivers_reference):
+    """Regressors, per-store events and a country column travel with a Spark DataFrame (never
+    collected), and predict on a Spark DataFrame takes the regressors from the frame."""
+    history, future = drivers_sales
+    tuner = GroupedProphetTuner(backend="spark", **drivers_settings()).fit(spark.createDataFrame(history))
+    assert_same_results(tuner, drivers_reference)
+    assert {k: m.country_holidays for k, m in tuner.models_.items()} == {
+        (1, 1): "US", (1, 2): "US", (2, 1): "DE", (2, 2): "DE"}
+    assert all(set(m.extra_regressors) == {"price", "promo"} for m in tuner.models_.values())
+    got = tuner.predict(spark.createDataFrame(future)).toPandas()
+    assert_same_forecasts(got.astype({"ds": "datetime64[ns]"}), drivers_reference.predict(future), GROUPS)
+    with pytest.raises(ValueError, match=r"missing from the Spark DataFrame to predict: \['price'\]"):
+        tuner.predict(spark.createDataFrame(future.drop(columns="price")))
+    with pytest.raises(ValueError, match=r"must be numeric \(or boolean flags\), got \{'promo': 'string'\}"):
+        GroupedProphetTuner(backend="spark", **drivers_settings()).fit(
+            spark.createDataFrame(history.astype({"promo": str})))
