@@ -74,7 +74,8 @@ def _load(directory: str) -> Any:
 def cmd_demo_data(args: argparse.Namespace) -> None:
     from .data import make_retail_sales
 
-    df = make_retail_sales(n_stores=args.stores, n_items=args.items, periods=args.days, seed=args.seed)
+    df = make_retail_sales(n_stores=args.stores, n_items=args.items, periods=args.days, seed=args.seed,
+                           covariates=args.covariates)
     _write_table(df, args.file)
     print(f"wrote {len(df)} rows: {args.stores * args.items} groups (store, item) x {args.days} days to {args.file}",
           file=sys.stderr)
@@ -85,13 +86,15 @@ def cmd_tune(args: argparse.Namespace) -> None:
     from .exceptions import GroupFitWarning
 
     df = _read_table(args.data)
-    groups = [g.strip() for g in args.group.split(",") if g.strip()]
+    groups = _names(args.group)
+    regressors = _names(args.regressors) if args.regressors else None
+    events = _read_table(args.holidays_file) if args.holidays_file else None
     tuner = GroupedProphetTuner(
         group_cols=groups, time_col=args.time_col, target_col=args.target_col,
         search_space=args.search_space, n_trials=args.trials,
         early_stopping_rounds=None if args.patience == 0 else args.patience,
         metric=args.metric, horizon=args.horizon, freq=args.freq, holidays_country=args.holidays,
-        date_format=args.date_format, cv_folds=args.folds,
+        date_format=args.date_format, cv_folds=args.folds, regressor_cols=regressors, holidays=events,
         nonnegative={"auto": "auto", "true": True, "false": False}[args.nonnegative],
         backend=args.backend, n_jobs=args.n_jobs, random_state=args.seed,
         trial_timeout=args.trial_timeout, checkpoint_dir=args.checkpoint_dir,
@@ -124,10 +127,29 @@ def _check_out(path: str | None) -> None:
         raise CommandError(f"--out {path}: unknown file type {os.path.splitext(path)[1]!r}; use one of {list(FORMATS)}.")
 
 
+def _names(text: str) -> list[str]:
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _future(args: argparse.Namespace, tuner: Any) -> pd.DataFrame:
+    """The dates to forecast: the --future table, or --periods steps after each history."""
+    if args.future:
+        return _read_table(args.future)
+    needed = tuner._future_columns()
+    if needed:
+        raise CommandError(
+            f"the models use {list(needed)}, whose values on the dates to forecast only you know: give them "
+            f"with --future FILE (group columns, {tuner.time_col} and {', '.join(needed)})."
+        )
+    if args.periods is None:
+        raise CommandError("give --periods N (steps after each group's history) or --future FILE.")
+    return tuner.make_future_dataframe(periods=args.periods)
+
+
 def cmd_predict(args: argparse.Namespace) -> None:
     _check_out(args.out)
     tuner = _load(args.dir)
-    future = tuner.make_future_dataframe(periods=args.periods)
+    future = _future(args, tuner)
     if args.group:
         key = _group_key(args.group, tuner)
         mask = pd.Series(True, index=future.index)
@@ -146,7 +168,8 @@ def cmd_plot(args: argparse.Namespace) -> None:
     if not args.out.lower().endswith((".png", ".svg", ".pdf")):
         raise CommandError(f"--out {args.out}: give a file ending in .png, .svg or .pdf.")
     if args.kind == "forecast":
-        fig = tuner.plot_forecast(key, periods=args.periods)
+        fig = tuner.plot_forecast(key, periods=args.periods,
+                                  future=_read_table(args.future) if args.future else None)
     else:
         fig = tuner.plot_tuning_history(key)
     fig.savefig(args.out, dpi=100)
@@ -177,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--items", type=int, default=3)
     p.add_argument("--days", type=int, default=730)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--covariates", action="store_true",
+                   help="add price and promo columns that move the sales (for --regressors price,promo)")
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("tune", help="tune and fit one model per group; write results and the fitted tuner")
@@ -197,7 +222,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nonnegative", choices=["auto", "true", "false"], default="auto",
                    help="clip forecasts at 0: auto = for groups with no negative history (default: %(default)s)")
     p.add_argument("--search-space", default="auto", choices=["auto", "paper", "prophet-docs"])
-    p.add_argument("--holidays", default=None, help="country code whose holidays every model gets, e.g. US")
+    p.add_argument("--holidays", default=None,
+                   help="country code whose holidays every model gets (e.g. US), or a column holding each group's")
+    p.add_argument("--holidays-file", default=None,
+                   help="events table (.csv/.parquet): holiday, ds, optional lower_window, upper_window, "
+                        "prior_scale and group columns (rows for some groups only)")
+    p.add_argument("--regressors", default=None,
+                   help="comma-separated columns known in advance, e.g. price,promo (predict then needs --future)")
     p.add_argument("--time-col", default="ds")
     p.add_argument("--target-col", default="y")
     p.add_argument("--n-jobs", type=int, default=-1, help="local worker processes (default: all cores)")
@@ -213,7 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="forecast every group of a tuner written by `tune`")
     p.add_argument("dir", help="the --out folder of `tune`")
-    p.add_argument("--periods", type=int, required=True, help="steps to forecast after each group's history")
+    p.add_argument("--periods", type=int, default=None, help="steps to forecast after each group's history")
+    p.add_argument("--future", default=None,
+                   help="table of the dates to forecast (.csv/.parquet) with group columns and the regressors' values")
     p.add_argument("--group", default=None, help="only this group, e.g. 1,2")
     p.add_argument("--out", default=None, help=".csv or .parquet file (default: CSV on stdout)")
     p.set_defaults(func=cmd_predict)
@@ -223,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group", required=True, help="the group's values joined by commas, e.g. 1,2")
     p.add_argument("--kind", choices=["forecast", "tuning"], default="forecast")
     p.add_argument("--periods", type=int, default=90, help="steps to forecast (default: %(default)s)")
+    p.add_argument("--future", default=None, help="dates to forecast with the regressors' values (models with regressors)")
     p.add_argument("--out", required=True, help="image file: .png, .svg or .pdf")
     p.set_defaults(func=cmd_plot)
 

@@ -137,3 +137,30 @@ def test_bench_runs_and_writes_json_and_utilization_chart(tmp_path):
     assert "| driver peak MB | speed-up vs baseline |" in out.stdout
     assert all(r["driver_peak_mb"] >= r["driver_start_mb"] > 0 for r in runs)
     assert (tmp_path / "res" / "bench.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_regressors_and_events_file_from_the_shell(tmp_path):
+    made = run("demo-data", "sales.csv", "--stores", "1", "--items", "2", "--days", "330", "--covariates", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    sales = pd.read_csv(tmp_path / "sales.csv", parse_dates=["ds"])
+    assert {"price", "promo"} <= set(sales.columns)
+    history = sales[sales["ds"] <= sales["ds"].max() - pd.Timedelta(days=14)]
+    history.to_csv(tmp_path / "history.csv", index=False)
+    sales[sales["ds"] > history["ds"].max()].drop(columns="y").to_csv(tmp_path / "future.csv", index=False)
+    pd.DataFrame({"holiday": ["sale"], "ds": ["2019-06-01"], "item": [2], "upper_window": [2]}).to_csv(
+        tmp_path / "events.csv", index=False)
+    tuned = run("tune", "history.csv", "--group", "store,item", "--trials", "2", "--folds", "1", "--horizon", "14",
+                "--regressors", "price,promo", "--holidays-file", "events.csv", "--out", "out", "--quiet", cwd=tmp_path)
+    assert tuned.returncode == 0, tuned.stderr
+    params = pd.read_csv(tmp_path / "out" / "best_params.csv")
+    assert "regressor_prior_scale" in params.columns
+    no_values = run("predict", "out", "--periods", "14", cwd=tmp_path)
+    assert no_values.returncode == 1
+    assert "the models use ['price', 'promo'], whose values on the dates to forecast only you know" in no_values.stderr
+    done = run("predict", "out", "--future", "future.csv", "--out", "fc.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    fc = pd.read_csv(tmp_path / "fc.csv")
+    assert len(fc) == 28 and fc["yhat"].notna().all()
+    loaded = GroupedProphetTuner.load(str(tmp_path / "out" / "tuner"))
+    assert set(loaded.models_[(1, 2)].holidays["holiday"]) == {"sale"}
+    assert loaded.models_[(1, 1)].holidays is None
