@@ -135,7 +135,7 @@ def _future(args: argparse.Namespace, tuner: Any) -> pd.DataFrame:
     """The dates to forecast: the --future table, or --periods steps after each history."""
     if args.future:
         return _read_table(args.future)
-    needed = tuner._future_columns()
+    needed = tuple(tuner.future_cols_)
     if needed:
         raise CommandError(
             f"the models use {list(needed)}, whose values on the dates to forecast only you know: give them "

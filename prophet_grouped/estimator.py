@@ -210,7 +210,9 @@ class GroupedProphetTuner(BaseEstimator):
         One row per group: group columns, ``best_score`` (validation loss of the chosen
         parameters), ``default_score`` (of Prophet's default configuration on the same folds),
         ``n_folds``, ``n_trials``, ``stopped_early``, ``status`` (``"ok"``, ``"fallback"`` or
-        ``"failed"``), ``error``, ``seconds``, ``n_failed_trials``.
+        ``"failed"``), ``error``, ``seconds``, ``n_failed_trials``, ``dropped_regressors``
+        (regressor columns left out of the group's models because they are constant in its
+        history, comma-separated; None when none).
     models_ : dict
         Group key tuple -> fitted ``prophet.Prophet`` refitted on the whole history.
     trials_ : dict
@@ -223,6 +225,9 @@ class GroupedProphetTuner(BaseEstimator):
         The frequency used: ``freq``, or the one inferred from the data.
     horizon_ : int
         The validation horizon used, in steps of ``freq_``.
+    future_cols_ : list of str
+        Columns every frame to predict needs besides the group columns and dates: the
+        regressors, and ``cap`` (and ``floor`` when the history had one) for logistic growth.
     random_state_ : int
         The base seed used.
 
@@ -531,6 +536,7 @@ class GroupedProphetTuner(BaseEstimator):
         self.random_state_ = config.random_state
         self.freq_ = config.freq
         self.horizon_ = config.horizon
+        self.future_cols_ = list(config.drivers.future_columns)
         return self
 
     @staticmethod
@@ -656,7 +662,7 @@ class GroupedProphetTuner(BaseEstimator):
             backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
             return backend.predict_spark(self, X)
         # Positions, not the caller's index (which may repeat, e.g. after pd.concat).
-        extra = self._future_columns()
+        extra = tuple(self.future_cols_)
         future = validate_future(X, self.group_cols_, self.time_col, self.date_format, extra).reset_index(drop=True)
         check_future_values(future, self.group_cols_, extra)
         keys = self._group_keys(future)
@@ -695,16 +701,6 @@ class GroupedProphetTuner(BaseEstimator):
             out.loc[rows.index, list(FORECAST_COLUMNS)] = fc[list(FORECAST_COLUMNS)].to_numpy()
         return out.drop(columns=list(extra)).reset_index(drop=True)
 
-    def _future_columns(self) -> tuple[str, ...]:
-        """Columns every frame to predict needs besides groups and dates: the regressors, and
-        ``cap`` (and ``floor`` when the history had one) for logistic growth."""
-        cols = list(self._regressor_cols())
-        if (self.prophet_params or {}).get("growth") == "logistic":
-            cols.append("cap")
-            if any(getattr(m, "logistic_floor", False) for m in self.models_.values()):
-                cols.append("floor")
-        return tuple(cols)
-
     def _key(self, group: Any) -> tuple[Any, ...]:
         key = tuple(_plain(v) for v in (group if isinstance(group, tuple) else (group,)))
         if key not in self.trials_:
@@ -741,7 +737,7 @@ class GroupedProphetTuner(BaseEstimator):
         key = self._key(group)
         if key not in self.models_:
             raise ValueError(f"Group {group!r} failed during fit and has no model to plot; see results_.")
-        extra = self._future_columns()
+        extra = tuple(self.future_cols_)
         if future is None and extra:
             raise ValueError(
                 f"Group {group!r}'s models use {list(extra)}, whose future values plot_forecast can't know: pass "
@@ -804,7 +800,7 @@ class GroupedProphetTuner(BaseEstimator):
         """
         check_is_fitted(self, "models_")
         metric = resolve_metric(self.metric)
-        extra = self._future_columns()
+        extra = tuple(self.future_cols_)
         truth = validate_history(X, self.group_cols_, self.time_col, self.target_col, self.date_format,
                                  extra=extra, numeric=extra)
         fc = self.predict(truth.rename(columns={"ds": self.time_col})[self.group_cols_ + [self.time_col, *extra]])

@@ -115,7 +115,7 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
     _write_json(os.path.join(path, "meta.json"), {
         "format_version": FORMAT_VERSION, "prophet_grouped_version": __version__,
         "group_cols_": tuner.group_cols_, "engine_": tuner.engine_, "random_state_": tuner.random_state_,
-        "freq_": tuner.freq_, "horizon_": tuner.horizon_,
+        "freq_": tuner.freq_, "horizon_": tuner.horizon_, "future_cols_": tuner.future_cols_,
     })
     _write_json(os.path.join(path, "results.json"), json.loads(tuner.results_.to_json(orient="records")))
     _write_json(os.path.join(path, "best_params.json"), json.loads(tuner.best_params_.to_json(orient="records")))
@@ -151,6 +151,7 @@ def load(cls: type[GroupedProphetTuner], path: str) -> GroupedProphetTuner:
     # Folders saved before the frequency was inferred used the freq parameter (then "D" by default).
     tuner.freq_ = meta.get("freq_") or tuner.freq or "D"
     tuner.horizon_ = meta.get("horizon_") or tuner.horizon
+    tuner.future_cols_ = list(meta.get("future_cols_", []))  # none before regressors existed
     with open(os.path.join(path, "results.json")) as fh:
         tuner.results_ = pd.DataFrame(json.load(fh))
     with open(os.path.join(path, "best_params.json")) as fh:

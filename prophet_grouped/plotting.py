@@ -44,7 +44,7 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
     model = tuner.models_[key]
     from .forecast import forecast_group
 
-    extra = tuner._future_columns()
+    extra = tuple(tuner.future_cols_)
     if future is None:
         future = model.make_future_dataframe(periods=periods, freq=tuner.freq_, include_history=False)
         periods_text = f"{periods} steps ahead"

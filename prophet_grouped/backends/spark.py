@@ -297,7 +297,7 @@ class SparkBackend(Backend):
         functions = import_optional("pyspark.sql.functions")
         group_cols = tuner.group_cols_
         fields = {f.name: f.dataType for f in sdf.schema.fields}
-        extra = list(tuner._future_columns())
+        extra = list(tuner.future_cols_)
         missing = [c for c in group_cols + [tuner.time_col] + extra if c not in fields]
         if missing:
             raise ValueError(
