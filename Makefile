@@ -5,7 +5,7 @@ PY := $(abspath $(VENV))/bin/python
 STAMP := $(VENV)/.installed
 # Spark workers and Ray on Spark run this environment's python and its `ray` command.
 RUN_ENV := PYSPARK_PYTHON=$(PY) PYSPARK_DRIVER_PYTHON=$(PY) PATH="$(abspath $(VENV))/bin:$$PATH"
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=30
 
 .PHONY: demo test bench bench-full accuracy docs check-java clean freeze
 

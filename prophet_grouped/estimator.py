@@ -212,7 +212,8 @@ class GroupedProphetTuner(BaseEstimator):
         ``n_folds``, ``n_trials``, ``stopped_early``, ``status`` (``"ok"``, ``"fallback"`` or
         ``"failed"``), ``error``, ``seconds``, ``n_failed_trials``, ``dropped_regressors``
         (regressor columns left out of the group's models because they are constant in its
-        history, comma-separated; None when none).
+        history, comma-separated; None when none), ``n_uncached_fits`` (batch engine: trial fits
+        that could not use the cached features, e.g. logistic growth, and took the ordinary fit).
     models_ : dict
         Group key tuple -> fitted ``prophet.Prophet`` refitted on the whole history.
     trials_ : dict
@@ -517,6 +518,15 @@ class GroupedProphetTuner(BaseEstimator):
                 drivers = config.drivers
                 history = validate_history(X, group_cols, self.time_col, self.target_col, self.date_format,
                                            extra=drivers.columns, numeric=drivers.future_columns)
+                for col, _ in drivers.holidays_by:
+                    listed = drivers.holidays[col].dropna().unique()  # type: ignore[index]
+                    known = set(history[col].unique())
+                    if len(listed) and not any(v in known for v in listed):
+                        raise ValueError(
+                            f"The holidays table's {col!r} values {list(listed)[:5]} match no group of the history "
+                            f"(whose {col!r} values are e.g. {sorted(known, key=str)[:5]}). Check their type "
+                            f"(e.g. '1' and 1 differ), or leave the column out to give the events to every group."
+                        )
                 if drivers.country_col is not None:
                     for code in history[drivers.country_col].dropna().unique():
                         check_country(code, f"column {drivers.country_col!r} holds ")

@@ -142,6 +142,8 @@ class FoldCache:
         self.valid = valid
         self.max_orders = dict(max_orders or {})
         self._entries: dict[tuple[Any, ...], Any] = {}
+        #: Trials this fold could not serve from cached features (they took the ordinary fit).
+        self.misses = 0
 
     def _entry(self, key: tuple[Any, ...], orders: dict[str, int], model: Prophet) -> _Entry | None:
         entry = self._entries.get(key)
@@ -203,7 +205,14 @@ class FoldCache:
 
     def forecast(self, model: Prophet) -> np.ndarray | None:
         """``yhat`` of ``model`` (unfitted; only its settings are read) fitted on the fold's
-        training rows, on its validation dates; None when the ordinary path must be used."""
+        training rows, on its validation dates; None (counted in ``misses``) when the ordinary
+        path must be used."""
+        yhat = self._forecast(model)
+        if yhat is None:
+            self.misses += 1
+        return yhat
+
+    def _forecast(self, model: Prophet) -> np.ndarray | None:
         from prophet_batch.batch import _solve_additive, _solve_multiplicative, design_matrix
 
         described = feature_key(model)

@@ -25,11 +25,12 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
     ("trials", "string"),
     ("model_json", "string"),
     ("dropped_regressors", "string"),
+    ("n_uncached_fits", "long"),
 )
 RESULT_FIELDS = tuple(name for name, _ in RESULT_SCHEMA)
 #: Columns of the public ``results_`` frame, after the group columns.
 PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "n_folds", "n_trials", "stopped_early", "status", "error",
-                         "seconds", "n_failed_trials", "dropped_regressors")
+                         "seconds", "n_failed_trials", "dropped_regressors", "n_uncached_fits")
 
 
 @dataclass
@@ -53,6 +54,9 @@ class GroupResult:
     model_json: str | None = None
     #: Regressor columns left out of this group's models (constant in its history), comma-separated.
     dropped_regressors: str | None = None
+    #: Batch engine: trial fits (one per fold) that could not use the cached features and took
+    #: the ordinary fit (logistic growth, conditional seasonalities, a rejected solve).
+    n_uncached_fits: int = 0
     #: The fitted model, made from ``model_json`` on the driver (never sent between processes).
     model: Any = field(default=None, repr=False, compare=False)
 
@@ -69,13 +73,14 @@ class GroupResult:
     @classmethod
     def from_record(cls, row: Mapping[str, Any], group_cols: list[str]) -> GroupResult:
         """Inverse of :meth:`to_record`."""
-        defaults = {"default_score": float("nan"), "n_folds": 0, "dropped_regressors": None}  # rows written before these fields
+        defaults = {"default_score": float("nan"), "n_folds": 0, "dropped_regressors": None, "n_uncached_fits": 0}  # rows written before these fields
         values = {name: row.get(name, defaults.get(name)) for name in RESULT_FIELDS}
         values["best_params"] = json.loads(values["best_params"] or "{}")
         values["trials"] = json.loads(values["trials"] or "[]")
         values["n_trials"] = int(values["n_trials"])
         values["n_failed_trials"] = int(values["n_failed_trials"])
         values["n_folds"] = int(values["n_folds"] or 0)
+        values["n_uncached_fits"] = int(values["n_uncached_fits"] or 0)
         values["default_score"] = float("nan") if values["default_score"] is None else float(values["default_score"])
         values["stopped_early"] = bool(values["stopped_early"])
         key = tuple(_plain(row[c]) for c in group_cols)

@@ -205,6 +205,14 @@ def run_trial(params: Mapping[str, Any], group: PreparedGroup, config: TuningCon
                         clip=group.clip, season_length=config.season_length, drivers=group.drivers)
 
 
+def uncached_fits(group: PreparedGroup, config: TuningConfig) -> int:
+    """Fold fits of the group's trials so far that the batch engine could not serve from cached
+    features (0 on the Stan engine, which has no cache)."""
+    if config.engine != "batch":
+        return 0
+    return sum(fold.cache.misses for fold in group.folds if fold.cache is not None)
+
+
 def select_best(
     trials: Sequence[tuple[Mapping[str, Any], float | None]], group: PreparedGroup, config: TuningConfig,
     output_dir: str, errors: Sequence[str],
@@ -341,6 +349,7 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> Gr
             result.n_folds = len(group.folds)
             best_params, best_score, result.default_score = select_best(
                 [(t.user_attrs.get("params", {}), t.value) for t in study.trials], group, config, out, errors)
+            result.n_uncached_fits = uncached_fits(group, config)
             result.model_json = refit_best(group.frame, config, best_params, out, group.drivers)
             result.best_params = best_params
             result.best_score = best_score

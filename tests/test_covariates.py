@@ -51,6 +51,7 @@ def test_regressors_cut_the_held_out_error(sales, with_regressors):
     for model in with_regressors.models_.values():
         assert set(model.extra_regressors) == {"price", "promo"}
     assert "regressor_prior_scale" in with_regressors.best_params_.columns
+    assert (with_regressors.results_["n_uncached_fits"] == 0).all()  # regressors are cached features
 
 
 def test_predict_needs_the_regressors_values(sales, with_regressors):
@@ -130,6 +131,8 @@ def test_events_table_per_group_and_for_all():
         GroupedProphetTuner(holidays=events.drop(columns="holiday"), **FAST).fit(df)
     with pytest.raises(ValueError, match=r"'ds' has values that are not dates: \['someday'\]"):
         GroupedProphetTuner(holidays=events.assign(ds="someday"), **FAST).fit(df)
+    with pytest.raises(ValueError, match=r"'store' values \['1'\] match no group .* \(e.g. '1' and 1 differ\)"):
+        GroupedProphetTuner(holidays=events.assign(store=events["store"].map({1.0: "1"})), **FAST).fit(df)
 
 
 def test_country_per_group_from_a_column():
@@ -166,6 +169,8 @@ def test_logistic_growth_with_cap_and_floor_predicts_within_them():
     merged = fc.join(bounds, on="unique_id")
     assert (merged["yhat"] <= merged["cap"] + 1e-6).all() and (merged["yhat"] >= merged["floor"] - 1e-6).all()
     assert all(m.growth == "logistic" and m.logistic_floor for m in tuner.models_.values())
+    # Logistic growth is outside the cached features: every trial's fold fit is counted.
+    assert (tuner.results_["n_uncached_fits"] == tuner.results_["n_trials"] * tuner.results_["n_folds"]).all()
 
 
 def test_save_load_keeps_tables_and_prophet_params(tmp_path, sales):

@@ -59,8 +59,12 @@ def _evaluate_trial(tune_config: dict[str, Any], group: Any, config: TuningConfi
     from ..engines import quiet, stan_output_dir
     from ..tuning import run_trial
 
+    from ..tuning import uncached_fits
+
     with quiet(), stan_output_dir() as out:
-        return {"loss": run_trial(tune_config["_prophet_params"], group, config, out)}
+        loss = run_trial(tune_config["_prophet_params"], group, config, out)
+    # Each trial has its own copy of the folds: it reports its own uncached fits.
+    return {"loss": loss, "uncached_fits": uncached_fits(group, config)}
 
 
 def _refit(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, best: dict[str, Any] | None,
@@ -368,6 +372,7 @@ class RayBackend(Backend):
         storage = tempfile.mkdtemp(prefix="prophet_grouped_tune_")
         trials: list[float | None] = []
         n_failed = 0
+        n_uncached = 0
         n_folds = 0
         stopped = False
         best_params: dict[str, Any] | None = None
@@ -394,6 +399,7 @@ class RayBackend(Backend):
             grid = tuner.fit()
             trials = [r.metrics.get("loss") if r.error is None else None for r in grid]
             n_failed = sum(1 for r in grid if r.error is not None)
+            n_uncached = sum(int(r.metrics.get("uncached_fits") or 0) for r in grid if r.error is None)
             stopped = bool(stopper is not None and stopper.stop_all())
             errors = [str(r.error) for r in grid if r.error is not None]
             with quiet(), stan_output_dir() as out:
@@ -412,6 +418,7 @@ class RayBackend(Backend):
         result.n_failed_trials = n_failed
         result.stopped_early = stopped
         result.n_folds = n_folds
+        result.n_uncached_fits = n_uncached
         result.default_score = default_score
         if result.status == "ok":
             result.best_params = best_params or {}
