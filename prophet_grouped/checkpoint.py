@@ -16,18 +16,22 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import os
 import tempfile
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from .results import RESULT_FIELDS, GroupResult
+from .results import RESULT_FIELDS, GroupResult, json_default
 
 if TYPE_CHECKING:
     from .tuning import TuningConfig
+
+logger = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 FORMAT = 1
@@ -50,11 +54,45 @@ def _describe(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if callable(value) and hasattr(value, "__qualname__"):
-        return f"{getattr(value, '__module__', '?')}.{value.__qualname__}"
+        # By name and by code: two different lambdas (or an edited function) are two settings.
+        code = getattr(value, "__code__", None)
+        name = f"{getattr(value, '__module__', '?')}.{value.__qualname__}"
+        if code is None:
+            return name
+        digest = hashlib.sha256(_code_text(code).encode())
+        digest.update(json.dumps(_describe(list(getattr(value, "__defaults__", None) or ()))).encode())
+        cells = [c.cell_contents for c in (getattr(value, "__closure__", None) or ()) if _cell_set(c)]
+        digest.update(json.dumps(_describe(cells), default=repr).encode())
+        return f"{name}#{digest.hexdigest()[:16]}"
     if hasattr(value, "__dict__"):  # e.g. a callable object: its class and its attributes
         cls = type(value)
         return {f"{cls.__module__}.{cls.__qualname__}": _describe(vars(value))}
     return repr(value)
+
+
+def _cell_set(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018 - raises ValueError for an empty cell
+    except ValueError:
+        return False
+    return True
+
+
+def _code_text(code: types.CodeType) -> str:
+    """A stable text of a function's code: its bytecode, names and constants (nested code
+    objects by their own text, never by their address)."""
+    consts = [_code_text(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts]
+    return repr((code.co_code.hex(), code.co_names, code.co_varnames, consts))
+
+
+def stored_seed(directory: str) -> int | None:
+    """The base seed of the fit that wrote the checkpoint in ``directory``, None if there is none."""
+    try:
+        with open(os.path.join(directory, MANIFEST)) as fh:
+            seed = json.load(fh).get("settings", {}).get("random_state")
+    except (OSError, ValueError):
+        return None
+    return seed if isinstance(seed, int) else None
 
 
 def settings(config: TuningConfig, group_cols: list[str]) -> dict[str, Any]:
@@ -75,8 +113,14 @@ def open_checkpoint(directory: str, config: TuningConfig, group_cols: list[str])
     wanted = settings(config, group_cols)
     path = os.path.join(directory, MANIFEST)
     if os.path.exists(path):
-        with open(path) as fh:
-            stored = json.load(fh)
+        try:
+            with open(path) as fh:
+                stored = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise ValueError(
+                f"checkpoint_dir={directory!r}: its {MANIFEST} can't be read ({exc}). Use a new checkpoint_dir, "
+                f"or delete this one to start over."
+            ) from None
         if stored != wanted:
             old, new = stored.get("settings", {}), wanted["settings"]
             changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
@@ -87,15 +131,22 @@ def open_checkpoint(directory: str, config: TuningConfig, group_cols: list[str])
                 f"(changed: {changed}). Resuming needs the same settings; use a new checkpoint_dir, "
                 f"or delete this one to start over."
             )
-    else:
-        if os.path.isdir(directory) and os.listdir(directory):
-            raise ValueError(
-                f"checkpoint_dir={directory!r} is a non-empty folder that is not a prophet_grouped "
-                f"checkpoint (no {MANIFEST}). Give an empty or new folder."
-            )
+    elif os.path.isdir(directory) and os.listdir(directory):
+        raise ValueError(
+            f"checkpoint_dir={directory!r} is a non-empty folder that is not a prophet_grouped "
+            f"checkpoint (no {MANIFEST}). Give an empty or new folder."
+        )
+    try:  # found now, not after the first group's tuning: a folder workers can't write
         os.makedirs(os.path.join(directory, "groups"), exist_ok=True)
-        write_atomic(path, json.dumps(wanted, indent=1))
-    os.makedirs(os.path.join(directory, "groups"), exist_ok=True)
+        if not os.path.exists(path):
+            write_atomic(path, json.dumps(wanted, indent=1))
+        write_atomic(os.path.join(directory, "groups", ".write-check.json"), "{}")
+        os.unlink(os.path.join(directory, "groups", ".write-check.json"))
+    except OSError as exc:
+        raise ValueError(
+            f"checkpoint_dir={directory!r} can't be written ({exc}). Give a folder this process and every "
+            f"worker can write, or checkpoint_dir=None."
+        ) from None
 
 
 def group_path(directory: str, key: tuple[Any, ...]) -> str:
@@ -127,8 +178,16 @@ def load_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame) -> Gro
     try:
         with open(path) as fh:
             stored = json.load(fh)
+        fields = (stored["data"], stored["result"]["status"])
     except FileNotFoundError:
         return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # A truncated or unreadable file (a writer killed on a network mount, a full disk): the
+        # group is tuned again and its file rewritten.
+        logger.warning("Checkpoint file %s of group %r can't be read (%s); tuning the group again.", path, key, exc)
+        return None
+    if fields[1] in ("failed", "fallback"):
+        return None  # failures may be transient (a timeout, a lost worker): tried again
     if stored["data"] != data_fingerprint(frame):
         then = stored["data"].split(":")[0]
         return GroupResult(
@@ -153,7 +212,12 @@ def checkpointed(directory: str | None, key: tuple[Any, ...], frame: pd.DataFram
     if stored is not None:
         return stored
     result = tune()
-    save_group(directory, key, frame, result)
+    try:
+        save_group(directory, key, frame, result)
+    except (OSError, TypeError, ValueError) as exc:
+        # The group's result is kept; only its checkpoint is missing (it is tuned again on resume).
+        note = f"checkpoint not written: {type(exc).__name__}: {exc}"
+        result.error = note if not result.error else f"{result.error}; {note}"
     return result
 
 
@@ -164,7 +228,7 @@ def save_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame, result
         "data": data_fingerprint(frame),
         "result": {name: getattr(result, name) for name in RESULT_FIELDS},
     }
-    write_atomic(group_path(directory, key), json.dumps(record))
+    write_atomic(group_path(directory, key), json.dumps(record, default=json_default))
 
 
 def write_atomic(path: str, text: str) -> None:

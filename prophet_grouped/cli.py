@@ -280,6 +280,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.func(args, rest)
         else:
             args.func(args)
+    except BrokenPipeError:
+        # The reader went away (`prophet-grouped predict run1 --periods 9 | head`): it had what it
+        # wanted. Point stdout at /dev/null so that Python's own flush at exit stays quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except (CommandError, ValueError, TypeError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -508,8 +508,7 @@ class GroupedProphetTuner(BaseEstimator):
                     )
                 config = self._with_drivers(config, group_cols, X.columns)
                 config = self._with_time(config, _spark_distinct_dates(X, self.time_col))
-                if config.checkpoint_dir is not None:
-                    checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols)
+                config = self._open_checkpoint(config, group_cols)
                 stream = backend.run_spark(X, group_cols, self.time_col, self.target_col, config, self.n_jobs,
                                            progress=progress)
             else:
@@ -533,8 +532,8 @@ class GroupedProphetTuner(BaseEstimator):
                 config = self._with_time(config, history["ds"])
                 self._check_lengths(history, group_cols, config)
                 tasks = split_groups(history, group_cols, drivers.columns)
+                config = self._open_checkpoint(config, group_cols)
                 if config.checkpoint_dir is not None:
-                    checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols)
                     tasks, resumed = self._resume(tasks, config)
                 progress.set_total(len(tasks) + len(resumed))
                 stream = backend.run(tasks, config, self.n_jobs, progress=progress) if tasks else iter(())
@@ -548,6 +547,18 @@ class GroupedProphetTuner(BaseEstimator):
         self.horizon_ = config.horizon
         self.future_cols_ = list(config.drivers.future_columns)
         return self
+
+    def _open_checkpoint(self, config: TuningConfig, group_cols: list[str]) -> TuningConfig:
+        """Open ``checkpoint_dir`` for this fit; with ``random_state=None`` a fit resumes with the
+        seed the checkpointed fit drew, so that it gives that fit's result."""
+        if config.checkpoint_dir is None:
+            return config
+        if self.random_state is None:
+            seed = checkpoint.stored_seed(config.checkpoint_dir)
+            if seed is not None:
+                config = dataclasses.replace(config, random_state=seed)
+        checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols)
+        return config
 
     @staticmethod
     def _resume(tasks: list[Any], config: TuningConfig) -> tuple[list[Any], list[GroupResult]]:
@@ -809,6 +820,11 @@ class GroupedProphetTuner(BaseEstimator):
             Ignored.
         """
         check_is_fitted(self, "models_")
+        if is_spark_dataframe(X):
+            raise TypeError(
+                "score takes a pandas DataFrame of groups, dates and actual values; a Spark DataFrame is not "
+                "scored in Spark. Collect the rows to score first: tuner.score(sdf.toPandas())."
+            )
         metric = resolve_metric(self.metric)
         extra = tuple(self.future_cols_)
         truth = validate_history(X, self.group_cols_, self.time_col, self.target_col, self.date_format,

@@ -66,7 +66,7 @@ class GroupResult:
         for name in RESULT_FIELDS:
             value = getattr(self, name)
             if name in ("best_params", "trials"):
-                value = json.dumps(value)
+                value = json.dumps(value, default=json_default)
             row[name] = value
         return row
 
@@ -85,6 +85,16 @@ class GroupResult:
         values["stopped_early"] = bool(values["stopped_early"])
         key = tuple(_plain(row[c]) for c in group_cols)
         return cls(key=key, **values)
+
+
+def json_default(value: Any) -> Any:
+    """``json.dumps`` hook for what a search space or metric may hand back: numpy scalars and
+    arrays, timestamps."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def _plain(value: Any) -> Any:

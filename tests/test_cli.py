@@ -164,3 +164,12 @@ def test_regressors_and_events_file_from_the_shell(tmp_path):
     loaded = GroupedProphetTuner.load(str(tmp_path / "out" / "tuner"))
     assert set(loaded.models_[(1, 2)].holidays["holiday"]) == {"sale"}
     assert loaded.models_[(1, 1)].holidays is None
+
+
+def test_predict_into_a_closed_pipe_ends_quietly(tuned):
+    cwd, _ = tuned
+    done = subprocess.run(f"{CLI} predict out --periods 30 | head -n 2", shell=True, capture_output=True,
+                          text=True, cwd=cwd)
+    assert done.stdout.splitlines()[0].startswith("store,item,ds,yhat")
+    assert len(done.stdout.splitlines()) == 2
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr

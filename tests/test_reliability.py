@@ -270,3 +270,68 @@ def test_groups_with_some_missing_values_are_tuned_on_the_rest():
 
 def test_local_checkpoint_contract(tmp_path):
     check_checkpoint_resume(str(tmp_path / "ckpt"), lambda df: df, n_jobs=2)
+
+
+# ---------------------------------------------------------------- checkpoint faults
+def test_resume_with_the_default_random_state_reuses_the_stored_seed(tmp_path):
+    df = make_retail_sales(n_stores=1, n_items=2, periods=300, seed=0)
+    settings = {k: v for k, v in SMALL.items() if k != "random_state"}
+    ckpt = str(tmp_path / "ckpt")
+    first = GroupedProphetTuner(n_jobs=1, checkpoint_dir=ckpt, **settings).fit(df)
+    # One group's file removed: the resumed fit tunes it again with the stored seed.
+    os.unlink(os.path.join(ckpt, "groups", sorted(_group_files(ckpt))[0]))
+    resumed = GroupedProphetTuner(n_jobs=1, checkpoint_dir=ckpt, **settings).fit(df)
+    assert resumed.random_state_ == first.random_state_
+    assert len(_group_files(ckpt)) == 2
+    pd.testing.assert_frame_equal(resumed.results_.drop(columns="seconds"), first.results_.drop(columns="seconds"))
+
+
+def test_two_different_lambdas_are_two_settings(tmp_path):
+    df = make_retail_sales(n_stores=1, n_items=1, periods=300, seed=0)
+    ckpt = str(tmp_path / "ckpt")
+    GroupedProphetTuner(n_jobs=1, checkpoint_dir=ckpt, metric=lambda t, p: float(np.mean(np.abs(t - p))),
+                        **SMALL).fit(df)
+    with pytest.raises(ValueError, match=r"different settings \(changed: \['metric'\]\)"):
+        GroupedProphetTuner(n_jobs=1, checkpoint_dir=ckpt, metric=lambda t, p: float(np.mean((t - p) ** 2)),
+                            **SMALL).fit(df)
+
+
+def test_corrupt_group_file_is_tuned_again_and_failed_groups_are_retried(tmp_path, caplog):
+    from prophet_grouped.checkpoint import group_path
+
+    df = make_retail_sales(n_stores=1, n_items=3, periods=300, seed=0)
+    df.loc[df["item"] == 3, "y"] = np.nan  # a group that fails
+    ckpt = str(tmp_path / "ckpt")
+    with pytest.warns(GroupFitWarning):
+        first = GroupedProphetTuner(n_jobs=1, checkpoint_dir=ckpt, **SMALL).fit(df)
+    files = _group_files(ckpt)
+    name = {key: os.path.basename(group_path(ckpt, key)) for key in [(1, 1), (1, 2), (1, 3)]}
+    with open(group_path(ckpt, (1, 1)), "w") as fh:
+        fh.write('{"key": [1, 1], "data": "30')  # a writer killed mid-file
+    with pytest.warns(GroupFitWarning), caplog.at_level("WARNING", logger="prophet_grouped.checkpoint"):
+        again = GroupedProphetTuner(n_jobs=1, checkpoint_dir=ckpt, **SMALL).fit(df)
+    assert "can't be read" in caplog.text and "tuning the group again" in caplog.text
+    after = _group_files(ckpt)
+    assert after[name[(1, 1)]] != files[name[(1, 1)]]  # tuned again, rewritten
+    assert after[name[(1, 3)]] != files[name[(1, 3)]]  # the failed group was retried
+    assert after[name[(1, 2)]] == files[name[(1, 2)]]  # the good one was read back
+    pd.testing.assert_frame_equal(again.results_.drop(columns="seconds"), first.results_.drop(columns="seconds"))
+
+
+def test_a_checkpoint_folder_that_cannot_be_written_is_one_clear_error(tmp_path):
+    (tmp_path / "file.txt").write_text("x")
+    bad = str(tmp_path / "file.txt" / "ckpt")
+    with pytest.raises(ValueError, match=r"checkpoint_dir='.*file.txt/ckpt' can't be written \(.*\)\. Give a folder"):
+        GroupedProphetTuner(n_jobs=1, checkpoint_dir=bad, **SMALL).fit(make_retail_sales(1, 1, 300))
+
+
+def test_numpy_values_from_a_callable_space_are_checkpointed(tmp_path):
+    def space(trial):
+        return {"n_changepoints": np.int64(trial.suggest_int("n_changepoints", 5, 25)),
+                "changepoint_prior_scale": np.float64(trial.suggest_float("changepoint_prior_scale", 0.01, 0.5))}
+
+    ckpt = str(tmp_path / "ckpt")
+    tuner = GroupedProphetTuner(n_jobs=1, checkpoint_dir=ckpt, search_space=space, **SMALL).fit(
+        make_retail_sales(1, 1, 300))
+    assert tuner.results_.loc[0, "status"] == "ok" and tuner.results_.loc[0, "error"] is None
+    assert len(_group_files(ckpt)) == 1

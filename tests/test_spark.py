@@ -213,3 +213,28 @@ def test_drivers_on_a_spark_dataframe_match_local(spark, drivers_sales, drivers_
     with pytest.raises(ValueError, match=r"must be numeric \(or boolean flags\), got \{'promo': 'string'\}"):
         GroupedProphetTuner(backend="spark", **drivers_settings()).fit(
             spark.createDataFrame(history.astype({"promo": str})))
+
+
+def test_score_of_a_spark_dataframe_says_how(spark, local_reference):
+    future = local_reference.make_future_dataframe(periods=2)
+    with pytest.raises(TypeError, match=r"Collect the rows to score first: tuner.score\(sdf.toPandas\(\)\)"):
+        local_reference.score(spark.createDataFrame(future))
+
+
+def test_corrupt_checkpoint_file_is_tuned_again_by_the_executor(spark, tmp_path):
+    import json
+
+    from prophet_grouped import make_retail_sales
+    from prophet_grouped.checkpoint import group_path
+
+    df = spark.createDataFrame(make_retail_sales(n_stores=1, n_items=2, periods=300, seed=0))
+    ckpt = str(tmp_path / "ckpt")
+    settings = dict(group_cols=GROUPS, n_trials=2, horizon=30, random_state=0, cv_folds=1, checkpoint_dir=ckpt,
+                    backend="spark")
+    first = GroupedProphetTuner(**settings).fit(df)
+    with open(group_path(ckpt, (1, 1)), "w") as fh:
+        fh.write('{"key": [1, 1], "da')  # a writer killed mid-file
+    again = GroupedProphetTuner(**settings).fit(df)
+    pd.testing.assert_frame_equal(again.results_.drop(columns="seconds"), first.results_.drop(columns="seconds"))
+    with open(group_path(ckpt, (1, 1))) as fh:
+        assert json.load(fh)["result"]["status"] == "ok"  # rewritten whole by the executor
