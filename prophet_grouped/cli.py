@@ -86,7 +86,12 @@ def cmd_tune(args: argparse.Namespace) -> None:
     from .exceptions import GroupFitWarning
 
     df = _read_table(args.data)
-    groups = _names(args.group)
+    if args.group:
+        groups = _names(args.group)
+    else:  # one series: a group column of its own, named so as not to clash with the file's
+        name = next(n for n in ("series", "_series", "__series") if n not in df.columns)
+        df = df.assign(**{name: "all"})
+        groups = [name]
     regressors = _names(args.regressors) if args.regressors else None
     events = _read_table(args.holidays_file) if args.holidays_file else None
     tuner = GroupedProphetTuner(
@@ -164,7 +169,13 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 def cmd_plot(args: argparse.Namespace) -> None:
     tuner = _load(args.dir)
-    key = _group_key(args.group, tuner)
+    if args.group:
+        key = _group_key(args.group, tuner)
+    elif len(tuner.trials_) == 1:
+        key = next(iter(tuner.trials_))
+    else:
+        raise CommandError(f"give --group: the tuner has {len(tuner.trials_)} groups, e.g. "
+                           f"{','.join(str(k) for k in next(iter(tuner.trials_)))}.")
     if not args.out.lower().endswith((".png", ".svg", ".pdf")):
         raise CommandError(f"--out {args.out}: give a file ending in .png, .svg or .pdf.")
     if args.kind == "forecast":
@@ -196,23 +207,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo-data", help="write generated daily store x item sales to a CSV or Parquet file")
     p.add_argument("file", help="output file (.csv or .parquet)")
-    p.add_argument("--stores", type=int, default=2)
-    p.add_argument("--items", type=int, default=3)
-    p.add_argument("--days", type=int, default=730)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--stores", type=int, default=2, help="stores (default: %(default)s)")
+    p.add_argument("--items", type=int, default=3, help="items per store (default: %(default)s)")
+    p.add_argument("--days", type=int, default=730, help="days per series (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same file (default: %(default)s)")
     p.add_argument("--covariates", action="store_true",
                    help="add price and promo columns that move the sales (for --regressors price,promo)")
     p.set_defaults(func=cmd_demo_data)
 
     p = sub.add_parser("tune", help="tune and fit one model per group; write results and the fitted tuner")
     p.add_argument("data", help="long-format history: a .csv or .parquet file")
-    p.add_argument("--group", required=True, help="comma-separated group columns, e.g. store,item")
+    p.add_argument("--group", default=None,
+                   help="comma-separated group columns, e.g. store,item (default: the whole file is one series)")
     p.add_argument("--out", default="prophet_grouped_out", help="output folder (default: %(default)s)")
-    p.add_argument("--backend", choices=["local", "spark", "ray"], default="local")
+    p.add_argument("--backend", choices=["local", "spark", "ray"], default="local",
+                   help="where groups are tuned: local processes, Spark or Ray (default: %(default)s)")
     p.add_argument("--trials", type=int, default=30, help="trials per group (default: %(default)s)")
     p.add_argument("--patience", type=int, default=10,
                    help="stop a group after this many trials without improvement; 0 never (default: %(default)s)")
-    p.add_argument("--metric", default="smape", choices=["smape", "mae", "rmse", "mape", "wape", "mase", "rmsse"])
+    p.add_argument("--metric", default="smape", choices=["smape", "mae", "rmse", "mape", "wape", "mase", "rmsse"],
+                   help="validation loss, lower is better (default: %(default)s)")
     p.add_argument("--horizon", type=int, default=None,
                    help="validation horizon in steps of the frequency (default: 90 daily, 12 monthly, 24 hourly...)")
     p.add_argument("--freq", default=None, help="pandas frequency, e.g. D, W-SUN, MS, h (default: inferred from the dates)")
@@ -221,7 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rolling-origin validation folds (default: 3, fewer for short groups)")
     p.add_argument("--nonnegative", choices=["auto", "true", "false"], default="auto",
                    help="clip forecasts at 0: auto = for groups with no negative history (default: %(default)s)")
-    p.add_argument("--search-space", default="auto", choices=["auto", "paper", "prophet-docs"])
+    p.add_argument("--search-space", default="auto", choices=["auto", "paper", "prophet-docs"],
+                   help="auto: read from each group's history; paper: the published study's (default: %(default)s)")
     p.add_argument("--holidays", default=None,
                    help="country code whose holidays every model gets (e.g. US), or a column holding each group's")
     p.add_argument("--holidays-file", default=None,
@@ -229,10 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "prior_scale and group columns (rows for some groups only)")
     p.add_argument("--regressors", default=None,
                    help="comma-separated columns known in advance, e.g. price,promo (predict then needs --future)")
-    p.add_argument("--time-col", default="ds")
-    p.add_argument("--target-col", default="y")
+    p.add_argument("--time-col", default="ds", help="date column (default: %(default)s)")
+    p.add_argument("--target-col", default="y", help="value column (default: %(default)s)")
     p.add_argument("--n-jobs", type=int, default=-1, help="local worker processes (default: all cores)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="base seed of every group's search (default: %(default)s)")
     p.add_argument("--trial-timeout", type=float, default=None, help="seconds a trial may run")
     p.add_argument("--checkpoint-dir", default=None, help="folder to checkpoint finished groups in (resumable)")
     p.add_argument("--fallback", choices=["default"], default=None,
@@ -253,8 +268,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plot", help="plot one group's forecast or tuning history to an image file")
     p.add_argument("dir", help="the --out folder of `tune`")
-    p.add_argument("--group", required=True, help="the group's values joined by commas, e.g. 1,2")
-    p.add_argument("--kind", choices=["forecast", "tuning"], default="forecast")
+    p.add_argument("--group", default=None,
+                   help="the group's values joined by commas, e.g. 1,2 (default: the only group)")
+    p.add_argument("--kind", choices=["forecast", "tuning"], default="forecast",
+                   help="forecast: history, forecast and interval; tuning: trial losses (default: %(default)s)")
     p.add_argument("--periods", type=int, default=90, help="steps to forecast (default: %(default)s)")
     p.add_argument("--future", default=None, help="dates to forecast with the regressors' values (models with regressors)")
     p.add_argument("--out", required=True, help="image file: .png, .svg or .pdf")

@@ -205,6 +205,13 @@ def run_trial(params: Mapping[str, Any], group: PreparedGroup, config: TuningCon
                         clip=group.clip, season_length=config.season_length, drivers=group.drivers)
 
 
+def trial_failures(errors: Sequence[str], n_trials: int) -> str | None:
+    """What a group that was tuned keeps of its failed trials: how many, and the first reason."""
+    if not errors:
+        return None
+    return f"{len(errors)} of {n_trials} trials failed; first: {errors[0]}"
+
+
 def uncached_fits(group: PreparedGroup, config: TuningConfig) -> int:
     """Fold fits of the group's trials so far that the batch engine could not serve from cached
     features (0 on the Stan engine, which has no cache)."""
@@ -269,6 +276,11 @@ def fail_group(result: GroupResult, error: str, frame: pd.DataFrame, config: Tun
     result.status = "failed"
     result.error = error
     if config.fallback != "default":
+        return
+    observed = int(frame["y"].notna().sum())
+    if observed < 2:
+        result.error = (f"{result.error}; the default fallback failed too: {observed} observed y value(s), "
+                        f"a model needs at least 2")
         return
     try:
         usable, drivers = usable_rows(frame, config, result.key)
@@ -354,6 +366,7 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> Gr
             result.best_params = best_params
             result.best_score = best_score
             result.status = "ok"
+            result.error = trial_failures(errors, result.n_trials)
         except Exception as exc:
             fail_group(result, _one_line(exc), frame, config, out)
         finally:

@@ -251,6 +251,9 @@ def check_trial_timeout(marker, as_input, **tuner_kw):
     assert (tuner.results_["status"] == "ok").all()
     assert tuner.results_["n_failed_trials"].sum() == 1
     assert sum(t is None for trials in tuner.trials_.values() for t in trials) == 1
+    # The group keeps the reason of its failed trial.
+    reasons = tuner.results_["error"].dropna().tolist()
+    assert len(reasons) == 1 and reasons[0].startswith("1 of 3 trials failed; first: TrialTimeout"), reasons
 
 
 def check_checkpoint_resume(ckpt, as_input, **tuner_kw):

@@ -115,10 +115,18 @@ def test_errors_exit_1_with_the_fix(tuned, args, message):
 
 def test_usage_errors_exit_2_and_help_exits_0(tmp_path):
     assert run(cwd=tmp_path).returncode == 2
-    assert run("tune", "x.csv", cwd=tmp_path).returncode == 2  # --group is required
+    assert run("tune", cwd=tmp_path).returncode == 2  # the data file is required
+    assert run("tune", "x.csv", "--trials", "many", cwd=tmp_path).returncode == 2
     for command in ("tune", "predict", "plot", "demo-data"):
         out = run(command, "--help", cwd=tmp_path)
         assert out.returncode == 0 and "usage: prophet-grouped" in out.stdout
+    # Every option says what it does.
+    import re
+
+    for command in ("tune", "predict", "plot", "demo-data"):
+        text = run(command, "--help", cwd=tmp_path).stdout
+        options = re.findall(r"^  (--[a-z-]+)(?: [A-Z_{}a-z,-]+)?\n?\s*(.*)$", text, flags=re.M)
+        assert options and all(h.strip() and not h.strip().startswith("-") for _, h in options), (command, options)
     bench = run("bench", "--help", cwd=tmp_path)
     assert bench.returncode == 0 and "--series" in bench.stdout
 
@@ -173,3 +181,18 @@ def test_predict_into_a_closed_pipe_ends_quietly(tuned):
     assert done.stdout.splitlines()[0].startswith("store,item,ds,yhat")
     assert len(done.stdout.splitlines()) == 2
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
+
+
+def test_a_single_series_needs_no_group_column(tmp_path):
+    ds = pd.date_range("2020-01-01", periods=200, freq="D")
+    pd.DataFrame({"ds": ds, "y": 10 + (ds.dayofweek == 5) * 3.0 + range(200)}).to_csv(tmp_path / "one.csv", index=False)
+    tuned = run("tune", "one.csv", "--trials", "2", "--folds", "1", "--horizon", "14", "--quiet", "--out", "out",
+                cwd=tmp_path)
+    assert tuned.returncode == 0, tuned.stderr
+    done = run("predict", "out", "--periods", "7", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "series,ds,yhat,yhat_lower,yhat_upper"
+    assert len(done.stdout.splitlines()) == 8
+    plot = run("plot", "out", "--out", "one.png", cwd=tmp_path)
+    assert plot.returncode == 0, plot.stderr
+    assert (tmp_path / "one.png").stat().st_size > 0

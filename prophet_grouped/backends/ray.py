@@ -366,12 +366,13 @@ class RayBackend(Backend):
         from ray.tune.search.optuna import OptunaSearch
 
         from ..engines import quiet, stan_output_dir
-        from ..tuning import _one_line, group_seed, prepare_group, select_best
+        from ..tuning import _one_line, group_seed, prepare_group, select_best, trial_failures
 
         started = time.perf_counter()
         storage = tempfile.mkdtemp(prefix="prophet_grouped_tune_")
         trials: list[float | None] = []
         n_failed = 0
+        errors: list[str] = []
         n_uncached = 0
         n_folds = 0
         stopped = False
@@ -401,7 +402,7 @@ class RayBackend(Backend):
             n_failed = sum(1 for r in grid if r.error is not None)
             n_uncached = sum(int(r.metrics.get("uncached_fits") or 0) for r in grid if r.error is None)
             stopped = bool(stopper is not None and stopper.stop_all())
-            errors = [str(r.error) for r in grid if r.error is not None]
+            errors = [_one_line(r.error) for r in grid if r.error is not None]
             with quiet(), stan_output_dir() as out:
                 best_params, best_score, default_score = select_best(
                     [(r.config["_prophet_params"], loss) for r, loss in zip(grid, trials)], group, config, out,
@@ -423,6 +424,7 @@ class RayBackend(Backend):
         if result.status == "ok":
             result.best_params = best_params or {}
             result.best_score = best_score
+            result.error = trial_failures(errors, len(trials))
         result.seconds = time.perf_counter() - started
         return result
 
