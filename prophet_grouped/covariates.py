@@ -112,8 +112,6 @@ class Drivers:
     country_col: str | None = None
     cap: bool = False
     floor: bool = False
-    #: Content hash of ``holidays`` (for checkpoint manifests: settings, not table reprs).
-    holidays_digest: str | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -24,7 +24,6 @@ from .covariates import (
     check_future_values,
     check_holidays_table,
     check_regressor_names,
-    frame_digest,
 )
 from .data import MIN_TRAIN_POINTS, as_group_cols, check_columns, split_groups, validate_future, validate_history
 from .engines import quiet, resolve_engine
@@ -429,7 +428,6 @@ class GroupedProphetTuner(BaseEstimator):
         drivers = Drivers(
             prophet_params=prophet_params, regressors=regressors, holidays=table, holidays_by=holidays_by,
             country=country, country_col=country_col, cap=logistic, floor=logistic and "floor" in columns,
-            holidays_digest=frame_digest(table),
         )
         return dataclasses.replace(config, drivers=drivers)
 
