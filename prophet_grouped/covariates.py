@@ -257,19 +257,3 @@ def check_holidays_table(table: object, group_cols: Sequence[str]) -> pd.DataFra
             raise ValueError("The holidays table's 'prior_scale' must be > 0 (or NaN for holidays_prior_scale).")
         out["prior_scale"] = ps.astype(float)
     return out.reset_index(drop=True)
-
-
-def check_future_values(future: pd.DataFrame, group_cols: list[str], columns: Sequence[str]) -> None:
-    """Raise ValueError listing the groups whose frame to predict lacks a regressor / cap / floor value."""
-    for col in columns:
-        values = pd.to_numeric(future[col], errors="coerce") if not pd.api.types.is_numeric_dtype(future[col]) \
-            else future[col]
-        bad = values.isna() | ~np.isfinite(values.to_numpy(dtype=float))
-        if bad.any():
-            groups = future.loc[bad, group_cols].drop_duplicates()
-            listing = [tuple(r) for r in groups.itertuples(index=False, name=None)][:5]
-            raise ValueError(
-                f"Column {col!r} of the frame to predict is missing or not a finite number on {int(bad.sum())} "
-                f"rows, in {len(groups)} group(s) such as {listing}. Forecasts need its value on every date "
-                f"to forecast: fill them (planned prices, promotions, capacities)."
-            )

@@ -257,6 +257,15 @@ def validate_future(
     out["ds"] = _check_time(df, time_col, date_format).to_numpy()
     for col in extra:
         out[col] = _check_numeric(df, col, "a regressor, cap or floor").to_numpy()
+        missing = out[col].isna()
+        if missing.any():
+            groups = out.loc[missing, group_cols].drop_duplicates()
+            listing = [tuple(r) for r in groups.itertuples(index=False, name=None)][:5]
+            raise ValueError(
+                f"Column {col!r} of the frame to predict is missing or not a finite number on {int(missing.sum())} "
+                f"rows, in {len(groups)} group(s) such as {listing}. Forecasts need its value on every date "
+                f"to forecast: fill them (planned prices, promotions, capacities)."
+            )
     return out
 
 

@@ -21,7 +21,6 @@ from .backends import get_backend
 from .covariates import (
     Drivers,
     check_country,
-    check_future_values,
     check_holidays_table,
     check_regressor_names,
 )
@@ -683,7 +682,6 @@ class GroupedProphetTuner(BaseEstimator):
         # Positions, not the caller's index (which may repeat, e.g. after pd.concat).
         extra = tuple(self.future_cols_)
         future = validate_future(X, self.group_cols_, self.time_col, self.date_format, extra).reset_index(drop=True)
-        check_future_values(future, self.group_cols_, extra)
         keys = self._group_keys(future)
         unknown = [k for k in keys if k not in self.trials_]
         if unknown:
@@ -775,8 +773,7 @@ class GroupedProphetTuner(BaseEstimator):
                 raise ValueError(f"future has no rows for group {group!r}.")
             rows = rows.assign(**{c: 0 for c in self.group_cols_ if c not in rows.columns})
             future = validate_future(rows, self.group_cols_, self.time_col, self.date_format, extra)
-            check_future_values(future, self.group_cols_, extra)
-        return plot_forecast(self, key, periods, ax, future)
+            return plot_forecast(self, key, periods, ax, future)
 
     def plot_tuning_history(self, group: Any, ax: Any = None) -> Any:
         """Plot one group's trial losses in trial order and the best loss so far (matplotlib).
