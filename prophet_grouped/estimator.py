@@ -773,7 +773,7 @@ class GroupedProphetTuner(BaseEstimator):
                 raise ValueError(f"future has no rows for group {group!r}.")
             rows = rows.assign(**{c: 0 for c in self.group_cols_ if c not in rows.columns})
             future = validate_future(rows, self.group_cols_, self.time_col, self.date_format, extra)
-            return plot_forecast(self, key, periods, ax, future)
+        return plot_forecast(self, key, periods, ax, future)
 
     def plot_tuning_history(self, group: Any, ax: Any = None) -> Any:
         """Plot one group's trial losses in trial order and the best loss so far (matplotlib).

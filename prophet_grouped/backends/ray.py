@@ -221,13 +221,15 @@ class RayBackend(Backend):
             yield ray
             return
         env = {"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}} if os.environ.get("PYTHONPATH") else None
-        if self.address is not None:
-            _check_answers(self.address)
+        # Ray's own convention: RAY_ADDRESS names the cluster to join when no address is given.
+        address = self.address or os.environ.get("RAY_ADDRESS") or None
+        if address is not None:
+            _check_answers(address)
             try:
-                ray.init(address=self.address, logging_level="ERROR", runtime_env=env)
+                ray.init(address=address, logging_level="ERROR", runtime_env=env)
             except Exception as exc:
                 raise ConnectionError(
-                    f"Could not connect to the Ray cluster at address={self.address!r}: {exc}. Check that "
+                    f"Could not connect to the Ray cluster at address={address!r}: {exc}. Check that "
                     f"the cluster is up (ray status) and the address is right; leave address out to start "
                     f"a local Ray."
                 ) from exc
@@ -240,8 +242,10 @@ class RayBackend(Backend):
             with self._ray_on_spark(ray, env):
                 yield ray
             return
-        ray.init(num_cpus=self.num_cpus or len(os.sched_getaffinity(0)), include_dashboard=False,
-                 logging_level="ERROR", runtime_env=env)
+        # address="local": a new Ray of our own, even when another Ray runs on this machine (without
+        # it ray.init() joins any running one and refuses num_cpus).
+        ray.init(address="local", num_cpus=self.num_cpus or len(os.sched_getaffinity(0)),
+                 include_dashboard=False, logging_level="ERROR", runtime_env=env)
         try:
             yield ray
         finally:

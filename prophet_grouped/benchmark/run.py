@@ -137,7 +137,7 @@ class Bench:
         import ray
 
         start = time.perf_counter()
-        ray.init(num_cpus=self.cores, include_dashboard=False, logging_level="ERROR")
+        ray.init(address="local", num_cpus=self.cores, include_dashboard=False, logging_level="ERROR")
         startup = time.perf_counter() - start
         try:
             tuner = self.tuner(backend="ray")
