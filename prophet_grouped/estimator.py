@@ -27,7 +27,7 @@ from .covariates import (
 from .data import MIN_TRAIN_POINTS, as_group_cols, check_columns, split_groups, validate_future, validate_history
 from .engines import quiet, resolve_engine
 from .exceptions import GroupFitWarning
-from .forecast import FORECAST_COLUMNS, check_nonnegative, forecast_group
+from .forecast import FORECAST_COLUMNS, check_nonnegative
 from .frequency import default_horizon, resolve_freq, season_length
 from .metrics import resolve_metric
 from .metrics import score as metric_score
@@ -707,16 +707,19 @@ class GroupedProphetTuner(BaseEstimator):
                 f"{len(early)} group(s) to predict have dates before their history: {early[:5]}. "
                 f"Prophet only forecasts from the start of the history on; drop the earlier dates."
             )
-        out = future.copy()
-        for col in FORECAST_COLUMNS:
-            out[col] = np.nan
-        grouped = future.groupby(self.group_cols_, sort=False)
-        for key, rows in grouped:
-            key = key if isinstance(key, tuple) else (key,)
-            model = self.models_[tuple(_plain(k) for k in key)]
-            fc = forecast_group(model, rows[["ds", *extra]], self.nonnegative)
-            out.loc[rows.index, list(FORECAST_COLUMNS)] = fc[list(FORECAST_COLUMNS)].to_numpy()
-        return out.drop(columns=list(extra)).reset_index(drop=True)
+        jobs, positions = [], {}
+        for key, rows in future.groupby(self.group_cols_, sort=False):
+            key = tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,)))
+            jobs.append((key, self.models_[key], rows[["ds", *extra]]))
+            positions[key] = rows.index.to_numpy()
+        values = np.full((len(future), len(FORECAST_COLUMNS)), np.nan)
+        backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
+        for key, fc in backend.forecast(jobs, self.nonnegative, self.random_state_, self.n_jobs):
+            values[positions[key]] = fc
+        out = future.drop(columns=list(extra))
+        for j, col in enumerate(FORECAST_COLUMNS):
+            out[col] = values[:, j]
+        return out.reset_index(drop=True)
 
     def _key(self, group: Any) -> tuple[Any, ...]:
         key = tuple(_plain(v) for v in (group if isinstance(group, tuple) else (group,)))

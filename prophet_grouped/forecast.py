@@ -45,16 +45,43 @@ def clip_to_capacity(values: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
     return np.clip(values, lower, frame["cap"].to_numpy(dtype=float))
 
 
-def forecast_group(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.DataFrame, nonnegative: Any) -> pd.DataFrame:
+def forecast_seed(random_state: int, key: Any) -> int:
+    """The seed of a group's interval samples: from the fit's base seed and the group key, so
+    that a group's forecast is the same on every backend and every call."""
+    from .tuning import group_seed
+
+    return group_seed(random_state, (*key, "forecast"))
+
+
+def _prophet_predict(model: Prophet, frame: pd.DataFrame, seed: int | None) -> pd.DataFrame:
+    """``Prophet.predict`` with the global numpy random state seeded by ``seed`` (and restored)."""
+    state = np.random.get_state()
+    if seed is not None:
+        np.random.seed(seed % 2**32)
+    try:
+        fc = model.predict(frame)
+    finally:
+        np.random.set_state(state)
+    for col in FORECAST_COLUMNS:
+        if col not in fc.columns:  # uncertainty_samples=0: Prophet returns no interval
+            fc[col] = np.nan
+    return fc
+
+
+def forecast_group(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.DataFrame, nonnegative: Any,
+                   seed: int | None = None) -> pd.DataFrame:
     """``yhat``, ``yhat_lower``, ``yhat_upper`` of a fitted model on ``dates``, in their order
     (repeats allowed), clipped at 0 as ``nonnegative`` says for this group's history, and
     within ``[floor, cap]`` for logistic growth.
 
     ``dates`` is a series of dates, or a frame with ``ds`` and the columns the model needs
-    (its regressors' values, ``cap`` and ``floor`` for logistic growth). Prophet's ``predict``
-    returns its rows sorted by date; each distinct date is forecast once and the forecasts are
-    put back in the order of ``dates``.
+    (its regressors' values, ``cap`` and ``floor`` for logistic growth). Each distinct date is
+    forecast once, by :func:`prophet_grouped.fastpredict.predict` (Prophet's formula with numpy;
+    ``Prophet.predict`` for the models it does not cover), with interval samples drawn from
+    ``seed``, and the forecasts are put back in the order of ``dates``.
     """
+    from . import fastpredict
+
     frame = dates.reset_index(drop=True) if isinstance(dates, pd.DataFrame) else pd.DataFrame({"ds": np.asarray(dates)})
     ds = pd.Series(pd.to_datetime(frame["ds"]).astype("datetime64[ns]").to_numpy())
     distinct = frame.assign(ds=ds).drop_duplicates()
@@ -64,11 +91,39 @@ def forecast_group(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.Data
             f"The frame to predict has date {day} more than once for one group, with different values of "
             f"{[c for c in frame.columns if c != 'ds']}; give one row per group and date."
         )
-    fc = model.predict(distinct.sort_values("ds").reset_index(drop=True)).set_index("ds")
+    distinct = distinct.sort_values("ds").reset_index(drop=True)
+    fc = fastpredict.predict(model, distinct, np.random.default_rng(seed))
+    if fc is None:
+        fc = _prophet_predict(model, distinct, seed)
+    position = np.searchsorted(fc["ds"].to_numpy(dtype="datetime64[ns]"), ds.to_numpy())
     clip = clips(nonnegative, model.history["y"].to_numpy())
     out = pd.DataFrame({"ds": ds.to_numpy()})
     bounds = frame if model.growth == "logistic" else frame[["ds"]]
     for col in FORECAST_COLUMNS:
-        values = clip_forecast(fc[col].reindex(ds.to_numpy()).to_numpy(dtype=float), clip)
+        values = clip_forecast(fc[col].to_numpy(dtype=float)[position], clip)
         out[col] = clip_to_capacity(values, bounds)
     return out
+
+
+#: One group to forecast: its key, fitted model and rows (``ds`` and the columns it needs).
+ForecastJob = tuple[tuple[Any, ...], "Prophet", pd.DataFrame]
+
+
+def forecast_batch(jobs: list[ForecastJob], nonnegative: Any, random_state: int) -> list[tuple[tuple[Any, ...], np.ndarray]]:
+    """The forecasts (``yhat``, ``yhat_lower``, ``yhat_upper`` per row, in the rows' order) of
+    several groups: the unit of work every backend runs to predict."""
+    from .engines import quiet
+
+    with quiet():
+        return [
+            (key, forecast_group(model, rows, nonnegative, forecast_seed(random_state, key))[list(FORECAST_COLUMNS)]
+             .to_numpy(dtype=float))
+            for key, model, rows in jobs
+        ]
+
+
+def batches(jobs: list[ForecastJob], n_workers: int, per_worker: int = 4, smallest: int = 8) -> list[list[ForecastJob]]:
+    """``jobs`` in about ``per_worker`` batches per worker, each of at least ``smallest`` groups
+    (a batch is one task: its fixed cost is paid once for all its groups)."""
+    size = max(smallest, -(-len(jobs) // max(1, n_workers * per_worker)))
+    return [jobs[i:i + size] for i in range(0, len(jobs), size)]

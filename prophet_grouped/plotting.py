@@ -42,7 +42,7 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
     cap, floor), validated by the caller; None: ``periods`` steps after the history.
     """
     model = tuner.models_[key]
-    from .forecast import forecast_group
+    from .forecast import forecast_group, forecast_seed
 
     extra = tuple(tuner.future_cols_)
     if future is None:
@@ -51,7 +51,7 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
     else:
         periods_text = f"{len(future)} dates ahead"
     frame = pd.concat([history_inputs(model, extra), future[["ds", *extra]]], ignore_index=True)
-    forecast = forecast_group(model, frame, tuner.nonnegative)
+    forecast = forecast_group(model, frame, tuner.nonnegative, forecast_seed(tuner.random_state_, key))
     fig, ax = _axes(ax)
     history = model.history
     ax.plot(history["ds"], history["y"], ".", color="0.25", markersize=2.5, label="history")

@@ -7,7 +7,10 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+
+    from ..forecast import ForecastJob
 
     from ..progress import Progress
     from ..results import GroupResult
@@ -44,6 +47,29 @@ class Backend(ABC):
             f"backend={self.name!r} does not read Spark DataFrames; use backend='spark' (or 'ray'), "
             f"or pass a pandas DataFrame (sdf.toPandas())."
         )
+
+    def forecast(self, jobs: list[ForecastJob], nonnegative: Any, random_state: int,
+                 n_jobs: int | None) -> Iterator[tuple[tuple[Any, ...], np.ndarray]]:
+        """Forecast groups of a pandas frame (:func:`~prophet_grouped.forecast.forecast_batch`
+        on batches of groups) and yield (key, forecasts) per group, in any order.
+
+        The default runs the batches in this machine's joblib processes, the workers fit used.
+        """
+        from joblib import Parallel, delayed, effective_n_jobs, parallel_config
+
+        from ..forecast import batches, forecast_batch
+
+        n_workers = min(effective_n_jobs(n_jobs), max(len(jobs), 1))
+        parts = batches(jobs, n_workers)
+        if n_workers == 1 or len(parts) == 1:
+            for part in parts:
+                yield from forecast_batch(part, nonnegative, random_state)
+            return
+        with parallel_config(backend="loky", inner_max_num_threads=1):
+            for done in Parallel(n_jobs=n_workers, return_as="generator_unordered")(
+                delayed(forecast_batch)(part, nonnegative, random_state) for part in parts
+            ):
+                yield from done
 
     def predict_spark(self, tuner: Any, sdf: Any) -> Any:
         """Forecast a Spark DataFrame; only backends that read Spark data have it."""

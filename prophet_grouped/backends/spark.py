@@ -88,24 +88,24 @@ def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningCo
 
 def _predict_spark_group(
     future: pd.DataFrame, models: pd.DataFrame, group_cols: list[str], nonnegative: Any = "auto",
-    extra: Sequence[str] = (),
+    extra: Sequence[str] = (), random_state: int = 0,
 ) -> pd.DataFrame:
     """cogroup function: a group's dates and its model JSON in, its forecast out (the shared
     per-group forecast)."""
     from prophet.serialize import model_from_json
 
     from ..engines import quiet
-    from ..forecast import FORECAST_COLUMNS, forecast_group
+    from ..forecast import FORECAST_COLUMNS, forecast_group, forecast_seed
 
     columns = group_cols + ["ds", "yhat", "yhat_lower", "yhat_upper"]
     if future.empty:
         return pd.DataFrame(columns=columns)
+    key = tuple(future[c].iloc[0] for c in group_cols)
     if models.empty:
-        key = tuple(future[c].iloc[0] for c in group_cols)
         raise ValueError(f"Group {key!r} has no fitted model; predict only groups that fit tuned successfully.")
     with quiet():
         model = model_from_json(models["model_json"].iloc[0])
-        fc = forecast_group(model, future[["ds", *extra]], nonnegative)
+        fc = forecast_group(model, future[["ds", *extra]], nonnegative, forecast_seed(random_state, key))
     out = future[group_cols].reset_index(drop=True).copy()
     out["ds"] = fc["ds"].to_numpy()
     for col in FORECAST_COLUMNS:
@@ -318,7 +318,7 @@ class SparkBackend(Backend):
             *[types.StructField(c, types.DoubleType(), True) for c in ("yhat", "yhat_lower", "yhat_upper")],
         ])
         fn = functools.partial(_predict_spark_group, group_cols=group_cols, nonnegative=tuner.nonnegative,
-                               extra=extra)
+                               extra=extra, random_state=tuner.random_state_)
         return future.groupBy(*group_cols).cogroup(models.groupBy(*group_cols)).applyInPandas(fn, schema)
 
 

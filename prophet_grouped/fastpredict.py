@@ -1,0 +1,263 @@
+"""Prophet's forecast of a fitted model, computed with numpy from its parameters.
+
+``Prophet.predict`` spends most of its time building pandas frames: the seasonal, holiday and
+regressor features twice (once for the point forecast, once for the intervals), the holiday
+table row by row. :func:`predict` builds the same feature matrix once with numpy, in the
+column order of the model's training (read from its own records: seasonalities, events
+table, country holidays, regressors), checks that layout against the model's
+``train_component_cols``, and evaluates Prophet's formulas:
+
+- the point forecast: trend (piecewise linear, logistic or flat, Prophet's own functions)
+  times one plus the multiplicative terms, plus the additive terms;
+- the intervals as Prophet's vectorized sampler draws them, draw for draw: future trend
+  changes (uniform, then Laplace), then observation noise (normal), from a
+  ``numpy.random.RandomState``, percentiles over the samples. With a RandomState seeded like
+  the global one, the result equals ``Prophet.predict``'s.
+
+Models outside what this covers (MCMC fits, regressors with their own predictor models, an
+events layout that does not check out) return None: the caller uses ``Prophet.predict``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from prophet import Prophet
+
+_DAY_NS = 24 * 60 * 60 * 10**9
+
+
+@functools.lru_cache(maxsize=64)
+def _country_holidays(country: str, years: tuple[int, ...]) -> tuple[tuple[str, Any, int, int], ...]:
+    """The rows of Prophet's table of a country's holidays in ``years`` (cached: the same for
+    every group)."""
+    from prophet.make_holidays import make_holidays_df
+
+    return tuple(_event_rows(make_holidays_df(year_list=list(years), country=country)))
+
+
+def _window(row: Any, name: str) -> int:
+    value = getattr(row, name, 0)
+    return int(value)
+
+
+def _event_rows(table: pd.DataFrame | None) -> list[tuple[str, np.datetime64, int, int]]:
+    """(name, day, lower, upper) of each row of an events table, windows read as Prophet
+    reads them (a window that is not a number makes both 0)."""
+    if table is None or len(table) == 0:
+        return []
+    rows = []
+    for row in table.itertuples():
+        try:
+            lw, uw = _window(row, "lower_window"), _window(row, "upper_window")
+        except ValueError:
+            lw = uw = 0
+        day = np.datetime64(pd.Timestamp(row.ds).date(), "D") if not pd.isna(row.ds) else None
+        rows.append((row.holiday, day, lw, uw))
+    return rows
+
+
+def _holiday_keys(rows: list[tuple[str, Any, int, int]]) -> dict[str, set[np.datetime64]]:
+    """Prophet's holiday feature columns (``name_delim_+offset``) of ``rows``, each with the
+    days it marks."""
+    keys: dict[str, set[np.datetime64]] = {}
+    for name, day, lw, uw in rows:
+        for offset in range(lw, uw + 1):
+            marked = keys.setdefault(f"{name}_delim_{'+' if offset >= 0 else '-'}{abs(offset)}", set())
+            if day is not None:
+                marked.add(day + np.timedelta64(offset, "D"))
+    return keys
+
+
+def _events(model: Prophet, ds: np.ndarray) -> dict[str, set[np.datetime64]] | None:
+    """The holiday columns of the model's training, each with the days of ``ds``'s years it
+    marks; None when Prophet's predict would lay the columns out differently."""
+    names = model.train_holiday_names
+    if names is None:
+        return {}
+    trained = set(names)
+    own = [row for row in _event_rows(model.holidays) if row[0] in trained]
+    future, past = list(own), list(own)
+    if model.country_holidays is not None:
+        for rows, dates in ((future, ds), (past, model.history_dates)):
+            years = np.unique(np.asarray(dates, dtype="datetime64[Y]").astype(np.int64) + 1970)
+            table = _country_holidays(model.country_holidays, tuple(int(y) for y in years))
+            rows.extend(row for row in table if row[0] in trained)
+    # Names seen in training but absent from these years: Prophet adds them without a date.
+    present = {row[0] for row in future}
+    future.extend((name, None, 0, 0) for name in names if name not in present)
+    columns = _holiday_keys(future)
+    if set(columns) != set(_holiday_keys(past)):
+        return None
+    return {key: columns[key] for key in sorted(columns)}
+
+
+def _features(model: Prophet, frame: pd.DataFrame, ds: np.ndarray) -> np.ndarray | None:
+    """The feature matrix Prophet's ``make_all_seasonality_features`` builds for ``frame``
+    (sorted by ``ds``), or None when its layout can't be reproduced."""
+    n = len(ds)
+    blocks: list[np.ndarray] = []
+    components: list[str] = []
+    days = (ds.astype("datetime64[ns]").astype(np.int64) / 10**9) / (24 * 60 * 60)  # Prophet's fourier_series
+    x_T = np.pi * 2 * days
+    for name, props in model.seasonalities.items():
+        order = int(props["fourier_order"])
+        block = np.empty((n, 2 * order))
+        for i in range(order):
+            c = (i + 1) / props["period"] * x_T
+            block[:, 2 * i] = np.sin(c)
+            block[:, 2 * i + 1] = np.cos(c)
+        condition = props["condition_name"]
+        if condition is not None:
+            if condition not in frame.columns:
+                return None
+            block[~frame[condition].to_numpy(dtype=bool)] = 0.0
+        blocks.append(block)
+        components.extend([name] * (2 * order))
+    events = _events(model, ds)
+    if events is None:
+        return None
+    if events:
+        day = ds.astype("datetime64[D]")
+        block = np.zeros((n, len(events)))
+        for j, (key, marked) in enumerate(events.items()):
+            if marked:
+                block[:, j] = np.isin(day, np.array(sorted(marked), dtype="datetime64[D]"))
+            components.append(key.split("_delim_")[0])
+        blocks.append(block)
+    for name, props in model.extra_regressors.items():
+        if name not in frame.columns:
+            return None
+        values = pd.to_numeric(frame[name]).to_numpy(dtype=float)
+        blocks.append(((values - props["mu"]) / props["std"])[:, None])
+        components.append(name)
+    if not blocks:
+        return np.zeros((n, 1))
+    X = np.hstack(blocks)
+    # The layout check: every column belongs to the component Prophet's training gave it.
+    cols = model.train_component_cols
+    if cols is None or X.shape[1] != len(cols):
+        return None
+    names = list(cols.columns)
+    table = cols.to_numpy()
+    for j, component in enumerate(components):
+        if component not in names or table[j, names.index(component)] != 1:
+            return None
+    return X
+
+
+def covers(model: Prophet) -> bool:
+    """Whether :func:`predict` can forecast ``model`` (else use ``Prophet.predict``)."""
+    if model.history is None or model.mcmc_samples:
+        return False
+    if np.asarray(model.params["k"]).shape[0] != 1:
+        return False
+    return not any(props.get("predictor_spec") is not None for props in model.extra_regressors.values())
+
+
+def predict(model: Prophet, frame: pd.DataFrame, rng: np.random.Generator | np.random.RandomState | None = None,
+            ) -> pd.DataFrame | None:
+    """``ds``, ``trend``, ``yhat``, ``yhat_lower``, ``yhat_upper`` of a fitted (MAP) model on
+    ``frame``'s rows (``ds`` and the columns the model needs), sorted by date as Prophet's
+    predict sorts them; None when the model is outside what this covers.
+
+    ``rng`` draws the interval samples: a ``numpy.random.Generator`` (fast), or a
+    ``RandomState``, which draws what Prophet's predict draws from the global ``numpy.random``
+    seeded alike; None: the global ``numpy.random``. Without uncertainty samples the interval
+    columns are NaN.
+    """
+    if not covers(model):
+        return None
+    frame = frame.sort_values("ds", kind="mergesort").reset_index(drop=True)
+    ds = pd.to_datetime(frame["ds"]).to_numpy(dtype="datetime64[ns]")
+    X = _features(model, frame, ds)
+    if X is None:
+        return None
+    y_scale = float(model.y_scale)
+    t = (ds - np.datetime64(model.start, "ns")) / np.timedelta64(model.t_scale)
+    if model.logistic_floor:
+        floor = frame["floor"].to_numpy(dtype=float)
+    elif model.scaling == "absmax":
+        floor = np.zeros(len(frame))
+    else:
+        floor = np.full(len(frame), float(model.y_min))
+    cap_scaled = (frame["cap"].to_numpy(dtype=float) - floor) / y_scale if model.growth == "logistic" else None
+
+    k = float(np.nanmean(model.params["k"]))
+    m = float(np.nanmean(model.params["m"]))
+    deltas = np.nanmean(model.params["delta"], axis=0)
+    expected = _trend(model, t, cap_scaled, deltas, k, m)
+    trend = expected * y_scale + floor
+    cols = model.train_component_cols
+    s_a = cols["additive_terms"].to_numpy(dtype=float)
+    s_m = cols["multiplicative_terms"].to_numpy(dtype=float)
+    beta = np.asarray(model.params["beta"])
+    additive = np.nanmean(np.matmul(X, (beta * s_a).transpose()) * y_scale, axis=1)
+    multiplicative = np.nanmean(np.matmul(X, (beta * s_m).transpose()), axis=1)
+    yhat = trend * (1 + multiplicative) + additive
+    if not model.uncertainty_samples:
+        return pd.DataFrame({"ds": ds, "trend": trend, "yhat": yhat, "yhat_lower": np.nan, "yhat_upper": np.nan})
+    rng = rng if rng is not None else np.random.mtrand._rand
+    n_samples = int(model.uncertainty_samples)
+    beta0 = beta[0]
+    Xb_a = np.matmul(X, beta0 * s_a) * y_scale
+    Xb_m = np.matmul(X, beta0 * s_m)
+    d0 = np.asarray(model.params["delta"])[0]
+    k0, m0 = model.params["k"][0], model.params["m"][0]
+    drawn = _trend(model, t, cap_scaled, d0, k0, m0)
+    changes = _trend_changes(model, t, cap_scaled, n_samples, d0, k0, m0, rng)
+    trends = (drawn + changes) * y_scale + floor
+    sigma = model.params["sigma_obs"][0]
+    noise = rng.normal(0, sigma, trends.shape) * y_scale
+    samples = trends * (1 + Xb_m) + Xb_a + noise
+    lower_p = 100 * (1.0 - model.interval_width) / 2
+    upper_p = 100 * (1.0 + model.interval_width) / 2
+    percentile = np.nanpercentile if np.isnan(samples).any() else np.percentile
+    lower, upper = percentile(samples, [lower_p, upper_p], axis=0)
+    return pd.DataFrame({"ds": ds, "trend": trend, "yhat": yhat, "yhat_lower": lower, "yhat_upper": upper})
+
+
+def _trend(model: Prophet, t: np.ndarray, cap_scaled: np.ndarray | None, deltas: np.ndarray, k: Any, m: Any) -> np.ndarray:
+    """The model's trend (scaled) at ``t``: Prophet's own piecewise functions."""
+    if model.growth == "linear":
+        return model.piecewise_linear(t, deltas, k, m, model.changepoints_t)
+    if model.growth == "logistic":
+        return model.piecewise_logistic(t, cap_scaled, deltas, k, m, model.changepoints_t)
+    return model.flat_trend(t, m)
+
+
+def _trend_changes(model: Prophet, t: np.ndarray, cap_scaled: np.ndarray | None, n_samples: int,
+                   deltas: np.ndarray, k: Any, m: Any, rng: Any) -> np.ndarray:
+    """Prophet's ``_sample_uncertainty``: sampled future trend changes, (n_samples, len(t))."""
+    future = t > 1
+    if t.max() <= 1:
+        return np.zeros((n_samples, len(t)))
+    n_length = int(future.sum())
+    if n_length > 1:
+        single_diff = np.diff(t[future]).mean()
+    else:
+        single_diff = np.diff(model.history["t"]).mean()
+    if model.growth == "flat":
+        changes = np.zeros((n_samples, n_length))
+    else:
+        likelihood = len(model.changepoints_t) * single_diff
+        mean_delta = np.mean(np.abs(deltas)) + 1e-8
+        changed = rng.uniform(size=(n_samples, n_length)) < likelihood
+        shifts = rng.laplace(0, mean_delta, size=changed.shape) * changed
+        mat = (np.hstack([np.zeros((n_samples, 1)), shifts])[:, :-1] + shifts) / 2
+        if model.growth == "linear":
+            changes = mat.cumsum(axis=1).cumsum(axis=1) * single_diff
+        else:
+            changes = model._logistic_uncertainty(
+                mat=mat, deltas=deltas, k=k, m=m, cap=cap_scaled[future], t_time=t[future],
+                n_length=n_length, single_diff=single_diff,
+            )
+    past = len(t) - n_length
+    if past:
+        changes = np.concatenate([np.zeros((n_samples, past)), changes], axis=1)
+    return changes

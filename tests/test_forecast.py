@@ -1,0 +1,130 @@
+"""The fast predictor computes Prophet's forecast: point forecasts and intervals equal to
+``Prophet.predict``'s, and the tuner's predict is reproducible and the same in parallel."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prophet_grouped import GroupedProphetTuner, fastpredict
+from prophet_grouped.forecast import forecast_group
+
+logging.getLogger("cmdstanpy").disabled = True
+
+
+def _series(n: int, freq: str = "D", seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    i = np.arange(n)
+    ds = pd.date_range("2019-01-01", periods=n, freq=freq)
+    y = 50 + 0.02 * i + 5 * np.sin(2 * np.pi * i / 7) + 8 * np.sin(2 * np.pi * i / 365.25) + rng.normal(0, 2, n)
+    return pd.DataFrame({"ds": ds, "y": y, "price": rng.normal(3, 0.3, n), "promo": rng.integers(0, 2, n),
+                         "open": ds.month < 6})
+
+
+EVENTS = pd.DataFrame({
+    "holiday": ["sale"] * 3 + ["closed"] * 2,
+    "ds": pd.to_datetime(["2019-03-01", "2020-03-01", "2021-03-01", "2019-12-25", "2021-12-25"]),
+    "lower_window": [-1, -1, -1, 0, 0], "upper_window": [2, 2, 2, 0, 0], "prior_scale": [5.0] * 3 + [1.0] * 2,
+})
+
+
+def _model(kind: str):
+    from prophet import Prophet
+
+    if kind == "events":
+        return Prophet(holidays=EVENTS, holidays_mode="multiplicative").add_country_holidays("US")
+    if kind == "regressors":
+        m = Prophet(seasonality_mode="multiplicative")
+        m.add_regressor("price")
+        m.add_regressor("promo", mode="additive")
+        return m
+    if kind == "logistic":
+        return Prophet(growth="logistic")
+    if kind == "flat":
+        return Prophet(growth="flat", scaling="minmax")
+    if kind == "conditional":
+        m = Prophet(weekly_seasonality=False)
+        return m.add_seasonality("weekly_open", 7, 3, condition_name="open")
+    return Prophet()
+
+
+CASES = {  # kind: (history, dates to forecast: the last 10 days of history and what follows)
+    "events": ("D", 800, 90),
+    "regressors": ("D", 800, 90),
+    "logistic": ("D", 500, 30),
+    "flat": ("D", 400, 30),
+    "conditional": ("D", 500, 60),
+    "hourly": ("h", 24 * 30, 48),
+    "monthly": ("MS", 96, 1),
+}
+
+
+@pytest.mark.parametrize("kind", list(CASES))
+def test_fast_predictor_equals_prophet_predict(kind):
+    freq, n, ahead = CASES[kind]
+    df = _series(n + ahead, freq)
+    if kind == "logistic":
+        df["cap"] = 120.0
+        df["floor"] = 10.0
+    history, future = df.iloc[:n], df.iloc[n - 10:].drop(columns="y")
+    model = _model(kind if kind not in ("hourly", "monthly") else "default").fit(history)
+    np.random.seed(3)
+    expected = model.predict(future)
+    got = fastpredict.predict(model, future, np.random.RandomState(3))
+    assert got is not None, f"{kind}: the fast predictor did not cover the model"
+    pd.testing.assert_series_equal(got["ds"], expected["ds"], check_dtype=False)
+    for col in ("trend", "yhat", "yhat_lower", "yhat_upper"):
+        np.testing.assert_allclose(got[col], expected[col], rtol=1e-9, atol=1e-9, err_msg=f"{kind}: {col}")
+    assert (got["yhat_upper"] > got["yhat_lower"]).all()
+
+
+def test_models_it_does_not_cover_take_prophets_predict_with_the_same_seed():
+    df = _series(300)
+    model = _model("default").fit(df)
+    future = model.make_future_dataframe(periods=20, include_history=False)
+    model.mcmc_samples = 10  # as an MCMC fit would be: outside what the fast predictor covers
+    assert fastpredict.predict(model, future) is None
+    first = forecast_group(model, future, nonnegative=False, seed=5)
+    np.random.seed(5)
+    expected = model.predict(future)
+    np.testing.assert_allclose(first["yhat_lower"], expected["yhat_lower"], rtol=1e-12)
+    state = np.random.get_state()[1].copy()
+    again = forecast_group(model, future, nonnegative=False, seed=5)
+    pd.testing.assert_frame_equal(again, first)
+    assert (np.random.get_state()[1] == state).all(), "the global random state was not restored"
+
+
+def test_without_uncertainty_samples_the_interval_is_nan():
+    from prophet import Prophet
+
+    df = _series(300)
+    model = Prophet(uncertainty_samples=0).fit(df)
+    future = model.make_future_dataframe(periods=5, include_history=False)
+    fc = forecast_group(model, future, nonnegative=False, seed=0)
+    np.testing.assert_allclose(fc["yhat"], model.predict(future)["yhat"], rtol=1e-9)
+    assert fc["yhat_lower"].isna().all() and fc["yhat_upper"].isna().all()
+
+
+def test_predict_is_reproducible_and_the_same_in_parallel(sales8):
+    tuner = GroupedProphetTuner(group_cols=["store", "item"], n_trials=2, cv_folds=1, horizon=30, n_jobs=2,
+                                random_state=0).fit(sales8)
+    future = tuner.make_future_dataframe(periods=30)
+    parallel = tuner.predict(future)
+    pd.testing.assert_frame_equal(tuner.predict(future), parallel)
+    tuner.set_params(n_jobs=1)
+    serial = tuner.predict(future)
+    pd.testing.assert_frame_equal(serial, parallel)
+    # Each group has its own draws: two groups' interval widths are not a copy of each other.
+    width = (serial["yhat_upper"] - serial["yhat_lower"]).to_numpy().reshape(8, 30)
+    assert not np.allclose(width[0], width[1])
+    # The models' own predict gives the same point forecasts.
+    key = (1, 1)
+    rows = future[(future["store"] == 1) & (future["item"] == 1)]
+    np.testing.assert_allclose(
+        serial.loc[rows.index, "yhat"],
+        np.maximum(tuner.models_[key].predict(rows[["ds"]])["yhat"].to_numpy(), 0.0),
+        rtol=1e-9,
+    )
