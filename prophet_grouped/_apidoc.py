@@ -17,7 +17,7 @@ PUBLIC = (
     ("prophet_grouped.backends.ray", ["RayBackend"]),
     ("prophet_grouped.tuning", ["tune_group", "TrialTimeout"]),
 )
-METHODS = ("fit", "predict", "make_future_dataframe", "score", "save", "load", "plot_forecast",
+METHODS = ("fit", "forecast", "predict", "make_future_dataframe", "score", "save", "load", "plot_forecast",
            "plot_tuning_history")
 
 

@@ -99,6 +99,12 @@ def settings(config: TuningConfig, group_cols: list[str]) -> dict[str, Any]:
     """What a checkpoint must agree on to be reused: every setting but the folder itself."""
     described = _describe(config)
     described.pop("checkpoint_dir", None)
+    # What a fit keeps of its models: part of the settings only when not fit()'s default, so
+    # that checkpoints written before these settings existed still resume.
+    if described.get("keep_models") is True:
+        described.pop("keep_models")
+    if described.get("forecast_periods") is None:
+        described.pop("forecast_periods", None)
     return {"format": FORMAT, "group_cols": list(group_cols), "settings": described}
 
 
@@ -226,7 +232,8 @@ def save_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame, result
     record = {
         "key": list(key),
         "data": data_fingerprint(frame),
-        "result": {name: getattr(result, name) for name in RESULT_FIELDS},
+        "result": {name: result.stored_model_json() if name == "model_json" else getattr(result, name)
+                   for name in RESULT_FIELDS},
     }
     write_atomic(group_path(directory, key), json.dumps(record, default=json_default))
 

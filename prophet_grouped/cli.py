@@ -1,4 +1,4 @@
-"""The ``prophet-grouped`` command line: demo-data, tune, predict, plot, bench.
+"""The ``prophet-grouped`` command line: demo-data, tune, forecast, predict, plot, bench.
 
 Exit codes: 0 done (groups that could not be tuned are listed on stderr), 1 the input or
 settings were refused (the message says what to fix), 2 the command line itself is wrong.
@@ -81,9 +81,9 @@ def cmd_demo_data(args: argparse.Namespace) -> None:
           file=sys.stderr)
 
 
-def cmd_tune(args: argparse.Namespace) -> None:
+def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
+    """The tuner the tuning options describe, and the history it reads."""
     from .estimator import GroupedProphetTuner
-    from .exceptions import GroupFitWarning
 
     df = _read_table(args.data)
     if args.group:
@@ -105,26 +105,64 @@ def cmd_tune(args: argparse.Namespace) -> None:
         trial_timeout=args.trial_timeout, checkpoint_dir=args.checkpoint_dir,
         fallback=args.fallback, verbose=0 if args.quiet else 1,
     )
+    return tuner, df
+
+
+def _warned(run: Any) -> Any:
+    """``run()``'s value; the groups it warns about listed on stderr."""
+    from .exceptions import GroupFitWarning
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GroupFitWarning)
-        tuner.fit(df)
+        value = run()
     for w in caught:
         if issubclass(w.category, GroupFitWarning):
             print(f"warning: {w.message}", file=sys.stderr)
-    os.makedirs(args.out, exist_ok=True)
-    tuner.results_.to_csv(os.path.join(args.out, "results.csv"), index=False)
-    tuner.best_params_.to_csv(os.path.join(args.out, "best_params.csv"), index=False)
-    tuner.save(os.path.join(args.out, "tuner"))
+    return value
+
+
+def _tuned_counts(tuner: Any, results: str | None) -> str:
+    counts = tuner.results_["status"].value_counts().to_dict()
+    if counts.get("ok", 0) + counts.get("fallback", 0) == 0:
+        where = f"see {results}" if results else "write them with --results FILE"
+        raise CommandError(f"no group could be tuned; {where} for each group's error.")
+    return f"{len(tuner.results_)} groups ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
+
+
+def cmd_tune(args: argparse.Namespace) -> None:
+    tuner, df = _tuner_from_args(args)
+    _warned(lambda: tuner.fit(df))
+    _save_folder(tuner, args.out)
     if args.mlflow_experiment or args.mlflow_uri:
         from .tracking import log_to_mlflow
 
         run_id = log_to_mlflow(tuner, experiment_name=args.mlflow_experiment, tracking_uri=args.mlflow_uri)
         print(f"logged MLflow run {run_id}", file=sys.stderr)
-    counts = tuner.results_["status"].value_counts().to_dict()
-    print(f"tuned {len(tuner.results_)} groups ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}); "
-          f"wrote {args.out}/results.csv, best_params.csv and tuner/", file=sys.stderr)
-    if counts.get("ok", 0) + counts.get("fallback", 0) == 0:
-        raise CommandError("no group could be tuned; see results.csv for each group's error.")
+    counts = _tuned_counts(tuner, os.path.join(args.out, "results.csv"))
+    print(f"tuned {counts}; wrote {args.out}/results.csv, best_params.csv and tuner/", file=sys.stderr)
+
+
+def _save_folder(tuner: Any, folder: str) -> None:
+    """What `tune` writes: results.csv, best_params.csv and the fitted tuner in tuner/."""
+    os.makedirs(folder, exist_ok=True)
+    tuner.results_.to_csv(os.path.join(folder, "results.csv"), index=False)
+    tuner.best_params_.to_csv(os.path.join(folder, "best_params.csv"), index=False)
+    tuner.save(os.path.join(folder, "tuner"))
+
+
+def cmd_forecast(args: argparse.Namespace) -> None:
+    _check_out(args.out)
+    _check_out(args.results)
+    tuner, df = _tuner_from_args(args)
+    forecast = _warned(lambda: tuner.forecast(df, periods=args.periods, keep_models=args.save is not None))
+    if args.results:
+        _write_table(tuner.results_, args.results)
+    if args.save:
+        _save_folder(tuner, args.save)
+    counts = _tuned_counts(tuner, args.results)
+    _write_table(forecast, args.out)
+    where = f" to {args.out}" if args.out else ""
+    print(f"tuned and forecast {counts}: {len(forecast)} forecast rows{where}", file=sys.stderr)
 
 
 def _check_out(path: str | None) -> None:
@@ -196,30 +234,11 @@ def cmd_bench(args: argparse.Namespace, rest: Sequence[str]) -> None:
     main(list(rest))
 
 
-# ------------------------------------------------------------------ parser
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="prophet-grouped",
-        description="Tune and fit one Prophet model per group of a long sales table.",
-        epilog="Run `prophet-grouped COMMAND --help` for a command's options.",
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    p = sub.add_parser("demo-data", help="write generated daily store x item sales to a CSV or Parquet file")
-    p.add_argument("file", help="output file (.csv or .parquet)")
-    p.add_argument("--stores", type=int, default=2, help="stores (default: %(default)s)")
-    p.add_argument("--items", type=int, default=3, help="items per store (default: %(default)s)")
-    p.add_argument("--days", type=int, default=730, help="days per series (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same file (default: %(default)s)")
-    p.add_argument("--covariates", action="store_true",
-                   help="add price and promo columns that move the sales (for --regressors price,promo)")
-    p.set_defaults(func=cmd_demo_data)
-
-    p = sub.add_parser("tune", help="tune and fit one model per group; write results and the fitted tuner")
+def _tuning_options(p: argparse.ArgumentParser) -> None:
+    """The options of `tune` and `forecast` that describe the data and the search."""
     p.add_argument("data", help="long-format history: a .csv or .parquet file")
     p.add_argument("--group", default=None,
                    help="comma-separated group columns, e.g. store,item (default: the whole file is one series)")
-    p.add_argument("--out", default="prophet_grouped_out", help="output folder (default: %(default)s)")
     p.add_argument("--backend", choices=["local", "spark", "ray"], default="local",
                    help="where groups are tuned: local processes, Spark or Ray (default: %(default)s)")
     p.add_argument("--trials", type=int, default=30, help="trials per group (default: %(default)s)")
@@ -252,10 +271,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint-dir", default=None, help="folder to checkpoint finished groups in (resumable)")
     p.add_argument("--fallback", choices=["default"], default=None,
                    help="give groups that can't be tuned an untuned default Prophet")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+# ------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="prophet-grouped",
+        description="Tune and fit one Prophet model per group of a long sales table.",
+        epilog="Run `prophet-grouped COMMAND --help` for a command's options.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("demo-data", help="write generated daily store x item sales to a CSV or Parquet file")
+    p.add_argument("file", help="output file (.csv or .parquet)")
+    p.add_argument("--stores", type=int, default=2, help="stores (default: %(default)s)")
+    p.add_argument("--items", type=int, default=3, help="items per store (default: %(default)s)")
+    p.add_argument("--days", type=int, default=730, help="days per series (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same file (default: %(default)s)")
+    p.add_argument("--covariates", action="store_true",
+                   help="add price and promo columns that move the sales (for --regressors price,promo)")
+    p.set_defaults(func=cmd_demo_data)
+
+    p = sub.add_parser("tune", help="tune and fit one model per group; write results and the fitted tuner")
+    p.add_argument("--out", default="prophet_grouped_out", help="output folder (default: %(default)s)")
+    _tuning_options(p)
     p.add_argument("--mlflow-experiment", default=None, help="log the fit to this MLflow experiment ([mlflow] extra)")
     p.add_argument("--mlflow-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("forecast", help="tune, refit and forecast every group in one pass; write the forecasts")
+    p.add_argument("--periods", type=int, default=None,
+                   help="steps to forecast after each group's history (default: the validation horizon)")
+    p.add_argument("--out", default=None, help=".csv or .parquet file (default: CSV on stdout)")
+    p.add_argument("--results", default=None, help="also write each group's results row to this .csv/.parquet file")
+    p.add_argument("--save", default=None,
+                   help="also keep the models and write this folder as `tune --out` does (for predict and plot)")
+    _tuning_options(p)
+    p.set_defaults(func=cmd_forecast)
 
     p = sub.add_parser("predict", help="forecast every group of a tuner written by `tune`")
     p.add_argument("dir", help="the --out folder of `tune`")

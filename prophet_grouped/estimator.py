@@ -67,6 +67,15 @@ def _spark_distinct_dates(sdf: Any, time_col: str) -> pd.Series:
     return pd.to_datetime(pairs["ds"].dropna()).astype("datetime64[ns]")
 
 
+def _with_forecast(config: TuningConfig, forecast: int | bool) -> TuningConfig:
+    """``config`` asking workers for each group's forecast: ``forecast`` steps, or the horizon
+    for True; unchanged for False."""
+    if forecast is False:
+        return config
+    periods = config.horizon if forecast is True else int(forecast)
+    return dataclasses.replace(config, forecast_periods=periods)
+
+
 def _stderr_is_terminal() -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
@@ -491,7 +500,52 @@ class GroupedProphetTuner(BaseEstimator):
         -------
         self
         """
+        self._fit(X)
+        return self
+
+    def forecast(self, X: Any, periods: int | None = None, keep_models: bool = False) -> Any:
+        """Tune, refit and forecast every group of ``X`` in one pass, where each group is tuned.
+
+        Each worker forecasts its group from the model it has just fitted (the same forecast
+        :meth:`predict` gives, with the same seed), so nothing but the forecasts and one results
+        row per group travels back; the models are not kept unless ``keep_models=True``. Sets
+        ``results_``, ``best_params_`` and ``trials_`` as :meth:`fit` does.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame or pyspark.sql.DataFrame
+            Long-format history, as for :meth:`fit`.
+        periods : int or None, default=None
+            Steps of ``freq`` to forecast after each group's history; None: the horizon.
+        keep_models : bool, default=False
+            Also keep every group's fitted model (``models_``), for :meth:`predict` and
+            :meth:`save` later.
+
+        Returns
+        -------
+        DataFrame of the same kind as ``X``
+            Group columns, ``ds``, ``yhat``, ``yhat_lower``, ``yhat_upper``: the groups in key
+            order, each group's dates in time order; failed groups have no rows. A Spark
+            DataFrame stays in Spark (computed from the tuning output Spark keeps cached).
+        """
+        _check_int("periods", periods, 1, allow_none=True)
+        if not isinstance(keep_models, (bool, np.bool_)):
+            raise TypeError(f"keep_models must be True or False, got {keep_models!r}.")
+        needs = [*self._regressor_cols()]
+        if (self.prophet_params or {}).get("growth") == "logistic":
+            needs += ["cap"]
+        if needs:
+            raise ValueError(
+                f"forecast() forecasts from the history alone, but these models need the future values "
+                f"of {needs}. Use fit(X), then predict() on a frame of the dates to forecast with those "
+                f"columns."
+            )
+        return self._fit(X, forecast=periods or True, keep_models=bool(keep_models))
+
+    def _fit(self, X: Any, forecast: int | bool = False, keep_models: bool = True) -> Any:
+        """Fit on ``X``; with ``forecast``, return the forecasts the workers made (else None)."""
         group_cols, config = self._validate_params()
+        config = dataclasses.replace(config, keep_models=keep_models)
         backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
         resumed: list[GroupResult] = []
         progress = Progress(None, enabled=self.verbose >= 2 or (self.verbose == 1 and _stderr_is_terminal()))
@@ -505,6 +559,7 @@ class GroupedProphetTuner(BaseEstimator):
                     )
                 config = self._with_drivers(config, group_cols, X.columns)
                 config = self._with_time(config, _spark_distinct_dates(X, self.time_col))
+                config = _with_forecast(config, forecast)
                 config = self._open_checkpoint(config, group_cols)
                 stream = backend.run_spark(X, group_cols, self.time_col, self.target_col, config, self.n_jobs,
                                            progress=progress)
@@ -527,6 +582,7 @@ class GroupedProphetTuner(BaseEstimator):
                     for code in history[drivers.country_col].dropna().unique():
                         check_country(code, f"column {drivers.country_col!r} holds ")
                 config = self._with_time(config, history["ds"])
+                config = _with_forecast(config, forecast)
                 self._check_lengths(history, group_cols, config)
                 tasks = split_groups(history, group_cols, drivers.columns)
                 config = self._open_checkpoint(config, group_cols)
@@ -537,13 +593,18 @@ class GroupedProphetTuner(BaseEstimator):
             results = self._collect(stream, resumed, progress)
         finally:
             progress.close()
+        out = None
+        if forecast:
+            out = getattr(backend, "spark_forecast", None) if is_spark_dataframe(X) else None
+            if out is None:
+                out = self._forecast_frame(results, group_cols, X)
         self._set_fitted(results, group_cols)
         self.engine_ = config.engine
         self.random_state_ = config.random_state
         self.freq_ = config.freq
         self.horizon_ = config.horizon
         self.future_cols_ = list(config.drivers.future_columns)
-        return self
+        return out
 
     def _open_checkpoint(self, config: TuningConfig, group_cols: list[str]) -> TuningConfig:
         """Open ``checkpoint_dir`` for this fit; with ``random_state=None`` a fit resumes with the
@@ -574,7 +635,8 @@ class GroupedProphetTuner(BaseEstimator):
     def _collect(self, stream: Any, resumed: Sequence[GroupResult], progress: Progress) -> list[GroupResult]:
         """Results of ``resumed`` then of ``stream``; stops the stream on a fatal result.
 
-        Each model's JSON becomes a Prophet object as its result arrives and the JSON is
+        Models arrive as Prophet objects (pickled by the local and Ray backends) or as JSON
+        (Spark rows, checkpoints), which becomes a Prophet object as its result arrives and is
         dropped, so the driver never holds every group's JSON at once.
         """
         with quiet():
@@ -602,6 +664,21 @@ class GroupedProphetTuner(BaseEstimator):
                 result.model_json = None
             results.append(result)
         return results
+
+    def _forecast_frame(self, results: list[GroupResult], group_cols: list[str], X: Any) -> Any:
+        """The forecasts the workers sent back, as one frame (a Spark DataFrame for Spark input)."""
+        from .forecast import forecast_from_json
+
+        parts = []
+        for r in sorted(results, key=lambda r: tuple(str(k) for k in r.key)):
+            if r.forecast is not None:
+                parts.append(forecast_from_json(r.forecast).assign(**dict(zip(group_cols, r.key))))
+                r.forecast = None
+        columns = [*group_cols, "ds", *FORECAST_COLUMNS]
+        out = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+        if is_spark_dataframe(X):
+            return X.sparkSession.createDataFrame(out)
+        return out
 
     def _set_fitted(self, results: list[GroupResult], group_cols: list[str]) -> None:
         results.sort(key=lambda r: tuple(str(k) for k in r.key))
@@ -665,6 +742,11 @@ class GroupedProphetTuner(BaseEstimator):
     def predict(self, X: Any) -> Any:
         """Forecast the dates in ``X`` for each of its groups.
 
+        Each group's forecast is Prophet's, computed from its fitted parameters with numpy
+        (equal to ``Prophet.predict``'s), in batches of groups in the backend's worker processes;
+        interval samples are seeded per group from ``random_state`` and the group key, so the
+        same tuner always gives the same forecast.
+
         Parameters
         ----------
         X : pandas.DataFrame or pyspark.sql.DataFrame
@@ -690,6 +772,11 @@ class GroupedProphetTuner(BaseEstimator):
                 f"Predict only groups that fit saw (see results_)."
             )
         no_model = [k for k in keys if k not in self.models_]
+        if no_model and self._models_not_kept(no_model):
+            raise ValueError(
+                f"This tuner kept no models: it was fitted by forecast(..., keep_models=False). Use "
+                f"forecast(X, keep_models=True), or fit(X), to predict other dates later."
+            )
         if no_model:
             raise ValueError(
                 f"{len(no_model)} group(s) to predict failed during fit and have no model: "
@@ -720,6 +807,12 @@ class GroupedProphetTuner(BaseEstimator):
         for j, col in enumerate(FORECAST_COLUMNS):
             out[col] = values[:, j]
         return out.reset_index(drop=True)
+
+    def _models_not_kept(self, keys: Sequence[tuple[Any, ...]]) -> bool:
+        """Whether some of ``keys`` were tuned without error but their models were not kept."""
+        ok = {r for r in self.results_.loc[self.results_["status"] != "failed", self.group_cols_]
+              .itertuples(index=False, name=None)}
+        return any(tuple(_plain(k) for k in key) in ok for key in keys)
 
     def _key(self, group: Any) -> tuple[Any, ...]:
         key = tuple(_plain(v) for v in (group if isinstance(group, tuple) else (group,)))
@@ -755,6 +848,8 @@ class GroupedProphetTuner(BaseEstimator):
         check_is_fitted(self, "models_")
         _check_int("periods", periods, 1)
         key = self._key(group)
+        if key not in self.models_ and self._models_not_kept([key]):
+            raise ValueError(f"Group {group!r} has no model to plot: forecast(..., keep_models=False) kept none.")
         if key not in self.models_:
             raise ValueError(f"Group {group!r} failed during fit and has no model to plot; see results_.")
         extra = tuple(self.future_cols_)

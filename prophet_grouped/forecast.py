@@ -127,3 +127,32 @@ def batches(jobs: list[ForecastJob], n_workers: int, per_worker: int = 4, smalle
     (a batch is one task: its fixed cost is paid once for all its groups)."""
     size = max(smallest, -(-len(jobs) // max(1, n_workers * per_worker)))
     return [jobs[i:i + size] for i in range(0, len(jobs), size)]
+
+
+def forecast_ahead(model: Prophet, periods: int, freq: str, nonnegative: Any, random_state: int,
+                   key: tuple[Any, ...]) -> pd.DataFrame:
+    """A group's forecast ``periods`` steps of ``freq`` after its history (``ds`` and
+    :data:`FORECAST_COLUMNS`), seeded as :meth:`GroupedProphetTuner.predict` seeds it."""
+    future = model.make_future_dataframe(periods=periods, freq=freq, include_history=False)
+    return forecast_group(model, future["ds"], nonnegative, forecast_seed(random_state, key))
+
+
+def forecast_to_json(fc: pd.DataFrame) -> str:
+    """A forecast frame as compact JSON: ISO dates and one list per column (null for NaN)."""
+    import json
+
+    record: dict[str, list[Any]] = {"ds": [d.isoformat() for d in pd.to_datetime(fc["ds"])]}
+    for col in FORECAST_COLUMNS:
+        record[col] = [None if v != v else v for v in fc[col].to_numpy(dtype=float).tolist()]
+    return json.dumps(record)
+
+
+def forecast_from_json(text: str) -> pd.DataFrame:
+    """Inverse of :func:`forecast_to_json`."""
+    import json
+
+    record = json.loads(text)
+    out = pd.DataFrame({"ds": pd.to_datetime(record["ds"]).astype("datetime64[ns]")})
+    for col in FORECAST_COLUMNS:
+        out[col] = np.asarray(record[col], dtype=float)
+    return out

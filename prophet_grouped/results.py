@@ -26,6 +26,7 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
     ("model_json", "string"),
     ("dropped_regressors", "string"),
     ("n_uncached_fits", "long"),
+    ("forecast", "string"),
 )
 RESULT_FIELDS = tuple(name for name, _ in RESULT_SCHEMA)
 #: Columns of the public ``results_`` frame, after the group columns.
@@ -57,14 +58,25 @@ class GroupResult:
     #: Batch engine: trial fits (one per fold) that could not use the cached features and took
     #: the ordinary fit (logistic growth, conditional seasonalities, a rejected solve).
     n_uncached_fits: int = 0
-    #: The fitted model, made from ``model_json`` on the driver (never sent between processes).
+    #: The forecast after the history (``forecast(X, periods)``), as JSON (:func:`~prophet_grouped.forecast.forecast_to_json`).
+    forecast: str | None = None
+    #: The fitted model: set where it was fitted and sent pickled (cheap both ways), or made
+    #: from ``model_json`` on the driver (Spark rows, checkpoints).
     model: Any = field(default=None, repr=False, compare=False)
+
+    def stored_model_json(self) -> str | None:
+        """The model as Prophet JSON, for rows and files that hold text."""
+        if self.model_json is None and self.model is not None:
+            from prophet.serialize import model_to_json
+
+            return model_to_json(self.model)
+        return self.model_json
 
     def to_record(self, group_cols: list[str]) -> dict[str, Any]:
         """A flat row: group columns then :data:`RESULT_FIELDS`, dicts and lists as JSON."""
         row: dict[str, Any] = dict(zip(group_cols, self.key))
         for name in RESULT_FIELDS:
-            value = getattr(self, name)
+            value = self.stored_model_json() if name == "model_json" else getattr(self, name)
             if name in ("best_params", "trials"):
                 value = json.dumps(value, default=json_default)
             row[name] = value
@@ -73,7 +85,9 @@ class GroupResult:
     @classmethod
     def from_record(cls, row: Mapping[str, Any], group_cols: list[str]) -> GroupResult:
         """Inverse of :meth:`to_record`."""
-        defaults = {"default_score": float("nan"), "n_folds": 0, "dropped_regressors": None, "n_uncached_fits": 0}  # rows written before these fields
+        # rows written before these fields
+        defaults = {"default_score": float("nan"), "n_folds": 0, "dropped_regressors": None, "n_uncached_fits": 0,
+                    "forecast": None}
         values = {name: row.get(name, defaults.get(name)) for name in RESULT_FIELDS}
         values["best_params"] = json.loads(values["best_params"] or "{}")
         values["trials"] = json.loads(values["trials"] or "[]")

@@ -28,6 +28,7 @@ from .search_space import GroupProfile
 
 if TYPE_CHECKING:
     import optuna
+    from prophet import Prophet
 
     from .metrics import Metric
     from .search_space import SearchSpace
@@ -54,6 +55,10 @@ class TuningConfig:
     checkpoint_dir: str | None = None
     #: "auto", True or False: clip forecasts (and the forecasts trials are scored on) at 0.
     nonnegative: Any = "auto"
+    #: Keep each group's final model (as Prophet JSON) in its result.
+    keep_models: bool = True
+    #: Forecast this many steps of ``freq`` after each group's history, in the worker.
+    forecast_periods: int | None = None
     #: Steps in one season of ``freq`` (scales mase and rmsse).
     season_length: int = 1
 
@@ -254,18 +259,30 @@ def select_best(
 
 
 def refit_best(frame: pd.DataFrame, config: TuningConfig, best_params: dict[str, Any], output_dir: str,
-               drivers: GroupDrivers) -> str:
-    """Refit the best parameters on the group's whole usable history; the model as Prophet JSON."""
-    from prophet.serialize import model_to_json
-
+               drivers: GroupDrivers) -> Prophet:
+    """Refit the best parameters on the group's whole usable history."""
     check_seasonality_mode(best_params, drivers.prophet_params, frame["y"].to_numpy())
-    model = fit_prophet(
+    return fit_prophet(
         lambda: build_prophet(best_params, drivers=drivers),
         frame,
         config.engine,
         output_dir,
     )
-    return model_to_json(model)
+
+
+def finish_group(result: GroupResult, model: Prophet, config: TuningConfig) -> None:
+    """Keep what the fit asks for of a group's final model, where it was fitted: the model
+    (``config.keep_models``; it travels pickled, and becomes Prophet JSON only where text is
+    stored: checkpoints, Spark rows) and its forecast ``config.forecast_periods`` steps after the
+    history."""
+    from .forecast import forecast_ahead, forecast_to_json
+
+    if config.keep_models:
+        result.model = model
+    if config.forecast_periods:
+        fc = forecast_ahead(model, config.forecast_periods, config.freq, config.nonnegative,
+                            config.random_state, result.key)
+        result.forecast = forecast_to_json(fc)
 
 
 def fail_group(result: GroupResult, error: str, frame: pd.DataFrame, config: TuningConfig,
@@ -284,7 +301,7 @@ def fail_group(result: GroupResult, error: str, frame: pd.DataFrame, config: Tun
         return
     try:
         usable, drivers = usable_rows(frame, config, result.key)
-        result.model_json = refit_best(usable, config, {}, output_dir, drivers)
+        finish_group(result, refit_best(usable, config, {}, output_dir, drivers), config)
     except Exception as fallback_exc:
         result.error = f"{result.error}; the default fallback failed too: {_one_line(fallback_exc)}"
     else:
@@ -362,7 +379,7 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> Gr
             best_params, best_score, result.default_score = select_best(
                 [(t.user_attrs.get("params", {}), t.value) for t in study.trials], group, config, out, errors)
             result.n_uncached_fits = uncached_fits(group, config)
-            result.model_json = refit_best(group.frame, config, best_params, out, group.drivers)
+            finish_group(result, refit_best(group.frame, config, best_params, out, group.drivers), config)
             result.best_params = best_params
             result.best_score = best_score
             result.status = "ok"

@@ -145,6 +145,20 @@ def assert_same_results(tuned, reference):
     assert (tuned.results_["status"] == "ok").all()
 
 
+def assert_forecast_matches(forecast, reference, periods):
+    """``forecast`` (pandas or Spark) is what ``reference.predict`` gives ``periods`` steps
+    ahead of every group: point forecasts and intervals (seeded per group)."""
+    import pandas as pd
+
+    if not isinstance(forecast, pd.DataFrame):
+        forecast = forecast.toPandas()
+    group_cols = reference.group_cols_
+    expected = reference.predict(reference.make_future_dataframe(periods=periods))
+    got = forecast.astype({"ds": "datetime64[ns]"}).sort_values(group_cols + ["ds"]).reset_index(drop=True)
+    expected = expected.sort_values(group_cols + ["ds"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-9)
+
+
 def run_python(code: str, path: str, home: str):
     """Run ``code`` in a fresh interpreter of this environment with only ``path`` on PATH."""
     import subprocess

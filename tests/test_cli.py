@@ -88,6 +88,18 @@ def test_predict_to_csv_and_parquet_and_stdout(tuned):
     assert one.returncode == 0 and len(one.stdout.strip().splitlines()) == 6 and one.stdout.splitlines()[1].startswith("2,1,")
 
 
+def test_forecast_in_one_command_equals_tune_then_predict(tuned):
+    cwd, _ = tuned
+    out = run("forecast", "sales.csv", "--group", "store,item", "--trials", "3", "--horizon", "30",
+              "--periods", "14", "--results", "fc_results.csv", "--quiet", cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    assert "tuned and forecast 4 groups (4 ok): 56 forecast rows" in out.stderr
+    got = pd.read_csv(pd.io.common.StringIO(out.stdout))
+    expected = run("predict", "out", "--periods", "14", cwd=cwd)
+    pd.testing.assert_frame_equal(got, pd.read_csv(pd.io.common.StringIO(expected.stdout)), rtol=1e-9)
+    assert (pd.read_csv(cwd / "fc_results.csv")["status"] == "ok").all()
+
+
 def test_plot_forecast_and_tuning_history_to_png(tuned):
     cwd, _ = tuned
     for kind in ("forecast", "tuning"):

@@ -128,3 +128,35 @@ def test_predict_is_reproducible_and_the_same_in_parallel(sales8):
         np.maximum(tuner.models_[key].predict(rows[["ds"]])["yhat"].to_numpy(), 0.0),
         rtol=1e-9,
     )
+
+
+def test_forecast_in_one_pass_equals_fit_then_predict(sales6, local_reference, tmp_path):
+    from .conftest import CROSS_BACKEND, assert_forecast_matches, assert_same_results
+
+    tuner = GroupedProphetTuner(n_jobs=2, checkpoint_dir=str(tmp_path / "ckpt"), **CROSS_BACKEND)
+    forecast = tuner.forecast(sales6, periods=12)
+    assert_same_results(tuner, local_reference)
+    assert list(forecast.columns) == ["store", "item", "ds", "yhat", "yhat_lower", "yhat_upper"]
+    assert len(forecast) == 6 * 12
+    assert_forecast_matches(forecast, local_reference, periods=12)
+    assert tuner.models_ == {}
+    with pytest.raises(ValueError, match="kept no models.*keep_models=True"):
+        tuner.predict(local_reference.make_future_dataframe(periods=3))
+    # Resumed from the checkpoint: the forecasts come back with the groups' results.
+    again = GroupedProphetTuner(n_jobs=1, checkpoint_dir=str(tmp_path / "ckpt"), **CROSS_BACKEND)
+    pd.testing.assert_frame_equal(again.forecast(sales6, periods=12), forecast)
+    # Other periods are other settings for the checkpoint.
+    with pytest.raises(ValueError, match="forecast_periods"):
+        again.forecast(sales6, periods=5)
+    kept = GroupedProphetTuner(n_jobs=1, **{**CROSS_BACKEND, "n_trials": 1})
+    fc = kept.forecast(sales6[sales6["store"] == 1], keep_models=True)  # periods: the horizon
+    assert len(fc) == 3 * 30 and len(kept.models_) == 3
+    pd.testing.assert_frame_equal(kept.predict(kept.make_future_dataframe(periods=30)), fc)
+
+
+def test_forecast_refuses_models_that_need_future_values(sales6):
+    tuner = GroupedProphetTuner(group_cols=["store", "item"], regressor_cols=["price"])
+    with pytest.raises(ValueError, match=r"future values of \['price'\].*fit\(X\), then predict"):
+        tuner.forecast(sales6.assign(price=1.0))
+    with pytest.raises(ValueError, match="periods must be"):
+        GroupedProphetTuner(group_cols=["store", "item"]).forecast(sales6, periods=0)

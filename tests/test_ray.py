@@ -9,6 +9,7 @@ from prophet_grouped.backends.ray import RayBackend, check_ray_on_spark_master
 
 from .conftest import (
     CROSS_BACKEND,
+    assert_forecast_matches,
     assert_same_forecasts,
     drivers_settings,
     KillOnce,
@@ -27,8 +28,11 @@ def test_backend_starts_and_stops_its_own_local_ray(sales6, local_reference):
     import ray
 
     assert not ray.is_initialized()
-    tuner = GroupedProphetTuner(backend="ray", backend_options={"num_cpus": 2}, **CROSS_BACKEND).fit(sales6)
+    tuner = GroupedProphetTuner(backend="ray", backend_options={"num_cpus": 2}, **CROSS_BACKEND)
+    forecast = tuner.forecast(sales6, periods=10)  # forecast in the Ray tasks
     assert_same_results(tuner, local_reference)
+    assert tuner.models_ == {}
+    assert_forecast_matches(forecast, local_reference, periods=10)
     assert not ray.is_initialized(), "the Ray the backend started was not shut down"
 
 
@@ -45,6 +49,9 @@ def ray_local():
 def test_cross_backend_on_running_ray_is_left_running(ray_local, sales6, local_reference):
     tuner = GroupedProphetTuner(backend="ray", **CROSS_BACKEND).fit(sales6)
     assert_same_results(tuner, local_reference)
+    assert ray_local.is_initialized()
+    # predict runs as Ray tasks on the running Ray: the same forecasts as the local backend's.
+    assert_forecast_matches(tuner.predict(tuner.make_future_dataframe(periods=7)), local_reference, periods=7)
     assert ray_local.is_initialized()
 
 

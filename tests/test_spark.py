@@ -9,6 +9,7 @@ from prophet_grouped.backends.spark import plan_partitions
 
 from .conftest import (
     CROSS_BACKEND,
+    assert_forecast_matches,
     assert_same_forecasts,
     assert_same_results,
     drivers_settings,
@@ -32,13 +33,20 @@ def spark():
 
 def test_cross_backend_spark_dataframe(spark, sales6, local_reference):
     sdf = spark.createDataFrame(sales6)
-    tuner = GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, **CROSS_BACKEND).fit(sdf)
+    tuner = GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, **CROSS_BACKEND)
+    forecast = tuner.forecast(sdf, periods=10)  # tuned, refit and forecast inside Spark
     assert_same_results(tuner, local_reference)
+    assert type(forecast).__module__.startswith("pyspark.sql"), "a Spark DataFrame in, a Spark DataFrame out"
+    assert tuner.models_ == {}, "keep_models=False: no model came to the driver"
+    assert_forecast_matches(forecast, local_reference, periods=10)
 
 
 def test_cross_backend_pandas_input_uses_active_session(spark, sales6, local_reference):
-    tuner = GroupedProphetTuner(backend="spark", **CROSS_BACKEND).fit(sales6)
+    tuner = GroupedProphetTuner(backend="spark", **CROSS_BACKEND)
+    forecast = tuner.forecast(sales6, periods=10, keep_models=True)
     assert_same_results(tuner, local_reference)
+    assert isinstance(forecast, pd.DataFrame) and len(tuner.models_) == 6
+    assert_forecast_matches(forecast, local_reference, periods=10)
     # The active session was used, not stopped.
     assert spark.sparkContext._jsc is not None
     assert spark.range(3).count() == 3
@@ -65,7 +73,8 @@ def test_predict_spark_dataframe_in_spark(spark, local_reference):
     got = out.toPandas().sort_values(GROUPS + ["ds"]).reset_index(drop=True)
     expected = local_reference.predict(future).sort_values(GROUPS + ["ds"]).reset_index(drop=True)
     assert len(got) == len(future) == 60
-    pd.testing.assert_series_equal(got["yhat"], expected["yhat"], check_exact=False, rtol=1e-9)
+    for col in ("yhat", "yhat_lower", "yhat_upper"):  # intervals too: seeded per group, not per process
+        pd.testing.assert_series_equal(got[col], expected[col], check_exact=False, rtol=1e-9)
     pd.testing.assert_frame_equal(
         got[GROUPS + ["ds"]].astype({"ds": "datetime64[ns]"}), expected[GROUPS + ["ds"]], check_dtype=False
     )

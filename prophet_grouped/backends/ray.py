@@ -72,7 +72,7 @@ def _refit(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, best
     """Ray task (trials mode): refit a group's best parameters, or handle its failure, with the
     shared code; the result has no trial fields yet."""
     from ..engines import quiet, stan_output_dir
-    from ..tuning import _one_line, fail_group, refit_best, usable_rows
+    from ..tuning import _one_line, fail_group, finish_group, refit_best, usable_rows
 
     result = GroupResult(key=key, status="failed")
     with quiet(), stan_output_dir() as out:
@@ -82,7 +82,7 @@ def _refit(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, best
         try:
             usable, drivers = usable_rows(frame, config, key)
             result.dropped_regressors = ",".join(drivers.dropped) or None
-            result.model_json = refit_best(usable, config, best, out, drivers)
+            finish_group(result, refit_best(usable, config, best, out, drivers), config)
             result.status = "ok"
         except Exception as exc:
             fail_group(result, _one_line(exc), frame, config, out)
@@ -322,6 +322,26 @@ class RayBackend(Backend):
                 for key, frame in tasks:
                     yield self._run_trials(ray, key, frame, config, cpus)
 
+    # ------------------------------------------------------------------ predict
+    def forecast(self, jobs: list[Any], nonnegative: Any, random_state: int,
+                 n_jobs: int | None) -> Iterator[tuple[tuple[Any, ...], Any]]:
+        """Forecast batches of groups as Ray tasks on the Ray this process is connected to (or the
+        cluster at ``address`` / ``RAY_ADDRESS``); without one, in local processes: starting a
+        Ray only to forecast costs more than the forecasts."""
+        ray = _import_ray()
+        if not (ray.is_initialized() or self.address or os.environ.get("RAY_ADDRESS")):
+            yield from super().forecast(jobs, nonnegative, random_state, n_jobs)
+            return
+        from ..forecast import batches, forecast_batch
+
+        with self.cluster() as ray:
+            cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
+            remote = ray.remote(num_cpus=1, max_retries=self.max_retries)(forecast_batch)
+            pending = [remote.remote(part, nonnegative, random_state) for part in batches(jobs, cpus)]
+            while pending:
+                done, pending = ray.wait(pending, num_returns=1)
+                yield from ray.get(done[0])
+
     def run_spark(
         self, sdf: Any, group_cols: list[str], time_col: str, target_col: str,
         config: TuningConfig, n_jobs: int | None, progress: Progress | None = None,
@@ -395,7 +415,9 @@ class RayBackend(Backend):
             stopper = None if config.early_stopping_rounds is None else _patience_stopper(config.early_stopping_rounds)
             tuner = tune.Tuner(
                 tune.with_resources(trainable, {"cpu": 1}),
-                tune_config=tune.TuneConfig(search_alg=algo, num_samples=config.n_trials),
+                # reuse_actors: a trial runs in a worker that has imported Prophet already (Tune
+                # starts a fresh process per trial by default).
+                tune_config=tune.TuneConfig(search_alg=algo, num_samples=config.n_trials, reuse_actors=True),
                 run_config=tune.RunConfig(
                     stop=stopper, verbose=0, storage_path=storage,
                     failure_config=tune.FailureConfig(max_failures=self.max_retries),
