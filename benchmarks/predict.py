@@ -10,8 +10,15 @@ measures, side by side in this run:
    every group with ``n_jobs=1`` and ``n_jobs=-1``, against the previous predict (serial
    ``Prophet.predict`` per group, timed on ``--baseline-groups`` groups and scaled to all).
 
+With ``--end-to-end``: ``forecast(periods=90)`` of ``--groups`` generated groups of ``--days``
+days with ``make bench``'s settings (the "paper" space, 20 trials, early stopping after 5, US
+holidays, one validation window), tuned, refit and forecast in one pass: wall time and the
+driver's peak memory (compare with ``prophet-grouped bench --full --runs local`` of an older
+commit, which tunes only).
+
     python benchmarks/predict.py                      # 1,416 groups x 2,330 days, 90 days ahead
     python benchmarks/predict.py --groups 200 --baseline-groups 200
+    python benchmarks/predict.py --end-to-end         # the full published size, tune + forecast
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from prophet_grouped import GroupedProphetTuner, fastpredict, make_retail_sales
+from prophet_grouped.models import ModelStore, dump_model
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,8 +43,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline-groups", type=int, default=150,
                         help="groups the serial Prophet.predict baseline is timed on, scaled to --groups "
                              "(default: %(default)s)")
+    parser.add_argument("--end-to-end", action="store_true", help="tune, refit and forecast in one pass")
     args = parser.parse_args(argv)
     logging.getLogger("cmdstanpy").disabled = True
+    if args.end_to_end:
+        end_to_end(args)
+        return
 
     df = make_retail_sales(n_stores=2, n_items=-(-args.fitted // 2), periods=args.days, seed=0)
     tuner = GroupedProphetTuner(group_cols=["store", "item"], n_trials=1, cv_folds=1, holidays_country="US",
@@ -61,7 +73,10 @@ def main(argv: list[str] | None = None) -> None:
     # 2. A tuner with --groups groups.
     keys = [(g, 0) for g in range(args.groups)]
     trials = next(iter(tuner.trials_.values()))
-    tuner.models_ = {key: fitted[i % len(fitted)] for i, key in enumerate(keys)}
+    records = [dump_model(model) for model in fitted]
+    tuner.models_ = ModelStore()
+    for i, key in enumerate(keys):
+        tuner.models_.add(key, records[i % len(records)])
     tuner.trials_ = {key: trials for key in keys}
     frame = tuner.make_future_dataframe(periods=args.periods)
     base = keys[: args.baseline_groups]
@@ -80,6 +95,25 @@ def main(argv: list[str] | None = None) -> None:
         wall = time.perf_counter() - start
         assert len(out) == len(frame) and out["yhat"].notna().all()
         print(f"  predict n_jobs={n_jobs}: {wall:.1f} s: {baseline / wall:.1f}x")
+
+
+def end_to_end(args: argparse.Namespace) -> None:
+    import resource
+
+    from prophet_grouped.benchmark.run import make_data
+
+    df = make_data(args.groups, args.days)
+    tuner = GroupedProphetTuner(group_cols=["store", "item"], n_trials=20, early_stopping_rounds=5, horizon=90,
+                                holidays_country="US", random_state=0, metric="smape", search_space="paper",
+                                cv_folds=1, verbose=0)
+    start = time.perf_counter()
+    fc = tuner.forecast(df, periods=args.periods)
+    wall = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    n_trials = int(tuner.results_["n_trials"].sum())
+    print(f"forecast(periods={args.periods}) of {args.groups} groups x {args.days} days: {wall:.1f} s "
+          f"({n_trials} trials, {len(fc)} forecast rows, {int((tuner.results_['status'] == 'ok').sum())} ok), "
+          f"driver peak {peak:.0f} MB")
 
 
 if __name__ == "__main__":

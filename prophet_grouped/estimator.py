@@ -24,13 +24,21 @@ from .covariates import (
     check_holidays_table,
     check_regressor_names,
 )
-from .data import MIN_TRAIN_POINTS, as_group_cols, check_columns, split_groups, validate_future, validate_history
-from .engines import quiet, resolve_engine
+from .data import (
+    MIN_TRAIN_POINTS,
+    as_group_cols,
+    check_columns,
+    split_groups,
+    validate_future,
+    validate_history,
+)
+from .engines import resolve_engine
 from .exceptions import GroupFitWarning
 from .forecast import FORECAST_COLUMNS, check_nonnegative
 from .frequency import default_horizon, resolve_freq, season_length
 from .metrics import resolve_metric
 from .metrics import score as metric_score
+from .models import ModelStore
 from .objective import horizon_offset
 from .progress import Progress
 from .results import PUBLIC_RESULT_COLUMNS, GroupResult, _plain
@@ -221,8 +229,11 @@ class GroupedProphetTuner(BaseEstimator):
         (regressor columns left out of the group's models because they are constant in its
         history, comma-separated; None when none), ``n_uncached_fits`` (batch engine: trial fits
         that could not use the cached features, e.g. logistic growth, and took the ordinary fit).
-    models_ : dict
-        Group key tuple -> fitted ``prophet.Prophet`` refitted on the whole history.
+    models_ : ModelStore
+        A mapping: group key tuple -> fitted ``prophet.Prophet`` refitted on the whole history.
+        Each model is kept as a compact record (its pickle, or Prophet's JSON after ``load``)
+        and made a Prophet object when asked for.
+        Empty after ``forecast(..., keep_models=False)``.
     trials_ : dict
         Group key tuple -> list of trial losses (None for a failed trial), in trial order.
     group_cols_ : list of str
@@ -635,13 +646,10 @@ class GroupedProphetTuner(BaseEstimator):
     def _collect(self, stream: Any, resumed: Sequence[GroupResult], progress: Progress) -> list[GroupResult]:
         """Results of ``resumed`` then of ``stream``; stops the stream on a fatal result.
 
-        Models arrive as Prophet objects (pickled by the local and Ray backends) or as JSON
-        (Spark rows, checkpoints), which becomes a Prophet object as its result arrives and is
-        dropped, so the driver never holds every group's JSON at once.
+        Models arrive as compact records (pickled where they were fitted, by the local and Ray
+        backends) or as Prophet JSON (Spark rows, checkpoints); :class:`~prophet_grouped.models.ModelStore`
+        keeps them so and makes a Prophet object only when one is asked for.
         """
-        with quiet():
-            from prophet.serialize import model_from_json
-
         results = []
         for result in resumed:
             progress.update(result.key, result.n_trials, "checkpoint")
@@ -659,9 +667,9 @@ class GroupedProphetTuner(BaseEstimator):
                 if hasattr(stream, "close"):
                     stream.close()
                 raise fatal
-            if result.model_json is not None:
-                result.model = model_from_json(result.model_json)
-                result.model_json = None
+            if result.model_json is not None and result.model_record is None:
+                result.model_record = ("json", result.model_json)
+            result.model_json = None
             results.append(result)
         return results
 
@@ -684,7 +692,7 @@ class GroupedProphetTuner(BaseEstimator):
         results.sort(key=lambda r: tuple(str(k) for k in r.key))
         rows = []
         params = []
-        self.models_ = {}
+        self.models_ = ModelStore()
         self.trials_ = {}
         for r in results:
             key = dict(zip(group_cols, r.key))
@@ -692,8 +700,9 @@ class GroupedProphetTuner(BaseEstimator):
             self.trials_[r.key] = list(r.trials)
             if r.status == "ok":
                 params.append({**key, **r.best_params})
-            if r.model is not None:
-                self.models_[r.key] = r.model
+            if r.model_record is not None:
+                self.models_.add(r.key, r.model_record)
+                r.model_record = None
         self.results_ = pd.DataFrame(rows, columns=group_cols + list(PUBLIC_RESULT_COLUMNS))
         self.best_params_ = pd.DataFrame(params)
         if self.best_params_.empty:
@@ -774,30 +783,19 @@ class GroupedProphetTuner(BaseEstimator):
         no_model = [k for k in keys if k not in self.models_]
         if no_model and self._models_not_kept(no_model):
             raise ValueError(
-                f"This tuner kept no models: it was fitted by forecast(..., keep_models=False). Use "
-                f"forecast(X, keep_models=True), or fit(X), to predict other dates later."
+                "This tuner kept no models: it was fitted by forecast(..., keep_models=False). Use "
+                "forecast(X, keep_models=True), or fit(X), to predict other dates later."
             )
         if no_model:
             raise ValueError(
                 f"{len(no_model)} group(s) to predict failed during fit and have no model: "
                 f"{no_model[:5]}. See results_['error']; drop them from the frame to predict."
             )
-        firsts = future.groupby(self.group_cols_, sort=False)["ds"].min()
-        early = []
-        for key, first in firsts.items():
-            key = tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,)))
-            start = self.models_[key].history_dates.min()
-            if first < start:
-                early.append(f"{key!r} from {first.date()} (history starts {start.date()})")
-        if early:
-            raise ValueError(
-                f"{len(early)} group(s) to predict have dates before their history: {early[:5]}. "
-                f"Prophet only forecasts from the start of the history on; drop the earlier dates."
-            )
         jobs, positions = [], {}
         for key, rows in future.groupby(self.group_cols_, sort=False):
             key = tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,)))
-            jobs.append((key, self.models_[key], rows[["ds", *extra]]))
+            model = self.models_.record(key) if isinstance(self.models_, ModelStore) else self.models_[key]
+            jobs.append((key, model, rows[["ds", *extra]]))
             positions[key] = rows.index.to_numpy()
         values = np.full((len(future), len(FORECAST_COLUMNS)), np.nan)
         backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)

@@ -81,7 +81,11 @@ def _events(model: Prophet, ds: np.ndarray) -> dict[str, set[np.datetime64]] | N
     if names is None:
         return {}
     trained = set(names)
-    own = [row for row in _event_rows(model.holidays) if row[0] in trained]
+    table = _event_rows(model.holidays)
+    own = [row for row in table if row[0] in trained]
+    if model.country_holidays is None and len(own) == len(table):
+        # The events table alone, as in training: the same columns.
+        return dict(sorted(_holiday_keys(own).items()))
     future, past = list(own), list(own)
     if model.country_holidays is not None:
         for rows, dates in ((future, ds), (past, model.history_dates)):
@@ -171,10 +175,20 @@ def predict(model: Prophet, frame: pd.DataFrame, rng: np.random.Generator | np.r
     seeded alike; None: the global ``numpy.random``. Without uncertainty samples the interval
     columns are NaN.
     """
+    arrays = predict_arrays(model, frame, rng)
+    return None if arrays is None else pd.DataFrame(arrays)
+
+
+def predict_arrays(model: Prophet, frame: pd.DataFrame,
+                   rng: np.random.Generator | np.random.RandomState | None = None) -> dict[str, np.ndarray] | None:
+    """:func:`predict` as a dict of arrays (no frame built)."""
     if not covers(model):
         return None
-    frame = frame.sort_values("ds", kind="mergesort").reset_index(drop=True)
     ds = pd.to_datetime(frame["ds"]).to_numpy(dtype="datetime64[ns]")
+    if not (ds[1:] >= ds[:-1]).all():
+        frame = frame.sort_values("ds", kind="mergesort")
+        ds = pd.to_datetime(frame["ds"]).to_numpy(dtype="datetime64[ns]")
+    frame = frame.reset_index(drop=True)
     X = _features(model, frame, ds)
     if X is None:
         return None
@@ -201,7 +215,8 @@ def predict(model: Prophet, frame: pd.DataFrame, rng: np.random.Generator | np.r
     multiplicative = np.nanmean(np.matmul(X, (beta * s_m).transpose()), axis=1)
     yhat = trend * (1 + multiplicative) + additive
     if not model.uncertainty_samples:
-        return pd.DataFrame({"ds": ds, "trend": trend, "yhat": yhat, "yhat_lower": np.nan, "yhat_upper": np.nan})
+        nan = np.full(len(ds), np.nan)
+        return {"ds": ds, "trend": trend, "yhat": yhat, "yhat_lower": nan, "yhat_upper": nan}
     rng = rng if rng is not None else np.random.mtrand._rand
     n_samples = int(model.uncertainty_samples)
     beta0 = beta[0]
@@ -219,7 +234,7 @@ def predict(model: Prophet, frame: pd.DataFrame, rng: np.random.Generator | np.r
     upper_p = 100 * (1.0 + model.interval_width) / 2
     percentile = np.nanpercentile if np.isnan(samples).any() else np.percentile
     lower, upper = percentile(samples, [lower_p, upper_p], axis=0)
-    return pd.DataFrame({"ds": ds, "trend": trend, "yhat": yhat, "yhat_lower": lower, "yhat_upper": upper})
+    return {"ds": ds, "trend": trend, "yhat": yhat, "yhat_lower": lower, "yhat_upper": upper}
 
 
 def _trend(model: Prophet, t: np.ndarray, cap_scaled: np.ndarray | None, deltas: np.ndarray, k: Any, m: Any) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -80,45 +81,71 @@ def forecast_group(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.Data
     ``Prophet.predict`` for the models it does not cover), with interval samples drawn from
     ``seed``, and the forecasts are put back in the order of ``dates``.
     """
-    from . import fastpredict
-
-    frame = dates.reset_index(drop=True) if isinstance(dates, pd.DataFrame) else pd.DataFrame({"ds": np.asarray(dates)})
-    ds = pd.Series(pd.to_datetime(frame["ds"]).astype("datetime64[ns]").to_numpy())
-    distinct = frame.assign(ds=ds).drop_duplicates()
-    if distinct["ds"].duplicated().any():
-        day = distinct.loc[distinct["ds"].duplicated(), "ds"].iloc[0]
-        raise ValueError(
-            f"The frame to predict has date {day} more than once for one group, with different values of "
-            f"{[c for c in frame.columns if c != 'ds']}; give one row per group and date."
-        )
-    distinct = distinct.sort_values("ds").reset_index(drop=True)
-    fc = fastpredict.predict(model, distinct, np.random.default_rng(seed))
-    if fc is None:
-        fc = _prophet_predict(model, distinct, seed)
-    position = np.searchsorted(fc["ds"].to_numpy(dtype="datetime64[ns]"), ds.to_numpy())
-    clip = clips(nonnegative, model.history["y"].to_numpy())
-    out = pd.DataFrame({"ds": ds.to_numpy()})
-    bounds = frame if model.growth == "logistic" else frame[["ds"]]
-    for col in FORECAST_COLUMNS:
-        values = clip_forecast(fc[col].to_numpy(dtype=float)[position], clip)
-        out[col] = clip_to_capacity(values, bounds)
+    ds, values = forecast_values(model, dates, nonnegative, seed)
+    out = pd.DataFrame({"ds": ds})
+    for j, col in enumerate(FORECAST_COLUMNS):
+        out[col] = values[:, j]
     return out
 
 
-#: One group to forecast: its key, fitted model and rows (``ds`` and the columns it needs).
-ForecastJob = tuple[tuple[Any, ...], "Prophet", pd.DataFrame]
+def forecast_values(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.DataFrame, nonnegative: Any,
+                    seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`forecast_group` as arrays: the dates (datetime64[ns]) and an (n, 3) array of
+    ``yhat``, ``yhat_lower``, ``yhat_upper``."""
+    from . import fastpredict
+
+    frame = dates.reset_index(drop=True) if isinstance(dates, pd.DataFrame) else pd.DataFrame({"ds": np.asarray(dates)})
+    ds = pd.to_datetime(frame["ds"]).to_numpy(dtype="datetime64[ns]")
+    if len(frame.columns) == 1:
+        distinct = pd.DataFrame({"ds": np.unique(ds)})  # sorted
+    else:
+        distinct = frame.assign(ds=ds).drop_duplicates()
+        if distinct["ds"].duplicated().any():
+            day = distinct.loc[distinct["ds"].duplicated(), "ds"].iloc[0]
+            raise ValueError(
+                f"The frame to predict has date {day} more than once for one group, with different values of "
+                f"{[c for c in frame.columns if c != 'ds']}; give one row per group and date."
+            )
+        distinct = distinct.sort_values("ds").reset_index(drop=True)
+    fc = fastpredict.predict_arrays(model, distinct, np.random.default_rng(seed))
+    if fc is None:
+        fc = _prophet_predict(model, distinct, seed)
+    position = np.searchsorted(np.asarray(fc["ds"], dtype="datetime64[ns]"), ds)
+    clip = clips(nonnegative, model.history["y"].to_numpy())
+    values = np.empty((len(ds), len(FORECAST_COLUMNS)))
+    for j, col in enumerate(FORECAST_COLUMNS):
+        column = clip_forecast(np.asarray(fc[col], dtype=float)[position], clip)
+        values[:, j] = clip_to_capacity(column, frame) if model.growth == "logistic" else column
+    return ds, values
+
+
+#: One group to forecast: its key, fitted model (or its :mod:`~prophet_grouped.models` record)
+#: and rows (``ds`` and the columns it needs).
+ForecastJob = tuple[tuple[Any, ...], Any, pd.DataFrame]
 
 
 def forecast_batch(jobs: list[ForecastJob], nonnegative: Any, random_state: int) -> list[tuple[tuple[Any, ...], np.ndarray]]:
     """The forecasts (``yhat``, ``yhat_lower``, ``yhat_upper`` per row, in the rows' order) of
-    several groups: the unit of work every backend runs to predict."""
+    several groups: the unit of work every backend runs to predict. Raises ValueError for
+    groups asked for dates before their history."""
     from .engines import quiet
+    from .models import load_record
 
+    models = [(key, load_record(m) if isinstance(m, tuple) else m, rows) for key, m, rows in jobs]
+    early = []
+    for key, model, rows in models:
+        first, start = pd.Timestamp(rows["ds"].min()), model.history_dates.min()
+        if first < start:
+            early.append(f"{key!r} from {first.date()} (history starts {start.date()})")
+    if early:
+        raise ValueError(
+            f"{len(early)} group(s) to predict have dates before their history: {early[:5]}. "
+            f"Prophet only forecasts from the start of the history on; drop the earlier dates."
+        )
     with quiet():
         return [
-            (key, forecast_group(model, rows, nonnegative, forecast_seed(random_state, key))[list(FORECAST_COLUMNS)]
-             .to_numpy(dtype=float))
-            for key, model, rows in jobs
+            (key, forecast_values(model, rows, nonnegative, forecast_seed(random_state, key))[1])
+            for key, model, rows in models
         ]
 
 
@@ -143,7 +170,7 @@ def forecast_to_json(fc: pd.DataFrame) -> str:
 
     record: dict[str, list[Any]] = {"ds": [d.isoformat() for d in pd.to_datetime(fc["ds"])]}
     for col in FORECAST_COLUMNS:
-        record[col] = [None if v != v else v for v in fc[col].to_numpy(dtype=float).tolist()]
+        record[col] = [None if math.isnan(v) else v for v in fc[col].to_numpy(dtype=float).tolist()]
     return json.dumps(record)
 
 

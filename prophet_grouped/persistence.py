@@ -122,16 +122,15 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
     _write_json(os.path.join(path, "trials.json"), [{"key": list(k), "losses": v} for k, v in tuner.trials_.items()])
     tmp = os.path.join(path, "models.jsonl.tmp")
     with open(tmp, "w") as fh:
-        for key, model in tuner.models_.items():
-            fh.write(json.dumps({"key": list(key), "model": model_to_json(model)}) + "\n")
+        for key in tuner.models_:
+            text = tuner.models_.json(key) if hasattr(tuner.models_, "json") else model_to_json(tuner.models_[key])
+            fh.write(json.dumps({"key": list(key), "model": text}) + "\n")
     os.replace(tmp, os.path.join(path, "models.jsonl"))
 
 
 def load(cls: type[GroupedProphetTuner], path: str) -> GroupedProphetTuner:
     """Read a tuner written by :func:`save`."""
-    from prophet.serialize import model_from_json
-
-    from .engines import quiet
+    from .models import ModelStore
 
     meta_path = os.path.join(path, "meta.json")
     if not os.path.exists(meta_path):
@@ -159,9 +158,10 @@ def load(cls: type[GroupedProphetTuner], path: str) -> GroupedProphetTuner:
     tuner.best_params_ = pd.DataFrame(records) if records else pd.DataFrame(columns=tuner.group_cols_)
     with open(os.path.join(path, "trials.json")) as fh:
         tuner.trials_ = {tuple(item["key"]): item["losses"] for item in json.load(fh)}
-    tuner.models_ = {}
-    with quiet(), open(os.path.join(path, "models.jsonl")) as fh:
+    # Each model stays Prophet JSON until it is asked for (ModelStore).
+    tuner.models_ = ModelStore()
+    with open(os.path.join(path, "models.jsonl")) as fh:
         for line in fh:
             item = json.loads(line)
-            tuner.models_[tuple(item["key"])] = model_from_json(item["model"])
+            tuner.models_.add(tuple(item["key"]), ("json", item["model"]))
     return tuner

@@ -60,16 +60,18 @@ class GroupResult:
     n_uncached_fits: int = 0
     #: The forecast after the history (``forecast(X, periods)``), as JSON (:func:`~prophet_grouped.forecast.forecast_to_json`).
     forecast: str | None = None
-    #: The fitted model: set where it was fitted and sent pickled (cheap both ways), or made
-    #: from ``model_json`` on the driver (Spark rows, checkpoints).
-    model: Any = field(default=None, repr=False, compare=False)
+    #: The fitted model as set where it was fitted: a compact record
+    #: (:func:`prophet_grouped.models.dump_model`: pickled, cheap to send and to keep).
+    model_record: Any = field(default=None, repr=False, compare=False)
 
     def stored_model_json(self) -> str | None:
         """The model as Prophet JSON, for rows and files that hold text."""
-        if self.model_json is None and self.model is not None:
+        if self.model_json is None and self.model_record is not None:
             from prophet.serialize import model_to_json
 
-            return model_to_json(self.model)
+            from .models import load_record
+
+            return model_to_json(load_record(self.model_record))
         return self.model_json
 
     def to_record(self, group_cols: list[str]) -> dict[str, Any]:

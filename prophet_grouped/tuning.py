@@ -276,9 +276,10 @@ def finish_group(result: GroupResult, model: Prophet, config: TuningConfig) -> N
     stored: checkpoints, Spark rows) and its forecast ``config.forecast_periods`` steps after the
     history."""
     from .forecast import forecast_ahead, forecast_to_json
+    from .models import dump_model
 
     if config.keep_models:
-        result.model = model
+        result.model_record = dump_model(model)
     if config.forecast_periods:
         fc = forecast_ahead(model, config.forecast_periods, config.freq, config.nonnegative,
                             config.random_state, result.key)

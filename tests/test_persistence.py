@@ -62,3 +62,18 @@ def test_unstorable_parameters_warn(fitted, tmp_path):
 def test_load_refuses_other_folders(tmp_path):
     with pytest.raises(FileNotFoundError, match="is not a saved GroupedProphetTuner: it has no meta.json"):
         GroupedProphetTuner.load(str(tmp_path))
+
+
+def test_models_are_compact_records_loaded_when_asked_for(fitted, tmp_path):
+    from prophet import Prophet
+
+    key = next(iter(fitted.models_))
+    assert isinstance(fitted.models_[key], Prophet) and key in fitted.models_
+    assert len(fitted.models_) == len(fitted.results_)
+    assert fitted.models_.record(key)[0] == "pickle"  # as the worker sent it, never unpickled on fit
+    fitted.save(str(tmp_path / "t"))
+    loaded = GroupedProphetTuner.load(str(tmp_path / "t"))
+    assert {kind for kind, _ in loaded.models_._records.values()} == {"json"}, "load decoded models it was not asked for"
+    model = loaded.models_[key]
+    assert isinstance(model, Prophet) and loaded.models_._records[key][0] == "pickle"
+    pd.testing.assert_frame_equal(model.history, fitted.models_[key].history)

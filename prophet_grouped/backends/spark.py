@@ -304,7 +304,6 @@ class SparkBackend(Backend):
     # ------------------------------------------------------------------ predict
     def predict_spark(self, tuner: GroupedProphetTuner, sdf: Any) -> Any:
         """Forecast a Spark DataFrame of groups and dates in Spark, one group per task."""
-        import pickle
 
         types = import_optional("pyspark.sql.types")
         functions = import_optional("pyspark.sql.functions")
@@ -321,7 +320,7 @@ class SparkBackend(Backend):
         spark = sdf.sparkSession
         key_fields = [sdf.schema[c] for c in group_cols]
         models = spark.createDataFrame(
-            [key + (pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL),) for key, model in tuner.models_.items()],
+            [key + (_pickled(tuner.models_, key),) for key in tuner.models_],
             types.StructType(key_fields + [types.StructField("model", types.BinaryType(), False)]),
         )
         future = sdf.select(*group_cols, functions.col(tuner.time_col).cast("timestamp").alias("ds"),
@@ -333,6 +332,15 @@ class SparkBackend(Backend):
         fn = functools.partial(_predict_spark_group, group_cols=group_cols, nonnegative=tuner.nonnegative,
                                extra=extra, random_state=tuner.random_state_)
         return future.groupBy(*group_cols).cogroup(models.groupBy(*group_cols)).applyInPandas(fn, schema)
+
+
+def _pickled(models: Any, key: tuple[Any, ...]) -> bytes:
+    """Group ``key``'s model pickled (as a ModelStore keeps it; a plain dict's object pickled)."""
+    import pickle
+
+    if hasattr(models, "record"):
+        return models.record(key)[1]
+    return pickle.dumps(models[key], protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _explode_forecasts(out: Any, group_cols: list[str]) -> Any:
