@@ -43,11 +43,17 @@ def _free_port():
 @pytest.fixture()
 def ray_head(tmp_path):
     ray_cmd = shutil.which("ray") or os.path.join(os.path.dirname(sys.executable), "ray")
-    port = _free_port()
     env = {**os.environ}
-    proc = subprocess.run([ray_cmd, "start", "--head", f"--port={port}", "--num-cpus=2",
-                           "--include-dashboard=false", "--node-ip-address=127.0.0.1"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    for _ in range(3):
+        # A port free when probed can be taken before Ray's GCS binds it (seen in CI, right after
+        # the previous test's Ray processes shut down): start again on another port.
+        port = _free_port()
+        proc = subprocess.run([ray_cmd, "start", "--head", f"--port={port}", "--num-cpus=2",
+                               "--include-dashboard=false", "--node-ip-address=127.0.0.1"],
+                              capture_output=True, text=True, env=env, timeout=120)
+        if proc.returncode == 0:
+            break
+        subprocess.run([ray_cmd, "stop", "--force"], capture_output=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     yield f"127.0.0.1:{port}"
     subprocess.run([ray_cmd, "stop", "--force"], capture_output=True, env=env, timeout=120)

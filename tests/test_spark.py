@@ -142,6 +142,23 @@ def test_java_missing_is_said_plainly(tmp_path):
     assert "backend='spark' needs Java to start a Spark session, but 'java' is not on PATH" in proc.stderr
 
 
+def test_session_it_starts_runs_workers_with_this_python(tmp_path):
+    """Without an activated virtualenv (no PYSPARK_PYTHON, the system python3 first on PATH),
+    the session the backend starts still runs its Python workers where prophet_grouped is."""
+    code = (
+        "import os\n"
+        "assert 'PYSPARK_PYTHON' not in os.environ\n"
+        "from prophet_grouped import GroupedProphetTuner, make_retail_sales\n"
+        "df = make_retail_sales(1, 1, 200)\n"
+        "t = GroupedProphetTuner(group_cols=['store','item'], horizon=30, n_trials=1, cv_folds=1,\n"
+        "                        backend='spark', backend_options={'master': 'local[1]'}).fit(df)\n"
+        "print(t.results_['status'].tolist())\n"
+    )
+    proc = run_python(code, path="/usr/bin:/bin", home=str(tmp_path))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("['ok']")
+
+
 def test_unusable_groups_are_failed_rows(spark):
     check_unusable_groups(spark.createDataFrame, backend="spark")
 

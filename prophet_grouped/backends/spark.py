@@ -13,6 +13,7 @@ import contextlib
 import functools
 import os
 import shutil
+import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -162,13 +163,23 @@ class SparkBackend(Backend):
                 "JAVA_HOME is not set. Install Java 17 (e.g. apt-get install -y openjdk-17-jre-headless) "
                 "or pass backend_options={'spark': session} with a session you started."
             )
+        builder = sql.SparkSession.builder.master(self.master).appName("prophet_grouped")
+        # Local Python workers run this interpreter, the one prophet_grouped is installed in:
+        # Spark would start `python3` from PATH (without an activated virtualenv, another
+        # Python). The SparkContext reads PYSPARK_PYTHON once, when it is created.
+        own_python = self.master.startswith("local") and not os.environ.get("PYSPARK_PYTHON")
+        if own_python:
+            os.environ["PYSPARK_PYTHON"] = sys.executable
         try:
-            spark = sql.SparkSession.builder.master(self.master).appName("prophet_grouped").getOrCreate()
+            spark = builder.getOrCreate()
         except Exception as exc:
             raise RuntimeError(
                 f"Could not start a Spark session on master {self.master!r}: {exc}. Check that Java 17 "
                 f"is installed and JAVA_HOME points to it, or pass backend_options={{'spark': session}}."
             ) from exc
+        finally:
+            if own_python:
+                del os.environ["PYSPARK_PYTHON"]
         try:
             yield spark
         finally:
