@@ -794,8 +794,7 @@ class GroupedProphetTuner(BaseEstimator):
         jobs, positions = [], {}
         for key, rows in future.groupby(self.group_cols_, sort=False):
             key = tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,)))
-            model = self.models_.record(key) if isinstance(self.models_, ModelStore) else self.models_[key]
-            jobs.append((key, model, rows[["ds", *extra]]))
+            jobs.append((key, self.models_.record(key), rows[["ds", *extra]]))
             positions[key] = rows.index.to_numpy()
         values = np.full((len(future), len(FORECAST_COLUMNS)), np.nan)
         backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)

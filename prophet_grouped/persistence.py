@@ -96,7 +96,6 @@ def _write_json(path: str, value: Any) -> None:
 
 def save(tuner: GroupedProphetTuner, path: str) -> None:
     """Write a fitted tuner to folder ``path`` (created if needed)."""
-    from prophet.serialize import model_to_json
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(tuner, "models_")
@@ -123,8 +122,7 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
     tmp = os.path.join(path, "models.jsonl.tmp")
     with open(tmp, "w") as fh:
         for key in tuner.models_:
-            text = tuner.models_.json(key) if hasattr(tuner.models_, "json") else model_to_json(tuner.models_[key])
-            fh.write(json.dumps({"key": list(key), "model": text}) + "\n")
+            fh.write(json.dumps({"key": list(key), "model": tuner.models_.json(key)}) + "\n")
     os.replace(tmp, os.path.join(path, "models.jsonl"))
 
 

@@ -92,27 +92,23 @@ def _predict_spark_group(
     extra: Sequence[str] = (), random_state: int = 0,
 ) -> pd.DataFrame:
     """cogroup function: a group's dates and its pickled model in, its forecast out (the shared
-    per-group forecast)."""
-    import pickle
-
-    from ..engines import quiet
-    from ..forecast import FORECAST_COLUMNS, forecast_group, forecast_seed
+    unit of work, :func:`~prophet_grouped.forecast.forecast_batch`, on one group)."""
+    from ..forecast import FORECAST_COLUMNS, forecast_batch
 
     columns = group_cols + ["ds", "yhat", "yhat_lower", "yhat_upper"]
     if future.empty:
         return pd.DataFrame(columns=columns)
-    key = tuple(future[c].iloc[0] for c in group_cols)
+    key = tuple(_plain(future[c].iloc[0]) for c in group_cols)
     if models.empty:
         raise ValueError(f"Group {key!r} has no fitted model; predict only groups that fit tuned successfully.")
-    with quiet():
-        # Pickle, not Prophet's JSON: the executors run this same environment, and loading a
-        # model from JSON (about 30 ms at 2,330 days) costs more than forecasting it.
-        model = pickle.loads(models["model"].iloc[0])
-        fc = forecast_group(model, future[["ds", *extra]], nonnegative, forecast_seed(random_state, key))
+    # Pickle, not Prophet's JSON: the executors run this same environment, and loading a model
+    # from JSON (about 30 ms at 2,330 days) costs more than forecasting it.
+    rows = future[["ds", *extra]].assign(ds=pd.to_datetime(future["ds"]).astype("datetime64[ns]"))
+    [(_, values)] = forecast_batch([(key, ("pickle", models["model"].iloc[0]), rows)], nonnegative, random_state)
     out = future[group_cols].reset_index(drop=True).copy()
-    out["ds"] = fc["ds"].to_numpy()
-    for col in FORECAST_COLUMNS:
-        out[col] = fc[col].to_numpy()
+    out["ds"] = rows["ds"].to_numpy()
+    for j, col in enumerate(FORECAST_COLUMNS):
+        out[col] = values[:, j]
     return out[columns]
 
 
@@ -331,7 +327,7 @@ class SparkBackend(Backend):
         spark = sdf.sparkSession
         key_fields = [sdf.schema[c] for c in group_cols]
         models = spark.createDataFrame(
-            [key + (_pickled(tuner.models_, key),) for key in tuner.models_],
+            [key + (tuner.models_.record(key)[1],) for key in tuner.models_],
             types.StructType(key_fields + [types.StructField("model", types.BinaryType(), False)]),
         )
         future = sdf.select(*group_cols, functions.col(tuner.time_col).cast("timestamp").alias("ds"),
@@ -343,15 +339,6 @@ class SparkBackend(Backend):
         fn = functools.partial(_predict_spark_group, group_cols=group_cols, nonnegative=tuner.nonnegative,
                                extra=extra, random_state=tuner.random_state_)
         return future.groupBy(*group_cols).cogroup(models.groupBy(*group_cols)).applyInPandas(fn, schema)
-
-
-def _pickled(models: Any, key: tuple[Any, ...]) -> bytes:
-    """Group ``key``'s model pickled (as a ModelStore keeps it; a plain dict's object pickled)."""
-    import pickle
-
-    if hasattr(models, "record"):
-        return models.record(key)[1]
-    return pickle.dumps(models[key], protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _explode_forecasts(out: Any, group_cols: list[str]) -> Any:
