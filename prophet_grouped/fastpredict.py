@@ -29,8 +29,6 @@ import pandas as pd
 if TYPE_CHECKING:
     from prophet import Prophet
 
-_DAY_NS = 24 * 60 * 60 * 10**9
-
 
 @functools.lru_cache(maxsize=64)
 def _country_holidays(country: str, years: tuple[int, ...]) -> tuple[tuple[str, Any, int, int], ...]:
