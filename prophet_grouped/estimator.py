@@ -792,10 +792,13 @@ class GroupedProphetTuner(BaseEstimator):
                 f"{no_model[:5]}. See results_['error']; drop them from the frame to predict."
             )
         jobs, positions = [], {}
-        for key, rows in future.groupby(self.group_cols_, sort=False):
+        dates = future["ds"].to_numpy(dtype="datetime64[ns]")
+        for key, index in future.groupby(self.group_cols_, sort=False).indices.items():
             key = tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,)))
-            jobs.append((key, self.models_.record(key), rows[["ds", *extra]]))
-            positions[key] = rows.index.to_numpy()
+            # A group's dates alone travel as an array (cheaper to cut and send than a frame).
+            rows = future.iloc[index][["ds", *extra]] if extra else dates[index]
+            jobs.append((key, self.models_.record(key), rows))
+            positions[key] = index
         values = np.full((len(future), len(FORECAST_COLUMNS)), np.nan)
         backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
         for key, fc in backend.forecast(jobs, self.nonnegative, self.random_state_, self.n_jobs):

@@ -9,10 +9,13 @@ table, country holidays, regressors), checks that layout against the model's
 
 - the point forecast: trend (piecewise linear, logistic or flat, Prophet's own functions)
   times one plus the multiplicative terms, plus the additive terms;
-- the intervals as Prophet's vectorized sampler draws them, draw for draw: future trend
-  changes (uniform, then Laplace), then observation noise (normal), from a
-  ``numpy.random.RandomState``, percentiles over the samples. With a RandomState seeded like
-  the global one, the result equals ``Prophet.predict``'s.
+- the intervals as Prophet's vectorized sampler draws them: future trend changes (each
+  future step of each sample changes with Prophet's likelihood, by a Laplace draw of the
+  fitted changes' mean size), then observation noise (normal), percentiles over the samples.
+  From a ``numpy.random.RandomState`` the draws are Prophet's, draw for draw (seeded like the
+  global state, the result equals ``Prophet.predict``'s); from a ``numpy.random.Generator``
+  (what the tuner uses) the trend changes are drawn sparsely, only where they happen: the same
+  distribution, several times faster.
 
 Models outside what this covers (MCMC fits, regressors with their own predictor models, an
 events layout that does not check out) return None: the caller uses ``Prophet.predict``.
@@ -72,6 +75,29 @@ def _holiday_keys(rows: list[tuple[str, Any, int, int]]) -> dict[str, set[np.dat
     return keys
 
 
+def _years(dates: Any) -> tuple[int, ...]:
+    """The distinct years of ``dates``, sorted."""
+    years = np.asarray(dates, dtype="datetime64[ns]").astype("datetime64[Y]").astype(np.int64) + 1970
+    return tuple(int(y) for y in np.unique(years))
+
+
+@functools.lru_cache(maxsize=256)
+def _country_columns(country: str, years: tuple[int, ...], names: tuple[str, ...]) -> dict[str, frozenset]:
+    """The holiday columns (and the days each marks) that the rows of ``country``'s table in
+    ``years`` named in ``names`` make (cached: the same for every group of a fit)."""
+    named = set(names)
+    rows = [row for row in _country_holidays(country, years) if row[0] in named]
+    return {key: frozenset(days) for key, days in _holiday_keys(rows).items()}
+
+
+def _merge(*parts: dict[str, Any]) -> dict[str, set[np.datetime64]]:
+    merged: dict[str, set[np.datetime64]] = {}
+    for part in parts:
+        for key, days in part.items():
+            merged.setdefault(key, set()).update(days)
+    return merged
+
+
 def _events(model: Prophet, ds: np.ndarray) -> dict[str, set[np.datetime64]] | None:
     """The holiday columns of the model's training, each with the days of ``ds``'s years it
     marks; None when Prophet's predict would lay the columns out differently."""
@@ -84,24 +110,25 @@ def _events(model: Prophet, ds: np.ndarray) -> dict[str, set[np.datetime64]] | N
     if model.country_holidays is None and len(own) == len(table):
         # The events table alone, as in training: the same columns.
         return dict(sorted(_holiday_keys(own).items()))
-    future, past = list(own), list(own)
+    future_parts, past_parts = [_holiday_keys(own)], [_holiday_keys(own)]
+    present = {row[0] for row in own}
     if model.country_holidays is not None:
-        for rows, dates in ((future, ds), (past, model.history_dates)):
-            years = np.unique(np.asarray(dates, dtype="datetime64[Y]").astype(np.int64) + 1970)
-            table = _country_holidays(model.country_holidays, tuple(int(y) for y in years))
-            rows.extend(row for row in table if row[0] in trained)
+        key = tuple(sorted(trained))
+        future_years = _years(ds)
+        future_parts.append(_country_columns(model.country_holidays, future_years, key))
+        past_parts.append(_country_columns(model.country_holidays, _years(model.history_dates), key))
+        present |= {row[0] for row in _country_holidays(model.country_holidays, future_years)}
     # Names seen in training but absent from these years: Prophet adds them without a date.
-    present = {row[0] for row in future}
-    future.extend((name, None, 0, 0) for name in names if name not in present)
-    columns = _holiday_keys(future)
-    if set(columns) != set(_holiday_keys(past)):
+    future_parts.append(_holiday_keys([(name, None, 0, 0) for name in names if name not in present]))
+    columns = _merge(*future_parts)
+    if set(columns) != set(_merge(*past_parts)):
         return None
     return {key: columns[key] for key in sorted(columns)}
 
 
-def _features(model: Prophet, frame: pd.DataFrame, ds: np.ndarray) -> np.ndarray | None:
-    """The feature matrix Prophet's ``make_all_seasonality_features`` builds for ``frame``
-    (sorted by ``ds``), or None when its layout can't be reproduced."""
+def _features(model: Prophet, columns: dict[str, np.ndarray], ds: np.ndarray) -> np.ndarray | None:
+    """The feature matrix Prophet's ``make_all_seasonality_features`` builds for the rows of
+    ``columns`` (sorted by ``ds``), or None when its layout can't be reproduced."""
     n = len(ds)
     blocks: list[np.ndarray] = []
     components: list[str] = []
@@ -116,9 +143,9 @@ def _features(model: Prophet, frame: pd.DataFrame, ds: np.ndarray) -> np.ndarray
             block[:, 2 * i + 1] = np.cos(c)
         condition = props["condition_name"]
         if condition is not None:
-            if condition not in frame.columns:
+            if condition not in columns:
                 return None
-            block[~frame[condition].to_numpy(dtype=bool)] = 0.0
+            block[~np.asarray(columns[condition], dtype=bool)] = 0.0
         blocks.append(block)
         components.extend([name] * (2 * order))
     events = _events(model, ds)
@@ -133,9 +160,9 @@ def _features(model: Prophet, frame: pd.DataFrame, ds: np.ndarray) -> np.ndarray
             components.append(key.split("_delim_")[0])
         blocks.append(block)
     for name, props in model.extra_regressors.items():
-        if name not in frame.columns:
+        if name not in columns:
             return None
-        values = pd.to_numeric(frame[name]).to_numpy(dtype=float)
+        values = np.asarray(pd.to_numeric(columns[name]), dtype=float)
         blocks.append(((values - props["mu"]) / props["std"])[:, None])
         components.append(name)
     if not blocks:
@@ -168,37 +195,45 @@ def predict(model: Prophet, frame: pd.DataFrame, rng: np.random.Generator | np.r
     ``frame``'s rows (``ds`` and the columns the model needs), sorted by date as Prophet's
     predict sorts them; None when the model is outside what this covers.
 
-    ``rng`` draws the interval samples: a ``numpy.random.Generator`` (fast), or a
-    ``RandomState``, which draws what Prophet's predict draws from the global ``numpy.random``
-    seeded alike; None: the global ``numpy.random``. Without uncertainty samples the interval
-    columns are NaN.
+    ``rng`` draws the interval samples: a ``numpy.random.Generator`` (fast: the trend changes
+    drawn sparsely, the same distribution as Prophet's draws), or a ``RandomState``, which
+    draws what Prophet's predict draws from the global ``numpy.random`` seeded alike; None:
+    the global ``numpy.random``. Without uncertainty samples the interval columns are NaN.
     """
     arrays = predict_arrays(model, frame, rng)
     return None if arrays is None else pd.DataFrame(arrays)
 
 
-def predict_arrays(model: Prophet, frame: pd.DataFrame,
+def predict_arrays(model: Prophet, frame: pd.DataFrame | dict[str, Any],
                    rng: np.random.Generator | np.random.RandomState | None = None) -> dict[str, np.ndarray] | None:
-    """:func:`predict` as a dict of arrays (no frame built)."""
+    """:func:`predict` as a dict of arrays (no frame built); ``frame`` may be a dict of
+    columns (arrays of equal length)."""
     if not covers(model):
         return None
-    ds = pd.to_datetime(frame["ds"]).to_numpy(dtype="datetime64[ns]")
+    if isinstance(frame, pd.DataFrame):
+        columns = {name: frame[name].to_numpy() for name in frame.columns}
+    else:
+        columns = {name: np.asarray(values) for name, values in frame.items()}
+    ds = columns["ds"]
+    if ds.dtype != "datetime64[ns]":
+        ds = pd.to_datetime(ds).to_numpy(dtype="datetime64[ns]")
     if not (ds[1:] >= ds[:-1]).all():
-        frame = frame.sort_values("ds", kind="mergesort")
-        ds = pd.to_datetime(frame["ds"]).to_numpy(dtype="datetime64[ns]")
-    frame = frame.reset_index(drop=True)
-    X = _features(model, frame, ds)
+        order = np.argsort(ds, kind="mergesort")
+        columns = {name: values[order] for name, values in columns.items()}
+        ds = ds[order]
+    n = len(ds)
+    X = _features(model, columns, ds)
     if X is None:
         return None
     y_scale = float(model.y_scale)
     t = (ds - np.datetime64(model.start, "ns")) / np.timedelta64(model.t_scale)
     if model.logistic_floor:
-        floor = frame["floor"].to_numpy(dtype=float)
+        floor = np.asarray(columns["floor"], dtype=float)
     elif model.scaling == "absmax":
-        floor = np.zeros(len(frame))
+        floor = np.zeros(n)
     else:
-        floor = np.full(len(frame), float(model.y_min))
-    cap_scaled = (frame["cap"].to_numpy(dtype=float) - floor) / y_scale if model.growth == "logistic" else None
+        floor = np.full(n, float(model.y_min))
+    cap_scaled = (np.asarray(columns["cap"], dtype=float) - floor) / y_scale if model.growth == "logistic" else None
 
     k = float(np.nanmean(model.params["k"]))
     m = float(np.nanmean(model.params["m"]))
@@ -223,15 +258,28 @@ def predict_arrays(model: Prophet, frame: pd.DataFrame,
     d0 = np.asarray(model.params["delta"])[0]
     k0, m0 = model.params["k"][0], model.params["m"][0]
     drawn = _trend(model, t, cap_scaled, d0, k0, m0)
-    changes = _trend_changes(model, t, cap_scaled, n_samples, d0, k0, m0, rng)
-    trends = (drawn + changes) * y_scale + floor
-    sigma = model.params["sigma_obs"][0]
-    noise = rng.normal(0, sigma, trends.shape) * y_scale
-    samples = trends * (1 + Xb_m) + Xb_a + noise
+    # Samples are laid out (date, sample): the sums and percentiles run along contiguous rows.
+    # In place, in Prophet's order of operations (the same numbers): trends, then samples.
+    samples = _trend_changes(model, t, cap_scaled, n_samples, d0, k0, m0, rng)
+    samples += drawn[:, None]
+    samples *= y_scale
+    samples += floor[:, None]
+    samples *= (1 + Xb_m)[:, None]
+    samples += Xb_a[:, None]
+    sigma = float(np.asarray(model.params["sigma_obs"][0]).reshape(-1)[0])
+    if isinstance(rng, np.random.RandomState):
+        noise = rng.normal(0, sigma, (n_samples, len(t))).T
+        noise *= y_scale
+    else:
+        noise = rng.standard_normal((len(t), n_samples))
+        noise *= sigma * y_scale
+    samples += noise
     lower_p = 100 * (1.0 - model.interval_width) / 2
     upper_p = 100 * (1.0 + model.interval_width) / 2
-    percentile = np.nanpercentile if np.isnan(samples).any() else np.percentile
-    lower, upper = percentile(samples, [lower_p, upper_p], axis=0)
+    if np.isnan(samples).any():
+        lower, upper = np.nanpercentile(samples, [lower_p, upper_p], axis=1)
+    else:
+        lower, upper = _percentiles(samples, (lower_p, upper_p))
     return {"ds": ds, "trend": trend, "yhat": yhat, "yhat_lower": lower, "yhat_upper": upper}
 
 
@@ -244,33 +292,88 @@ def _trend(model: Prophet, t: np.ndarray, cap_scaled: np.ndarray | None, deltas:
     return model.flat_trend(t, m)
 
 
+def _percentiles(samples: np.ndarray, qs: tuple[float, ...]) -> list[np.ndarray]:
+    """``np.percentile(samples, qs, axis=1)`` (its default linear method, the same arithmetic)
+    for samples without NaN, partitioning ``samples`` in place instead of a copy."""
+    n = samples.shape[1]
+    index = [q / 100 * (n - 1) for q in qs]
+    below = [int(np.floor(i)) for i in index]
+    above = [min(b + 1, n - 1) for b in below]
+    samples.partition(sorted(set(below + above)), axis=1)
+    out = []
+    for i, lo, hi in zip(index, below, above):
+        a, b = samples[:, lo], samples[:, hi]
+        gamma = i - lo
+        diff = b - a
+        # numpy's _lerp: from the nearer end.
+        out.append(b - diff * (1 - gamma) if gamma >= 0.5 else a + diff * gamma)
+    return out
+
+
+def _trend_shifts(rng: Any, n_samples: int, n_length: int, likelihood: float, mean_delta: float) -> np.ndarray:
+    """Prophet's ``_make_trend_shift_matrix`` before its averaging, as (n_length, n_samples):
+    each cell changes with probability ``likelihood``, by a Laplace(0, ``mean_delta``) draw.
+
+    A ``RandomState`` draws a uniform and a Laplace value for every cell, as Prophet does. A
+    ``Generator`` draws the same distribution sparsely (about 1% of cells change): the number
+    of changed cells (binomial), which cells (uniformly, without replacement), and a Laplace
+    value for each of them only."""
+    if isinstance(rng, np.random.RandomState):
+        changed = rng.uniform(size=(n_samples, n_length)) < likelihood
+        return (rng.laplace(0, mean_delta, size=changed.shape) * changed).T
+    cells = n_samples * n_length
+    count = int(rng.binomial(cells, min(max(float(likelihood), 0.0), 1.0)))
+    shifts = np.zeros(cells)
+    shifts[rng.choice(cells, size=count, replace=False)] = rng.laplace(0, mean_delta, size=count)
+    return shifts.reshape(n_length, n_samples)
+
+
+#: Future steps up to which the linear trend changes are one product with a ramp matrix
+#: (cost n^2 per sample, against two cumulative sums' n above it).
+_RAMP_MAX = 128
+
+
+@functools.lru_cache(maxsize=16)
+def _ramp(n: int) -> np.ndarray:
+    """(n, n): ``i - j + 1/2`` where ``i >= j``, else 0."""
+    i, j = np.indices((n, n))
+    return np.where(i >= j, i - j + 0.5, 0.0)
+
+
 def _trend_changes(model: Prophet, t: np.ndarray, cap_scaled: np.ndarray | None, n_samples: int,
                    deltas: np.ndarray, k: Any, m: Any, rng: Any) -> np.ndarray:
-    """Prophet's ``_sample_uncertainty``: sampled future trend changes, (n_samples, len(t))."""
+    """Prophet's ``_sample_uncertainty``: sampled future trend changes, (len(t), n_samples)."""
     future = t > 1
     if t.max() <= 1:
-        return np.zeros((n_samples, len(t)))
+        return np.zeros((len(t), n_samples))
     n_length = int(future.sum())
     if n_length > 1:
         single_diff = np.diff(t[future]).mean()
     else:
         single_diff = np.diff(model.history["t"]).mean()
     if model.growth == "flat":
-        changes = np.zeros((n_samples, n_length))
+        changes = np.zeros((n_length, n_samples))
     else:
         likelihood = len(model.changepoints_t) * single_diff
         mean_delta = np.mean(np.abs(deltas)) + 1e-8
-        changed = rng.uniform(size=(n_samples, n_length)) < likelihood
-        shifts = rng.laplace(0, mean_delta, size=changed.shape) * changed
-        mat = (np.hstack([np.zeros((n_samples, 1)), shifts])[:, :-1] + shifts) / 2
-        if model.growth == "linear":
-            changes = mat.cumsum(axis=1).cumsum(axis=1) * single_diff
+        shifts = _trend_shifts(rng, n_samples, n_length, likelihood, mean_delta)
+        if model.growth == "linear" and n_length <= _RAMP_MAX:
+            # Prophet averages neighbouring shifts and sums twice: a shift v at step j adds
+            # v * (i - j + 1/2) at every step i >= j, one matrix product.
+            changes = np.matmul(_ramp(n_length), shifts)
+            changes *= single_diff
         else:
-            changes = model._logistic_uncertainty(
-                mat=mat, deltas=deltas, k=k, m=m, cap=cap_scaled[future], t_time=t[future],
-                n_length=n_length, single_diff=single_diff,
-            )
+            mat = shifts.copy()
+            mat[1:] += shifts[:-1]
+            mat /= 2
+            if model.growth == "linear":
+                changes = mat.cumsum(axis=0).cumsum(axis=0) * single_diff
+            else:
+                changes = model._logistic_uncertainty(
+                    mat=mat.T, deltas=deltas, k=k, m=m, cap=cap_scaled[future], t_time=t[future],
+                    n_length=n_length, single_diff=single_diff,
+                ).T
     past = len(t) - n_length
     if past:
-        changes = np.concatenate([np.zeros((n_samples, past)), changes], axis=1)
+        changes = np.concatenate([np.zeros((past, n_samples)), changes], axis=0)
     return changes

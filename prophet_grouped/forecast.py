@@ -94,10 +94,16 @@ def forecast_values(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.Dat
     ``yhat``, ``yhat_lower``, ``yhat_upper``."""
     from . import fastpredict
 
-    frame = dates.reset_index(drop=True) if isinstance(dates, pd.DataFrame) else pd.DataFrame({"ds": np.asarray(dates)})
-    ds = pd.to_datetime(frame["ds"]).to_numpy(dtype="datetime64[ns]")
-    if len(frame.columns) == 1:
-        distinct = pd.DataFrame({"ds": np.unique(ds)})  # sorted
+    if isinstance(dates, pd.DataFrame):
+        frame = dates.reset_index(drop=True)
+        ds = pd.to_datetime(frame["ds"]).to_numpy(dtype="datetime64[ns]")
+    else:
+        frame = None
+        ds = np.asarray(dates)
+        if ds.dtype != "datetime64[ns]":
+            ds = pd.to_datetime(ds).to_numpy(dtype="datetime64[ns]")
+    if frame is None or len(frame.columns) == 1:
+        distinct = {"ds": np.unique(ds)}  # sorted
     else:
         distinct = frame.assign(ds=ds).drop_duplicates()
         if distinct["ds"].duplicated().any():
@@ -109,19 +115,19 @@ def forecast_values(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.Dat
         distinct = distinct.sort_values("ds").reset_index(drop=True)
     fc = fastpredict.predict_arrays(model, distinct, np.random.default_rng(seed))
     if fc is None:
-        fc = _prophet_predict(model, distinct, seed)
+        fc = _prophet_predict(model, pd.DataFrame(distinct), seed)
     position = np.searchsorted(np.asarray(fc["ds"], dtype="datetime64[ns]"), ds)
     clip = clips(nonnegative, model.history["y"].to_numpy())
     values = np.empty((len(ds), len(FORECAST_COLUMNS)))
     for j, col in enumerate(FORECAST_COLUMNS):
         column = clip_forecast(np.asarray(fc[col], dtype=float)[position], clip)
-        values[:, j] = clip_to_capacity(column, frame) if model.growth == "logistic" else column
+        values[:, j] = clip_to_capacity(column, frame) if frame is not None and model.growth == "logistic" else column
     return ds, values
 
 
 #: One group to forecast: its key, fitted model (or its :mod:`~prophet_grouped.models` record)
-#: and rows (``ds`` and the columns it needs).
-ForecastJob = tuple[tuple[Any, ...], Any, pd.DataFrame]
+#: and rows (a frame of ``ds`` and the columns it needs, or an array of dates).
+ForecastJob = tuple[tuple[Any, ...], Any, "pd.DataFrame | np.ndarray"]
 
 
 def forecast_batch(jobs: list[ForecastJob], nonnegative: Any, random_state: int) -> list[tuple[tuple[Any, ...], np.ndarray]]:
@@ -134,7 +140,8 @@ def forecast_batch(jobs: list[ForecastJob], nonnegative: Any, random_state: int)
     models = [(key, load_record(m) if isinstance(m, tuple) else m, rows) for key, m, rows in jobs]
     early = []
     for key, model, rows in models:
-        first, start = pd.Timestamp(rows["ds"].min()), model.history_dates.min()
+        dates = rows["ds"] if isinstance(rows, pd.DataFrame) else rows
+        first, start = pd.Timestamp(np.min(dates)), model.history_dates.min()
         if first < start:
             early.append(f"{key!r} from {first.date()} (history starts {start.date()})")
     if early:
