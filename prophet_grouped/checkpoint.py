@@ -105,6 +105,8 @@ def settings(config: TuningConfig, group_cols: list[str]) -> dict[str, Any]:
         described.pop("keep_models")
     if described.get("forecast_periods") is None:
         described.pop("forecast_periods", None)
+    if described.get("model_dir") is None:
+        described.pop("model_dir", None)
     return {"format": FORMAT, "group_cols": list(group_cols), "settings": described}
 
 
@@ -157,8 +159,9 @@ def open_checkpoint(directory: str, config: TuningConfig, group_cols: list[str])
 
 def group_path(directory: str, key: tuple[Any, ...]) -> str:
     """The file of group ``key`` in checkpoint ``directory``."""
-    name = hashlib.sha256(repr(tuple(key)).encode()).hexdigest()[:40]
-    return os.path.join(directory, "groups", f"{name}.json")
+    from .models import key_name
+
+    return os.path.join(directory, "groups", f"{key_name(key)}.json")
 
 
 def data_fingerprint(frame: pd.DataFrame) -> str:

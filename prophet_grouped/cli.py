@@ -102,7 +102,7 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
         date_format=args.date_format, cv_folds=args.folds, regressor_cols=regressors, holidays=events,
         nonnegative={"auto": "auto", "true": True, "false": False}[args.nonnegative],
         backend=args.backend, n_jobs=args.n_jobs, random_state=args.seed,
-        trial_timeout=args.trial_timeout, checkpoint_dir=args.checkpoint_dir,
+        trial_timeout=args.trial_timeout, checkpoint_dir=args.checkpoint_dir, model_dir=args.model_dir,
         fallback=args.fallback, verbose=0 if args.quiet else 1,
     )
     return tuner, df
@@ -269,6 +269,9 @@ def _tuning_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="base seed of every group's search (default: %(default)s)")
     p.add_argument("--trial-timeout", type=float, default=None, help="seconds a trial may run")
     p.add_argument("--checkpoint-dir", default=None, help="folder to checkpoint finished groups in (resumable)")
+    p.add_argument("--model-dir", default=None,
+                   help="folder every worker can write: workers write the fitted models there (one Prophet "
+                        "JSON file per group) instead of sending them to this process")
     p.add_argument("--fallback", choices=["default"], default=None,
                    help="give groups that can't be tuned an untuned default Prophet")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -84,6 +84,22 @@ def _with_forecast(config: TuningConfig, forecast: int | bool) -> TuningConfig:
     return dataclasses.replace(config, forecast_periods=periods)
 
 
+def _open_model_dir(folder: str) -> None:
+    """Create ``model_dir`` and check that it can be written, before any group is tuned."""
+    from .checkpoint import write_atomic
+
+    probe = os.path.join(folder, ".write-check.json")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        write_atomic(probe, "{}")
+        os.unlink(probe)
+    except OSError as exc:
+        raise ValueError(
+            f"model_dir={folder!r} can't be written ({exc}). Give a folder this process and every worker "
+            f"can write (on Databricks, /dbfs/... or a Unity Catalog volume /Volumes/...), or model_dir=None."
+        ) from None
+
+
 def _stderr_is_terminal() -> bool:
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 
@@ -205,6 +221,14 @@ class GroupedProphetTuner(BaseEstimator):
         started again with the same folder, data and settings skips the finished groups and
         gives the same result as an uninterrupted fit; other settings or data are refused with
         a ValueError. On a cluster, use storage every worker can write.
+    model_dir : str or None, default=None
+        Folder every worker can write (a local path; on a cluster shared storage such as
+        ``/dbfs/...`` or a Unity Catalog volume ``/Volumes/...``). Each worker writes the
+        models it fits there, one Prophet JSON file per group, and ``models_`` refers to those
+        files: no model passes through the driver, and predict on Spark, Ray or worker
+        processes reads them where it runs. Keep the folder while the tuner is used; ``save``
+        copies the models into the saved folder. None: models travel to the driver and are
+        kept there (compactly, see ``models_``).
     verbose : int, default=1
         0: silent. 1: a progress line on stderr (groups done, trials run, trials per second,
         ETA) when stderr is a terminal. 2: progress lines on stderr even when it is not (logs,
@@ -231,8 +255,8 @@ class GroupedProphetTuner(BaseEstimator):
         that could not use the cached features, e.g. logistic growth, and took the ordinary fit).
     models_ : ModelStore
         A mapping: group key tuple -> fitted ``prophet.Prophet`` refitted on the whole history.
-        Each model is kept as a compact record (its pickle, or Prophet's JSON after ``load``)
-        and made a Prophet object when asked for.
+        Each model is kept as a compact record (its pickle, Prophet's JSON after ``load``, or
+        the path of its file in ``model_dir``) and made a Prophet object when asked for.
         Empty after ``forecast(..., keep_models=False)``.
     trials_ : dict
         Group key tuple -> list of trial losses (None for a failed trial), in trial order.
@@ -291,6 +315,7 @@ class GroupedProphetTuner(BaseEstimator):
         fallback: str | None = None,
         trial_timeout: float | None = None,
         checkpoint_dir: str | None = None,
+        model_dir: str | None = None,
         verbose: int = 1,
     ) -> None:
         self.group_cols = group_cols
@@ -319,6 +344,7 @@ class GroupedProphetTuner(BaseEstimator):
         self.fallback = fallback
         self.trial_timeout = trial_timeout
         self.checkpoint_dir = checkpoint_dir
+        self.model_dir = model_dir
         self.verbose = verbose
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
@@ -350,6 +376,8 @@ class GroupedProphetTuner(BaseEstimator):
             raise ValueError(f"trial_timeout must be a number of seconds > 0 or None, got {self.trial_timeout!r}.")
         if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, os.PathLike)):
             raise TypeError(f"checkpoint_dir must be a folder path (str) or None, got {self.checkpoint_dir!r}.")
+        if self.model_dir is not None and not isinstance(self.model_dir, (str, os.PathLike)):
+            raise TypeError(f"model_dir must be a folder path (str) or None, got {self.model_dir!r}.")
         if self.freq is not None:
             try:
                 horizon_offset(self.freq, 1)
@@ -404,6 +432,7 @@ class GroupedProphetTuner(BaseEstimator):
             trial_timeout=None if self.trial_timeout is None else float(self.trial_timeout),
             checkpoint_dir=None if self.checkpoint_dir is None else os.path.abspath(os.fspath(self.checkpoint_dir)),
             nonnegative=self.nonnegative,
+            model_dir=None if self.model_dir is None else os.path.abspath(os.fspath(self.model_dir)),
         )
         return group_cols, config
 
@@ -557,6 +586,8 @@ class GroupedProphetTuner(BaseEstimator):
         """Fit on ``X``; with ``forecast``, return the forecasts the workers made (else None)."""
         group_cols, config = self._validate_params()
         config = dataclasses.replace(config, keep_models=keep_models)
+        if config.model_dir is not None and keep_models:
+            _open_model_dir(config.model_dir)
         backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
         resumed: list[GroupResult] = []
         progress = Progress(None, enabled=self.verbose >= 2 or (self.verbose == 1 and _stderr_is_terminal()))
@@ -667,7 +698,9 @@ class GroupedProphetTuner(BaseEstimator):
                 if hasattr(stream, "close"):
                     stream.close()
                 raise fatal
-            if result.model_json is not None and result.model_record is None:
+            if result.model_record is None and result.model_file is not None:
+                result.model_record = ("file", result.model_file)  # written by the worker
+            elif result.model_record is None and result.model_json is not None:
                 result.model_record = ("json", result.model_json)
             result.model_json = None
             results.append(result)

@@ -2,14 +2,18 @@
 
 A fitted Prophet object takes about four times the memory of its pickle (history frames,
 Stan output). The store keeps each group's model as one record: pickled bytes (as a worker
-sends it) or Prophet's JSON (as Spark rows, checkpoints and saved folders hold it, turned into
-pickled bytes the first time the model is asked for). ``store[key]`` returns an ordinary
-``prophet.Prophet``; :meth:`ModelStore.record` hands the compact record to a worker, which
-loads it there (:func:`load_record`).
+sends it), Prophet's JSON (as Spark rows, checkpoints and saved folders hold it, turned into
+pickled bytes the first time the model is asked for), or the path of a Prophet JSON file that
+the worker which fitted the model wrote to ``model_dir`` (then nothing of the model passes
+through the driver). ``store[key]`` returns an ordinary ``prophet.Prophet``;
+:meth:`ModelStore.record` hands the compact record to a worker, which loads it there
+(:func:`load_record`): a file record is read by the worker itself.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import pickle
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -17,8 +21,45 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from prophet import Prophet
 
-#: A model's compact form: ("pickle", bytes) or ("json", Prophet JSON text).
+#: A model's compact form: ("pickle", bytes), ("json", Prophet JSON text) or ("file", path of
+#: a Prophet JSON file).
 Record = tuple[str, Any]
+
+
+def key_name(key: tuple[Any, ...]) -> str:
+    """A file name stem for group ``key`` (a hash: keys may hold any character)."""
+    return hashlib.sha256(repr(tuple(key)).encode()).hexdigest()[:40]
+
+
+def model_path(model_dir: str, key: tuple[Any, ...]) -> str:
+    """The file of group ``key``'s model in ``model_dir``."""
+    return os.path.join(model_dir, f"{key_name(key)}.json")
+
+
+def write_model(model_dir: str, key: tuple[Any, ...], model: Prophet) -> Record:
+    """Write ``model`` as Prophet JSON to its file in ``model_dir`` (atomically: a reader sees
+    the old file or the whole new one) and return its file record."""
+    from prophet.serialize import model_to_json
+
+    from .checkpoint import write_atomic
+
+    path = model_path(model_dir, key)
+    os.makedirs(model_dir, exist_ok=True)
+    write_atomic(path, model_to_json(model))
+    return ("file", path)
+
+
+def read_model_file(path: str) -> str:
+    """The Prophet JSON text of a model file, with a clear error when it is gone."""
+    try:
+        with open(path) as fh:
+            return fh.read()
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"The model file {path!r} is missing. A tuner fitted with model_dir reads its models from "
+            f"there: keep that folder while the tuner is used, or save() the tuner (the saved folder "
+            f"holds copies)."
+        ) from None
 
 
 def dump_model(model: Prophet) -> Record:
@@ -35,8 +76,9 @@ def load_record(record: Record) -> Prophet:
 
     from .engines import quiet
 
+    text = read_model_file(payload) if kind == "file" else payload
     with quiet():
-        return model_from_json(payload)
+        return model_from_json(text)
 
 
 class ModelStore(Mapping):
@@ -51,7 +93,8 @@ class ModelStore(Mapping):
         self._records[key] = record
 
     def record(self, key: tuple[Any, ...]) -> Record:
-        """Group ``key``'s compact record (JSON records become pickles here, once)."""
+        """Group ``key``'s compact record (JSON records become pickles here, once; file records
+        stay paths, for the worker to read)."""
         record = self._records[key]
         if record[0] == "json":
             record = dump_model(load_record(record))
@@ -63,6 +106,8 @@ class ModelStore(Mapping):
         record = self._records[key]
         if record[0] == "json":
             return record[1]
+        if record[0] == "file":
+            return read_model_file(record[1])
         from prophet.serialize import model_to_json
 
         return model_to_json(load_record(record))

@@ -27,6 +27,7 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
     ("dropped_regressors", "string"),
     ("n_uncached_fits", "long"),
     ("forecast", "string"),
+    ("model_file", "string"),
 )
 RESULT_FIELDS = tuple(name for name, _ in RESULT_SCHEMA)
 #: Columns of the public ``results_`` frame, after the group columns.
@@ -60,13 +61,17 @@ class GroupResult:
     n_uncached_fits: int = 0
     #: The forecast after the history (``forecast(X, periods)``), as JSON (:func:`~prophet_grouped.forecast.forecast_to_json`).
     forecast: str | None = None
+    #: Where the worker wrote the model (``model_dir``): then rows and checkpoints carry this
+    #: path instead of the model.
+    model_file: str | None = None
     #: The fitted model as set where it was fitted: a compact record
     #: (:func:`prophet_grouped.models.dump_model`: pickled, cheap to send and to keep).
     model_record: Any = field(default=None, repr=False, compare=False)
 
     def stored_model_json(self) -> str | None:
-        """The model as Prophet JSON, for rows and files that hold text."""
-        if self.model_json is None and self.model_record is not None:
+        """The model as Prophet JSON, for rows and files that hold text (None when the model
+        is in ``model_file``)."""
+        if self.model_json is None and self.model_record is not None and self.model_record[0] != "file":
             from prophet.serialize import model_to_json
 
             from .models import load_record
@@ -89,7 +94,7 @@ class GroupResult:
         """Inverse of :meth:`to_record`."""
         # rows written before these fields
         defaults = {"default_score": float("nan"), "n_folds": 0, "dropped_regressors": None, "n_uncached_fits": 0,
-                    "forecast": None}
+                    "forecast": None, "model_file": None}
         values = {name: row.get(name, defaults.get(name)) for name in RESULT_FIELDS}
         values["best_params"] = json.loads(values["best_params"] or "{}")
         values["trials"] = json.loads(values["trials"] or "[]")

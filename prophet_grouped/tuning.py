@@ -59,6 +59,8 @@ class TuningConfig:
     keep_models: bool = True
     #: Forecast this many steps of ``freq`` after each group's history, in the worker.
     forecast_periods: int | None = None
+    #: Folder where workers write each kept model (Prophet JSON), instead of sending it.
+    model_dir: str | None = None
     #: Steps in one season of ``freq`` (scales mase and rmsse).
     season_length: int = 1
 
@@ -272,13 +274,17 @@ def refit_best(frame: pd.DataFrame, config: TuningConfig, best_params: dict[str,
 
 def finish_group(result: GroupResult, model: Prophet, config: TuningConfig) -> None:
     """Keep what the fit asks for of a group's final model, where it was fitted: the model
-    (``config.keep_models``; it travels pickled, and becomes Prophet JSON only where text is
-    stored: checkpoints, Spark rows) and its forecast ``config.forecast_periods`` steps after the
+    (``config.keep_models``; written to ``config.model_dir`` as Prophet JSON when set, else it
+    travels pickled, and becomes Prophet JSON only where text is stored: checkpoints, Spark
+    rows) and its forecast ``config.forecast_periods`` steps after the
     history."""
     from .forecast import forecast_ahead, forecast_to_json
-    from .models import dump_model
+    from .models import dump_model, write_model
 
-    if config.keep_models:
+    if config.keep_models and config.model_dir is not None:
+        result.model_record = write_model(config.model_dir, result.key, model)
+        result.model_file = result.model_record[1]
+    elif config.keep_models:
         result.model_record = dump_model(model)
     if config.forecast_periods:
         fc = forecast_ahead(model, config.forecast_periods, config.freq, config.nonnegative,

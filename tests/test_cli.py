@@ -91,13 +91,18 @@ def test_predict_to_csv_and_parquet_and_stdout(tuned):
 def test_forecast_in_one_command_equals_tune_then_predict(tuned):
     cwd, _ = tuned
     out = run("forecast", "sales.csv", "--group", "store,item", "--trials", "3", "--horizon", "30",
-              "--periods", "14", "--results", "fc_results.csv", "--quiet", cwd=cwd)
+              "--periods", "14", "--results", "fc_results.csv", "--save", "fc_run", "--model-dir", "models",
+              "--quiet", cwd=cwd)
     assert out.returncode == 0, out.stderr
     assert "tuned and forecast 4 groups (4 ok): 56 forecast rows" in out.stderr
     got = pd.read_csv(pd.io.common.StringIO(out.stdout))
     expected = run("predict", "out", "--periods", "14", cwd=cwd)
     pd.testing.assert_frame_equal(got, pd.read_csv(pd.io.common.StringIO(expected.stdout)), rtol=1e-9)
     assert (pd.read_csv(cwd / "fc_results.csv")["status"] == "ok").all()
+    # The workers wrote the models (--model-dir); the saved tuner predicts the same forecast.
+    assert len(os.listdir(cwd / "models")) == 4
+    again = run("predict", "fc_run", "--periods", "14", cwd=cwd)
+    pd.testing.assert_frame_equal(got, pd.read_csv(pd.io.common.StringIO(again.stdout)), rtol=1e-9)
 
 
 def test_plot_forecast_and_tuning_history_to_png(tuned):

@@ -9,6 +9,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 
 from prophet_grouped import GroupedProphetTuner
+from prophet_grouped.models import key_name
 
 GROUPS = ["store", "item"]
 
@@ -77,3 +78,44 @@ def test_models_are_compact_records_loaded_when_asked_for(fitted, tmp_path):
     model = loaded.models_[key]
     assert isinstance(model, Prophet) and loaded.models_._records[key][0] == "pickle"
     pd.testing.assert_frame_equal(model.history, fitted.models_[key].history)
+
+
+def test_model_dir_workers_write_the_models_and_the_driver_keeps_paths(fitted, sales6, tmp_path):
+    """With model_dir each worker writes its groups' models as Prophet JSON files and the
+    tuner keeps their paths: the same forecasts as models sent to the driver; checkpoints hold
+    the path, not the model; save() copies the models, so the saved folder outlives model_dir."""
+    import shutil
+
+    from sklearn.base import clone
+
+    folder, checkpoints = tmp_path / "models", tmp_path / "ckpt"
+    df = sales6[sales6["store"] == 1]
+    tuner = clone(fitted).set_params(n_jobs=2, model_dir=str(folder), checkpoint_dir=str(checkpoints)).fit(df)
+    assert sorted(os.listdir(folder)) == sorted(f"{key_name(k)}.json" for k in fitted.models_)
+    assert {tuner.models_.record(k)[0] for k in tuner.models_} == {"file"}
+    future = fitted.make_future_dataframe(periods=14)
+    pd.testing.assert_frame_equal(tuner.predict(future), fitted.predict(future))
+    stored = [json.loads((checkpoints / "groups" / name).read_text())["result"]
+              for name in os.listdir(checkpoints / "groups")]
+    assert all(r["model_json"] is None and r["model_file"].startswith(str(folder)) for r in stored)
+    resumed = clone(tuner).fit(df)  # every group from the checkpoint: the models stay where they are
+    assert {resumed.models_.record(k)[0] for k in resumed.models_} == {"file"}
+    pd.testing.assert_frame_equal(resumed.predict(future), fitted.predict(future))
+
+    tuner.save(str(tmp_path / "saved"))
+    shutil.rmtree(folder)
+    with pytest.raises(FileNotFoundError, match="is missing. A tuner fitted with model_dir reads its models"):
+        tuner.predict(future)
+    loaded = GroupedProphetTuner.load(str(tmp_path / "saved"))
+    pd.testing.assert_frame_equal(loaded.predict(future), fitted.predict(future))
+
+
+def test_model_dir_that_cannot_be_written_is_refused_before_tuning(fitted, sales6, tmp_path):
+    from sklearn.base import clone
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ValueError, match=r"model_dir=.*a_file.* can't be written"):
+        clone(fitted).set_params(model_dir=str(blocker)).fit(sales6)
+    with pytest.raises(TypeError, match="model_dir must be a folder path"):
+        clone(fitted).set_params(model_dir=3).fit(sales6)

@@ -46,10 +46,12 @@ def ray_local():
     ray.shutdown()
 
 
-def test_cross_backend_on_running_ray_is_left_running(ray_local, sales6, local_reference):
-    tuner = GroupedProphetTuner(backend="ray", **CROSS_BACKEND).fit(sales6)
+def test_cross_backend_on_running_ray_is_left_running(ray_local, sales6, local_reference, tmp_path):
+    # model_dir: the Ray tasks write the models, predict's tasks read them there.
+    tuner = GroupedProphetTuner(backend="ray", model_dir=str(tmp_path), **CROSS_BACKEND).fit(sales6)
     assert_same_results(tuner, local_reference)
     assert ray_local.is_initialized()
+    assert len(list(tmp_path.iterdir())) == 6 and {tuner.models_.record(k)[0] for k in tuner.models_} == {"file"}
     # predict runs as Ray tasks on the running Ray: the same forecasts as the local backend's.
     assert_forecast_matches(tuner.predict(tuner.make_future_dataframe(periods=7)), local_reference, periods=7)
     assert ray_local.is_initialized()

@@ -80,6 +80,23 @@ def test_predict_spark_dataframe_in_spark(spark, local_reference):
     )
 
 
+def test_model_dir_executors_write_models_and_predict_reads_them_there(spark, sales6, local_reference, tmp_path):
+    """With model_dir the executors write the models and the tuning rows carry only paths;
+    predict on a Spark DataFrame sends the paths, and each task reads its group's model."""
+    import os
+
+    tuner = GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, model_dir=str(tmp_path),
+                                **CROSS_BACKEND).fit(spark.createDataFrame(sales6))
+    assert_same_results(tuner, local_reference)
+    assert len(os.listdir(tmp_path)) == 6
+    assert {tuner.models_.record(k)[0] for k in tuner.models_} == {"file"}
+    future = local_reference.make_future_dataframe(periods=10)
+    got = tuner.predict(spark.createDataFrame(future)).toPandas()
+    got = got.astype({"ds": "datetime64[ns]"}).sort_values(GROUPS + ["ds"]).reset_index(drop=True)
+    expected = local_reference.predict(future).sort_values(GROUPS + ["ds"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-9)
+
+
 def test_failing_group_is_a_row_not_a_failed_job(spark, sales6):
     df = sales6.copy()
     df.loc[(df["store"] == 2) & (df["item"] == 2) & (df.index % 2 == 0), "y"] = float("inf")  # seen only inside Spark

@@ -91,8 +91,9 @@ def _predict_spark_group(
     future: pd.DataFrame, models: pd.DataFrame, group_cols: list[str], nonnegative: Any = "auto",
     extra: Sequence[str] = (), random_state: int = 0,
 ) -> pd.DataFrame:
-    """cogroup function: a group's dates and its pickled model in, its forecast out (the shared
-    unit of work, :func:`~prophet_grouped.forecast.forecast_batch`, on one group)."""
+    """cogroup function: a group's dates and its model record (``kind``: a pickle, or the path
+    of its file in ``model_dir``, read here) in, its forecast out (the shared unit of work,
+    :func:`~prophet_grouped.forecast.forecast_batch`, on one group)."""
     from ..forecast import FORECAST_COLUMNS, forecast_batch
 
     columns = group_cols + ["ds", "yhat", "yhat_lower", "yhat_upper"]
@@ -104,7 +105,9 @@ def _predict_spark_group(
     # Pickle, not Prophet's JSON: the executors run this same environment, and loading a model
     # from JSON (about 30 ms at 2,330 days) costs more than forecasting it.
     rows = future[["ds", *extra]].assign(ds=pd.to_datetime(future["ds"]).astype("datetime64[ns]"))
-    [(_, values)] = forecast_batch([(key, ("pickle", models["model"].iloc[0]), rows)], nonnegative, random_state)
+    kind, payload = models["kind"].iloc[0], models["model"].iloc[0]
+    record = (kind, payload.decode() if kind == "file" else payload)
+    [(_, values)] = forecast_batch([(key, record, rows)], nonnegative, random_state)
     out = future[group_cols].reset_index(drop=True).copy()
     out["ds"] = rows["ds"].to_numpy()
     for j, col in enumerate(FORECAST_COLUMNS):
@@ -326,9 +329,11 @@ class SparkBackend(Backend):
             )
         spark = sdf.sparkSession
         key_fields = [sdf.schema[c] for c in group_cols]
+        # Models fitted with model_dir travel as their file's path (the executor reads the file).
         models = spark.createDataFrame(
-            [key + (tuner.models_.record(key)[1],) for key in tuner.models_],
-            types.StructType(key_fields + [types.StructField("model", types.BinaryType(), False)]),
+            [key + _record_row(tuner.models_.record(key)) for key in tuner.models_],
+            types.StructType(key_fields + [types.StructField("kind", types.StringType(), False),
+                                           types.StructField("model", types.BinaryType(), False)]),
         )
         future = sdf.select(*group_cols, functions.col(tuner.time_col).cast("timestamp").alias("ds"),
                             *[functions.col(c).cast("double") for c in extra])
@@ -339,6 +344,11 @@ class SparkBackend(Backend):
         fn = functools.partial(_predict_spark_group, group_cols=group_cols, nonnegative=tuner.nonnegative,
                                extra=extra, random_state=tuner.random_state_)
         return future.groupBy(*group_cols).cogroup(models.groupBy(*group_cols)).applyInPandas(fn, schema)
+
+
+def _record_row(record: tuple[str, Any]) -> tuple[str, bytes]:
+    kind, payload = record
+    return (kind, payload.encode() if kind == "file" else payload)
 
 
 def _explode_forecasts(out: Any, group_cols: list[str]) -> Any:
