@@ -737,6 +737,7 @@ class GroupedProphetTuner(BaseEstimator):
                 self.models_.add(r.key, r.model_record)
                 r.model_record = None
         self.results_ = pd.DataFrame(rows, columns=group_cols + list(PUBLIC_RESULT_COLUMNS))
+        self.results_["history_end"] = pd.to_datetime(self.results_["history_end"]).astype("datetime64[ns]")
         self.best_params_ = pd.DataFrame(params)
         if self.best_params_.empty:
             self.best_params_ = pd.DataFrame(columns=group_cols)
@@ -766,9 +767,20 @@ class GroupedProphetTuner(BaseEstimator):
         """
         check_is_fitted(self, "models_")
         _check_int("periods", periods, 0)
+        ends = {}
+        if not include_history and "history_end" in self.results_.columns:
+            # The last dates of the histories, from results_: no model is loaded.
+            known = self.results_.dropna(subset=["history_end"])
+            keys = known[self.group_cols_].itertuples(index=False, name=None)
+            ends = {tuple(_plain(v) for v in key): end for key, end in zip(keys, known["history_end"])}
         frames = []
-        for key, model in self.models_.items():
-            future = model.make_future_dataframe(periods=periods, freq=self.freq_, include_history=include_history)
+        for key in self.models_:
+            if key in ends:  # what Prophet's make_future_dataframe does with the last date
+                dates = pd.date_range(start=ends[key], periods=periods + 1, freq=self.freq_)
+                future = pd.DataFrame({"ds": dates[dates > ends[key]][:periods]})
+            else:
+                future = self.models_[key].make_future_dataframe(periods=periods, freq=self.freq_,
+                                                                 include_history=include_history)
             future["ds"] = future["ds"].astype("datetime64[ns]")
             for col, value in zip(self.group_cols_, key):
                 future[col] = value

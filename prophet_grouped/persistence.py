@@ -116,7 +116,7 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
         "group_cols_": tuner.group_cols_, "engine_": tuner.engine_, "random_state_": tuner.random_state_,
         "freq_": tuner.freq_, "horizon_": tuner.horizon_, "future_cols_": tuner.future_cols_,
     })
-    _write_json(os.path.join(path, "results.json"), json.loads(tuner.results_.to_json(orient="records")))
+    _write_json(os.path.join(path, "results.json"), json.loads(tuner.results_.to_json(orient="records", date_format="iso")))
     _write_json(os.path.join(path, "best_params.json"), json.loads(tuner.best_params_.to_json(orient="records")))
     _write_json(os.path.join(path, "trials.json"), [{"key": list(k), "losses": v} for k, v in tuner.trials_.items()])
     tmp = os.path.join(path, "models.jsonl.tmp")
@@ -151,6 +151,9 @@ def load(cls: type[GroupedProphetTuner], path: str) -> GroupedProphetTuner:
     tuner.future_cols_ = list(meta.get("future_cols_", []))  # none before regressors existed
     with open(os.path.join(path, "results.json")) as fh:
         tuner.results_ = pd.DataFrame(json.load(fh))
+    if "history_end" in tuner.results_.columns:  # folders saved before it have none
+        tuner.results_["history_end"] = pd.to_datetime(tuner.results_["history_end"]).dt.tz_localize(None) \
+            .astype("datetime64[ns]")
     with open(os.path.join(path, "best_params.json")) as fh:
         records = json.load(fh)
     tuner.best_params_ = pd.DataFrame(records) if records else pd.DataFrame(columns=tuner.group_cols_)

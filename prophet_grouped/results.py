@@ -28,11 +28,12 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
     ("n_uncached_fits", "long"),
     ("forecast", "string"),
     ("model_file", "string"),
+    ("history_end", "string"),
 )
 RESULT_FIELDS = tuple(name for name, _ in RESULT_SCHEMA)
 #: Columns of the public ``results_`` frame, after the group columns.
 PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "n_folds", "n_trials", "stopped_early", "status", "error",
-                         "seconds", "n_failed_trials", "dropped_regressors", "n_uncached_fits")
+                         "seconds", "n_failed_trials", "dropped_regressors", "n_uncached_fits", "history_end")
 
 
 @dataclass
@@ -64,6 +65,8 @@ class GroupResult:
     #: Where the worker wrote the model (``model_dir``): then rows and checkpoints carry this
     #: path instead of the model.
     model_file: str | None = None
+    #: Last date of the history the group's model was refit on (ISO), set with the model.
+    history_end: str | None = None
     #: The fitted model as set where it was fitted: a compact record
     #: (:func:`prophet_grouped.models.dump_model`: pickled, cheap to send and to keep).
     model_record: Any = field(default=None, repr=False, compare=False)
@@ -94,7 +97,7 @@ class GroupResult:
         """Inverse of :meth:`to_record`."""
         # rows written before these fields
         defaults = {"default_score": float("nan"), "n_folds": 0, "dropped_regressors": None, "n_uncached_fits": 0,
-                    "forecast": None, "model_file": None}
+                    "forecast": None, "model_file": None, "history_end": None}
         values = {name: row.get(name, defaults.get(name)) for name in RESULT_FIELDS}
         values["best_params"] = json.loads(values["best_params"] or "{}")
         values["trials"] = json.loads(values["trials"] or "[]")

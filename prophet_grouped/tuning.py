@@ -281,6 +281,7 @@ def finish_group(result: GroupResult, model: Prophet, config: TuningConfig) -> N
     from .forecast import forecast_ahead, forecast_to_json
     from .models import dump_model, write_model
 
+    result.history_end = pd.Timestamp(model.history_dates.max()).isoformat()
     if config.keep_models and config.model_dir is not None:
         result.model_record = write_model(config.model_dir, result.key, model)
         result.model_file = result.model_record[1]

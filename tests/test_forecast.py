@@ -186,3 +186,20 @@ def test_forecast_refuses_models_that_need_future_values(sales6):
         tuner.forecast(sales6.assign(price=1.0))
     with pytest.raises(ValueError, match="periods must be"):
         GroupedProphetTuner(group_cols=["store", "item"]).forecast(sales6, periods=0)
+
+
+def test_make_future_dataframe_is_prophets_from_each_groups_last_date():
+    """The next dates of each group come from results_["history_end"] (no model loaded), and
+    are what each model's own make_future_dataframe gives: groups ending on different dates,
+    daily and monthly data."""
+    for freq, n, cut in (("D", 200, 150), ("MS", 96, 72)):
+        a, b = _series(n, freq), _series(n, freq, seed=1).iloc[:cut]
+        df = pd.concat([a.assign(g="a"), b.assign(g="b")])[["g", "ds", "y"]]
+        tuner = GroupedProphetTuner(group_cols="g", n_trials=1, cv_folds=1, n_jobs=1, random_state=0).fit(df)
+        assert list(tuner.results_["history_end"]) == [a["ds"].max(), b["ds"].max()]
+        got = tuner.make_future_dataframe(periods=7)
+        expected = pd.concat([
+            tuner.models_[(g,)].make_future_dataframe(periods=7, freq=tuner.freq_, include_history=False).assign(g=g)
+            for g in ("a", "b")
+        ], ignore_index=True)[["g", "ds"]]
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False)

@@ -106,6 +106,8 @@ def test_model_dir_workers_write_the_models_and_the_driver_keeps_paths(fitted, s
     shutil.rmtree(folder)
     with pytest.raises(FileNotFoundError, match="is missing. A tuner fitted with model_dir reads its models"):
         tuner.predict(future)
+    # The next dates come from results_["history_end"]: no model is read for them.
+    pd.testing.assert_frame_equal(tuner.make_future_dataframe(periods=14), future)
     loaded = GroupedProphetTuner.load(str(tmp_path / "saved"))
     pd.testing.assert_frame_equal(loaded.predict(future), fitted.predict(future))
 

@@ -221,8 +221,7 @@ class RayBackend(Backend):
             yield ray
             return
         env = {"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}} if os.environ.get("PYTHONPATH") else None
-        # Ray's own convention: RAY_ADDRESS names the cluster to join when no address is given.
-        address = self.address or os.environ.get("RAY_ADDRESS") or None
+        address = self._address()
         if address is not None:
             _check_answers(address)
             try:
@@ -250,6 +249,11 @@ class RayBackend(Backend):
             yield ray
         finally:
             ray.shutdown()
+
+    def _address(self) -> str | None:
+        """The Ray cluster to join: ``address``, else ``RAY_ADDRESS`` (Ray's own convention for
+        when no address is given), else None."""
+        return self.address or os.environ.get("RAY_ADDRESS") or None
 
     @contextlib.contextmanager
     def _ray_on_spark(self, ray: Any, env: Any) -> Iterator[None]:
@@ -329,7 +333,7 @@ class RayBackend(Backend):
         cluster at ``address`` / ``RAY_ADDRESS``); without one, in local processes: starting a
         Ray only to forecast costs more than the forecasts."""
         ray = _import_ray()
-        if not (ray.is_initialized() or self.address or os.environ.get("RAY_ADDRESS")):
+        if not (ray.is_initialized() or self._address()):
             yield from super().forecast(jobs, nonnegative, random_state, n_jobs)
             return
         from ..forecast import batches, forecast_batch
