@@ -105,8 +105,9 @@ def settings(config: TuningConfig, group_cols: list[str]) -> dict[str, Any]:
         described.pop("keep_models")
     if described.get("forecast_periods") is None:
         described.pop("forecast_periods", None)
-    if described.get("model_dir") is None:
-        described.pop("model_dir", None)
+    for name, default in (("model_dir", None), ("warm_start", False), ("champion", False), ("min_improvement", 0.0)):
+        if described.get(name) == default:
+            described.pop(name, None)
     return {"format": FORMAT, "group_cols": list(group_cols), "settings": described}
 
 

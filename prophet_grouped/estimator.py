@@ -229,6 +229,25 @@ class GroupedProphetTuner(BaseEstimator):
         processes reads them where it runs. Keep the folder while the tuner is used; ``save``
         copies the models into the saved folder. None: models travel to the driver and are
         kept there (compactly, see ``models_``).
+    warm_start : GroupedProphetTuner, str or None, default=None
+        A previous fit to start from: a fitted tuner, or the folder of a saved one (the robust
+        form: ``clone`` and ``save`` keep a path, and a tuner object given here is cloned
+        unfitted by ``clone``). Each group it tuned starts its new study with Prophet's
+        defaults, then its previous best parameters as trials; when the group's search space is
+        unchanged, the previous study's trials are added as prior knowledge for the sampler
+        (scored on the previous folds: they guide the search, they are never chosen). New
+        groups start cold. ``results_["prior_trials"]`` says how many previous trials each
+        group got.
+    champion : GroupedProphetTuner, str or None, default=None
+        The models in production (a fitted tuner or the folder of a saved one). Each group's
+        champion parameters are scored on the same validation folds as the new search, and the
+        new best replaces them only when its loss is lower by ``min_improvement``; otherwise the
+        group keeps the champion's parameters, refit on the new history.
+        ``results_["champion_score"]`` and ``results_["promoted"]`` say what happened; a group
+        the champion never saw is promoted.
+    min_improvement : float, default=0.0
+        Relative margin in [0, 1) by which a new best must beat the champion's loss (0: any
+        strictly better loss).
     verbose : int, default=1
         0: silent. 1: a progress line on stderr (groups done, trials run, trials per second,
         ETA) when stderr is a terminal. 2: progress lines on stderr even when it is not (logs,
@@ -252,7 +271,12 @@ class GroupedProphetTuner(BaseEstimator):
         ``"failed"``), ``error``, ``seconds``, ``n_failed_trials``, ``dropped_regressors``
         (regressor columns left out of the group's models because they are constant in its
         history, comma-separated; None when none), ``n_uncached_fits`` (batch engine: trial fits
-        that could not use the cached features, e.g. logistic growth, and took the ordinary fit).
+        that could not use the cached features, e.g. logistic growth, and took the ordinary fit),
+        ``history_end`` (the last date of the history the model was refit on),
+        ``prior_trials`` (``warm_start``: previous trials the group's study got; 0 cold),
+        ``champion_score`` (``champion``: the champion's loss on the same folds; NaN without
+        one) and ``promoted`` (``champion``: whether the new best replaced it; None without a
+        champion).
     models_ : ModelStore
         A mapping: group key tuple -> fitted ``prophet.Prophet`` refitted on the whole history.
         Each model is kept as a compact record (its pickle, Prophet's JSON after ``load``, or
@@ -260,6 +284,10 @@ class GroupedProphetTuner(BaseEstimator):
         Empty after ``forecast(..., keep_models=False)``.
     trials_ : dict
         Group key tuple -> list of trial losses (None for a failed trial), in trial order.
+    studies_ : dict
+        Group key tuple -> the group's study: ``{"distributions": {name: Optuna distribution
+        JSON}, "trials": [[params, loss], ...]}`` (complete trials, Optuna's parameters), what
+        ``warm_start`` reads; saved with the tuner.
     group_cols_ : list of str
         The group columns used by ``fit``.
     engine_ : str
@@ -316,6 +344,9 @@ class GroupedProphetTuner(BaseEstimator):
         trial_timeout: float | None = None,
         checkpoint_dir: str | None = None,
         model_dir: str | None = None,
+        warm_start: Any = None,
+        champion: Any = None,
+        min_improvement: float = 0.0,
         verbose: int = 1,
     ) -> None:
         self.group_cols = group_cols
@@ -345,6 +376,9 @@ class GroupedProphetTuner(BaseEstimator):
         self.trial_timeout = trial_timeout
         self.checkpoint_dir = checkpoint_dir
         self.model_dir = model_dir
+        self.warm_start = warm_start
+        self.champion = champion
+        self.min_improvement = min_improvement
         self.verbose = verbose
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
@@ -378,6 +412,12 @@ class GroupedProphetTuner(BaseEstimator):
             raise TypeError(f"checkpoint_dir must be a folder path (str) or None, got {self.checkpoint_dir!r}.")
         if self.model_dir is not None and not isinstance(self.model_dir, (str, os.PathLike)):
             raise TypeError(f"model_dir must be a folder path (str) or None, got {self.model_dir!r}.")
+        if isinstance(self.min_improvement, bool) or not isinstance(self.min_improvement, (int, float, np.number)) \
+                or not 0 <= self.min_improvement < 1:
+            raise ValueError(
+                f"min_improvement must be a relative margin in [0, 1) (0.02: the new best must be 2% better "
+                f"than the champion), got {self.min_improvement!r}."
+            )
         if self.freq is not None:
             try:
                 horizon_offset(self.freq, 1)
@@ -433,6 +473,9 @@ class GroupedProphetTuner(BaseEstimator):
             checkpoint_dir=None if self.checkpoint_dir is None else os.path.abspath(os.fspath(self.checkpoint_dir)),
             nonnegative=self.nonnegative,
             model_dir=None if self.model_dir is None else os.path.abspath(os.fspath(self.model_dir)),
+            warm_start=self.warm_start is not None,
+            champion=self.champion is not None,
+            min_improvement=float(self.min_improvement),
         )
         return group_cols, config
 
@@ -604,7 +647,7 @@ class GroupedProphetTuner(BaseEstimator):
                 config = _with_forecast(config, forecast)
                 config = self._open_checkpoint(config, group_cols)
                 stream = backend.run_spark(X, group_cols, self.time_col, self.target_col, config, self.n_jobs,
-                                           progress=progress)
+                                           progress=progress, priors=self._priors(group_cols))
             else:
                 if isinstance(X, pd.DataFrame):
                     config = self._with_drivers(config, group_cols, list(X.columns))
@@ -631,7 +674,8 @@ class GroupedProphetTuner(BaseEstimator):
                 if config.checkpoint_dir is not None:
                     tasks, resumed = self._resume(tasks, config)
                 progress.set_total(len(tasks) + len(resumed))
-                stream = backend.run(tasks, config, self.n_jobs, progress=progress) if tasks else iter(())
+                priors = self._priors(group_cols, [key for key, _ in tasks])
+                stream = backend.run(tasks, config, self.n_jobs, progress=progress, priors=priors) if tasks else iter(())
             results = self._collect(stream, resumed, progress)
         finally:
             progress.close()
@@ -647,6 +691,16 @@ class GroupedProphetTuner(BaseEstimator):
         self.horizon_ = config.horizon
         self.future_cols_ = list(config.drivers.future_columns)
         return out
+
+    def _priors(self, group_cols: list[str], keys: list[tuple[Any, ...]] | None = None) -> dict[tuple[Any, ...], Any]:
+        """What each group takes from ``warm_start`` and ``champion`` (empty without them)."""
+        from . import retrain
+
+        warm = retrain.resolve_previous(self.warm_start, "warm_start")
+        champion = retrain.resolve_previous(self.champion, "champion")
+        if warm is None and champion is None:
+            return {}
+        return retrain.priors(warm, champion, group_cols, keys)
 
     def _open_checkpoint(self, config: TuningConfig, group_cols: list[str]) -> TuningConfig:
         """Open ``checkpoint_dir`` for this fit; with ``random_state=None`` a fit resumes with the
@@ -727,10 +781,14 @@ class GroupedProphetTuner(BaseEstimator):
         params = []
         self.models_ = ModelStore()
         self.trials_ = {}
+        self.studies_ = {}
         for r in results:
             key = dict(zip(group_cols, r.key))
             rows.append({**key, **{c: getattr(r, c) for c in PUBLIC_RESULT_COLUMNS}})
             self.trials_[r.key] = list(r.trials)
+            if r.study is not None:
+                self.studies_[r.key] = r.study
+                r.study = None
             if r.status == "ok":
                 params.append({**key, **r.best_params})
             if r.model_record is not None:

@@ -7,6 +7,7 @@ Layout of a saved folder::
     results.json       results_ (records)
     best_params.json   best_params_ (records)
     trials.json        trial losses per group
+    studies.jsonl      each group's study: trial parameters and losses (what warm_start reads)
     models.jsonl       one line per group: {"key": [...], "model": <prophet.serialize JSON>}
     <name>.table.json  a table parameter (the holidays events, a holidays frame in
                        prophet_params), pandas' "table" JSON; params.json names the file
@@ -19,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -88,10 +90,41 @@ def _params_from_json(stored: dict[str, Any], folder: str | None = None) -> dict
     return params
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as JSON-able dicts, floats exact (pandas' to_json keeps 10 digits: a
+    loaded tuner's parameters would differ from its models'), missing values as None, dates as
+    ISO text."""
+    import math
+
+    from .results import _plain
+
+    rows = []
+    for row in frame.to_dict(orient="records"):
+        out = {}
+        for name, value in row.items():
+            value = _plain(value)
+            if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+                out[name] = None
+            elif hasattr(value, "isoformat"):
+                out[name] = value.isoformat()
+            else:
+                out[name] = value
+        rows.append(out)
+    return rows
+
+
 def _write_json(path: str, value: Any) -> None:
     from .checkpoint import write_atomic
 
     write_atomic(path, json.dumps(value, default=str))
+
+
+def _write_lines(path: str, lines: Iterable[str]) -> None:
+    """Write ``lines`` to ``path`` through a temporary file (a reader sees no half-written file)."""
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as fh:
+        fh.writelines(lines)
+    os.replace(tmp, path)
 
 
 def save(tuner: GroupedProphetTuner, path: str) -> None:
@@ -116,14 +149,14 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
         "group_cols_": tuner.group_cols_, "engine_": tuner.engine_, "random_state_": tuner.random_state_,
         "freq_": tuner.freq_, "horizon_": tuner.horizon_, "future_cols_": tuner.future_cols_,
     })
-    _write_json(os.path.join(path, "results.json"), json.loads(tuner.results_.to_json(orient="records", date_format="iso")))
-    _write_json(os.path.join(path, "best_params.json"), json.loads(tuner.best_params_.to_json(orient="records")))
+    _write_json(os.path.join(path, "results.json"), _records(tuner.results_))
+    _write_json(os.path.join(path, "best_params.json"), _records(tuner.best_params_))
     _write_json(os.path.join(path, "trials.json"), [{"key": list(k), "losses": v} for k, v in tuner.trials_.items()])
-    tmp = os.path.join(path, "models.jsonl.tmp")
-    with open(tmp, "w") as fh:
-        for key in tuner.models_:
-            fh.write(json.dumps({"key": list(key), "model": tuner.models_.json(key)}) + "\n")
-    os.replace(tmp, os.path.join(path, "models.jsonl"))
+    from .retrain import studies_to_lines
+
+    _write_lines(os.path.join(path, "studies.jsonl"), studies_to_lines(getattr(tuner, "studies_", {})))
+    _write_lines(os.path.join(path, "models.jsonl"),
+                 (json.dumps({"key": list(key), "model": tuner.models_.json(key)}) + "\n" for key in tuner.models_))
 
 
 def load(cls: type[GroupedProphetTuner], path: str) -> GroupedProphetTuner:
@@ -159,6 +192,13 @@ def load(cls: type[GroupedProphetTuner], path: str) -> GroupedProphetTuner:
     tuner.best_params_ = pd.DataFrame(records) if records else pd.DataFrame(columns=tuner.group_cols_)
     with open(os.path.join(path, "trials.json")) as fh:
         tuner.trials_ = {tuple(item["key"]): item["losses"] for item in json.load(fh)}
+    tuner.studies_ = {}
+    studies = os.path.join(path, "studies.jsonl")
+    if os.path.exists(studies):  # folders saved before studies were kept have none
+        with open(studies) as fh:
+            for line in fh:
+                item = json.loads(line)
+                tuner.studies_[tuple(item["key"])] = item["study"]
     # Each model stays Prophet JSON until it is asked for (ModelStore).
     tuner.models_ = ModelStore()
     with open(os.path.join(path, "models.jsonl")) as fh:

@@ -29,11 +29,16 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
     ("forecast", "string"),
     ("model_file", "string"),
     ("history_end", "string"),
+    ("prior_trials", "long"),
+    ("study", "string"),
+    ("champion_score", "double"),
+    ("promoted", "boolean"),
 )
 RESULT_FIELDS = tuple(name for name, _ in RESULT_SCHEMA)
 #: Columns of the public ``results_`` frame, after the group columns.
 PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "n_folds", "n_trials", "stopped_early", "status", "error",
-                         "seconds", "n_failed_trials", "dropped_regressors", "n_uncached_fits", "history_end")
+                         "seconds", "n_failed_trials", "dropped_regressors", "n_uncached_fits", "history_end",
+                         "prior_trials", "champion_score", "promoted")
 
 
 @dataclass
@@ -67,6 +72,14 @@ class GroupResult:
     model_file: str | None = None
     #: Last date of the history the group's model was refit on (ISO), set with the model.
     history_end: str | None = None
+    #: Warm start: trials of the previous study given to the sampler (0: a cold start).
+    prior_trials: int = 0
+    #: This study's own complete trials (:func:`prophet_grouped.retrain.study_record`).
+    study: dict[str, Any] | None = None
+    #: Champion-challenger: the champion's loss on this fit's folds (NaN without a champion).
+    champion_score: float = float("nan")
+    #: Champion-challenger: whether the new best replaced the champion (None without a champion).
+    promoted: bool | None = None
     #: The fitted model as set where it was fitted: a compact record
     #: (:func:`prophet_grouped.models.dump_model`: pickled, cheap to send and to keep).
     model_record: Any = field(default=None, repr=False, compare=False)
@@ -87,7 +100,7 @@ class GroupResult:
         row: dict[str, Any] = dict(zip(group_cols, self.key))
         for name in RESULT_FIELDS:
             value = self.stored_model_json() if name == "model_json" else getattr(self, name)
-            if name in ("best_params", "trials"):
+            if name in ("best_params", "trials") or (name == "study" and value is not None):
                 value = json.dumps(value, default=json_default)
             row[name] = value
         return row
@@ -97,7 +110,8 @@ class GroupResult:
         """Inverse of :meth:`to_record`."""
         # rows written before these fields
         defaults = {"default_score": float("nan"), "n_folds": 0, "dropped_regressors": None, "n_uncached_fits": 0,
-                    "forecast": None, "model_file": None, "history_end": None}
+                    "forecast": None, "model_file": None, "history_end": None, "prior_trials": 0, "study": None,
+                    "champion_score": float("nan"), "promoted": None}
         values = {name: row.get(name, defaults.get(name)) for name in RESULT_FIELDS}
         values["best_params"] = json.loads(values["best_params"] or "{}")
         values["trials"] = json.loads(values["trials"] or "[]")
@@ -107,6 +121,10 @@ class GroupResult:
         values["n_uncached_fits"] = int(values["n_uncached_fits"] or 0)
         values["default_score"] = float("nan") if values["default_score"] is None else float(values["default_score"])
         values["stopped_early"] = bool(values["stopped_early"])
+        values["prior_trials"] = int(values["prior_trials"] or 0)
+        values["study"] = json.loads(values["study"]) if isinstance(values["study"], str) else values["study"]
+        values["champion_score"] = float("nan") if values["champion_score"] is None else float(values["champion_score"])
+        values["promoted"] = None if values["promoted"] is None else bool(values["promoted"])
         key = tuple(_plain(row[c]) for c in group_cols)
         return cls(key=key, **values)
 

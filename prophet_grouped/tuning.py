@@ -24,6 +24,8 @@ from .engines import fit_prophet, preload, quiet, stan_output_dir
 from .forecast import clips
 from .objective import Fold, auto_fold_count, build_prophet, check_seasonality_mode, evaluate, make_folds
 from .results import GroupResult, _plain
+from . import retrain
+from .retrain import GroupPrior
 from .search_space import GroupProfile
 
 if TYPE_CHECKING:
@@ -61,6 +63,12 @@ class TuningConfig:
     forecast_periods: int | None = None
     #: Folder where workers write each kept model (Prophet JSON), instead of sending it.
     model_dir: str | None = None
+    #: Warm start: groups get the previous fit's study (see :mod:`prophet_grouped.retrain`).
+    warm_start: bool = False
+    #: Champion-challenger: groups' new best must beat the champion's parameters ...
+    champion: bool = False
+    #: ... by this relative margin of their loss.
+    min_improvement: float = 0.0
     #: Steps in one season of ``freq`` (scales mase and rmsse).
     season_length: int = 1
 
@@ -78,18 +86,22 @@ class EarlyStopping:
     ----------
     patience : int
         Trials (complete or failed) allowed after the best one before the study stops; >= 1.
+    first : int
+        Number of the study's first own trial: trials before it (a warm start's previous
+        trials, scored on other folds) are not counted.
     """
 
-    def __init__(self, patience: int) -> None:
+    def __init__(self, patience: int, first: int = 0) -> None:
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
             raise ValueError(f"patience must be an integer >= 1, got {patience!r}.")
         self.patience = patience
+        self.first = first
         self.stopped = False
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         from optuna.trial import TrialState
 
-        finished = [t for t in study.trials if t.state in (TrialState.COMPLETE, TrialState.FAIL)]
+        finished = [t for t in study.trials[self.first:] if t.state in (TrialState.COMPLETE, TrialState.FAIL)]
         complete = [t for t in finished if t.state == TrialState.COMPLETE]
         if not complete:
             return
@@ -316,7 +328,8 @@ def fail_group(result: GroupResult, error: str, frame: pd.DataFrame, config: Tun
         result.status = "fallback"
 
 
-def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> GroupResult:
+def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig,
+               prior: GroupPrior | None = None) -> GroupResult:
     """Tune, then refit on the whole history, the Prophet model of one group.
 
     With ``config.checkpoint_dir`` a group finished by an earlier fit is read back instead of
@@ -331,6 +344,9 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) 
         (``config.drivers.columns``), sorted by ``ds``.
     config : TuningConfig
         The fit's settings.
+    prior : GroupPrior or None
+        What the group takes from a previous fit (warm start, champion), see
+        :mod:`prophet_grouped.retrain`.
 
     Returns
     -------
@@ -342,10 +358,10 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) 
 
     key = tuple(_plain(k) for k in key)
     frame = frame[["ds", "y", *config.drivers.columns]]
-    return checkpoint.checkpointed(config.checkpoint_dir, key, frame, lambda: _tune(key, frame, config))
+    return checkpoint.checkpointed(config.checkpoint_dir, key, frame, lambda: _tune(key, frame, config, prior))
 
 
-def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> GroupResult:
+def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior: GroupPrior | None) -> GroupResult:
     start = time.perf_counter()
     errors: list[str] = []
     result = GroupResult(key=key, status="failed")
@@ -370,22 +386,25 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> Gr
 
             sampler = optuna.samplers.TPESampler(seed=group_seed(config.random_state, key))
             study = optuna.create_study(direction="minimize", sampler=sampler)
-            default_trial = group.space.default_trial()
-            if default_trial is not None:
-                study.enqueue_trial(default_trial)
+            result.prior_trials = retrain.start_study(study, group, prior)
             callbacks = []
             stopper = None
             if config.early_stopping_rounds is not None:
-                stopper = EarlyStopping(config.early_stopping_rounds)
+                stopper = EarlyStopping(config.early_stopping_rounds, first=result.prior_trials)
                 callbacks.append(stopper)
             study.optimize(objective, n_trials=config.n_trials, callbacks=callbacks, catch=(Exception,))
-            result.n_trials = len(study.trials)
+            own = study.trials[result.prior_trials:]
+            result.n_trials = len(own)
             result.n_failed_trials = len(errors)
-            result.trials = [t.value for t in study.trials]
+            result.trials = [t.value for t in own]
+            result.study = retrain.study_record(own)
             result.stopped_early = bool(stopper and stopper.stopped)
             result.n_folds = len(group.folds)
             best_params, best_score, result.default_score = select_best(
-                [(t.user_attrs.get("params", {}), t.value) for t in study.trials], group, config, out, errors)
+                [(t.user_attrs.get("params", {}), t.value) for t in own], group, config, out, errors)
+            if config.champion:
+                best_params, best_score, result.champion_score, result.promoted = retrain.challenge(
+                    prior, best_params, best_score, group, config, out, errors)
             result.n_uncached_fits = uncached_fits(group, config)
             finish_group(result, refit_best(group.frame, config, best_params, out, group.drivers), config)
             result.best_params = best_params

@@ -26,7 +26,8 @@ def fitted(sales6):
 def test_round_trip_predicts_identically(fitted, tmp_path):
     fitted.save(str(tmp_path / "tuner"))
     files = sorted(os.listdir(tmp_path / "tuner"))
-    assert files == ["best_params.json", "meta.json", "models.jsonl", "params.json", "results.json", "trials.json"]
+    assert files == ["best_params.json", "meta.json", "models.jsonl", "params.json", "results.json", "studies.jsonl",
+                     "trials.json"]
     loaded = GroupedProphetTuner.load(str(tmp_path / "tuner"))
     assert loaded.get_params() == fitted.get_params()
     pd.testing.assert_frame_equal(loaded.best_params_, fitted.best_params_, check_dtype=False)

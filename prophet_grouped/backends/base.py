@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 #: One unit of work: a group key and its history (columns ds, y).
 Task = tuple[tuple[Any, ...], "pd.DataFrame"]
+#: Group key -> what the group takes from a previous fit (``retrain.GroupPrior``).
+Priors = Mapping[tuple[Any, ...], Any]
 
 
 class Backend(ABC):
@@ -31,8 +33,12 @@ class Backend(ABC):
 
     @abstractmethod
     def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None,
-            progress: Progress | None = None) -> Iterator[GroupResult]:
+            progress: Progress | None = None, priors: Priors | None = None) -> Iterator[GroupResult]:
         """Tune every task (already sorted longest first) and yield one result per task.
+
+        ``priors`` maps group keys to what each group takes from a previous fit (warm start,
+        champion: :class:`~prophet_grouped.retrain.GroupPrior`); each goes to its group's unit
+        of work, ``tune_group(key, frame, config, prior)``.
 
         The caller counts each yielded result in ``progress``; a backend that yields only at the
         end of its work also reports groups to ``progress`` as they finish.
@@ -41,6 +47,7 @@ class Backend(ABC):
     def run_spark(
         self, sdf: Any, group_cols: list[str], time_col: str, target_col: str,
         config: TuningConfig, n_jobs: int | None, progress: Progress | None = None,
+        priors: Priors | None = None,
     ) -> Iterator[GroupResult]:
         """Tune the groups of a Spark DataFrame; only backends that read Spark data have it."""
         raise TypeError(

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from .base import Backend, Task
+from .base import Backend, Priors, Task
 
 if TYPE_CHECKING:
     from ..progress import Progress
@@ -35,23 +35,25 @@ class LocalBackend(Backend):
         self.max_retries = max_retries
 
     def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None,
-            progress: Progress | None = None) -> Iterator[GroupResult]:
+            progress: Progress | None = None, priors: Priors | None = None) -> Iterator[GroupResult]:
         from joblib import Parallel, delayed, effective_n_jobs, parallel_config
         from joblib.externals.loky.process_executor import TerminatedWorkerError
 
         from ..tuning import tune_group
 
+        priors = priors or {}
         n_workers = min(effective_n_jobs(n_jobs), max(len(tasks), 1))
         if n_workers == 1:
             for key, frame in tasks:
-                yield tune_group(key, frame, config)
+                yield tune_group(key, frame, config, priors.get(key))
             return
         pending = dict(tasks)  # key -> frame, in dispatch order (longest first)
         for attempt in range(self.max_retries + 1):
             try:
                 with parallel_config(backend=self.joblib_backend, inner_max_num_threads=1):
                     for result in Parallel(n_jobs=n_workers, batch_size=1, return_as="generator_unordered")(
-                        delayed(tune_group)(key, frame, config) for key, frame in list(pending.items())
+                        delayed(tune_group)(key, frame, config, priors.get(key))
+                        for key, frame in list(pending.items())
                     ):
                         pending.pop(result.key, None)
                         yield result

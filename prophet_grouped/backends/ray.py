@@ -27,7 +27,7 @@ import pandas as pd
 
 from .._imports import import_optional
 from ..results import GroupResult
-from .base import Backend, Task
+from .base import Backend, Priors, Task
 
 if TYPE_CHECKING:
     from ..progress import Progress
@@ -47,11 +47,12 @@ def _import_ray() -> Any:
     return ray
 
 
-def _tune_slice(key: tuple[Any, ...], history: pd.DataFrame, start: int, stop: int, config: TuningConfig) -> GroupResult:
+def _tune_slice(key: tuple[Any, ...], history: pd.DataFrame, start: int, stop: int, config: TuningConfig,
+                prior: Any = None) -> GroupResult:
     """Ray task: the shared unit of work on rows [start, stop) of the history in the object store."""
     from ..tuning import tune_group
 
-    return tune_group(key, history.iloc[start:stop].reset_index(drop=True), config)
+    return tune_group(key, history.iloc[start:stop].reset_index(drop=True), config, prior)
 
 
 def _evaluate_trial(tune_config: dict[str, Any], group: Any, config: TuningConfig) -> dict[str, float]:
@@ -312,16 +313,22 @@ class RayBackend(Backend):
 
     # ------------------------------------------------------------------ fit
     def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None,
-            progress: Progress | None = None) -> Iterator[GroupResult]:
+            progress: Progress | None = None, priors: Priors | None = None) -> Iterator[GroupResult]:
         if not tasks:
             return
+        if priors and self.mode == "trials":
+            raise ValueError(
+                "warm_start and champion run in Ray's 'groups' mode (one task per group); "
+                "mode='trials' runs its own Ray Tune study per group, which does not take them. Use "
+                "backend_options={'mode': 'groups'} (or 'auto')."
+            )
         with self.cluster() as ray:
             cpus = int(ray.cluster_resources().get("CPU", 1))
             mode = self.mode
             if mode == "auto":
-                mode = "trials" if len(tasks) < cpus else "groups"
+                mode = "trials" if len(tasks) < cpus and not priors else "groups"
             if mode == "groups":
-                yield from self._run_groups(ray, tasks, config)
+                yield from self._run_groups(ray, tasks, config, priors or {})
             else:
                 for key, frame in tasks:
                     yield self._run_trials(ray, key, frame, config, cpus)
@@ -349,6 +356,7 @@ class RayBackend(Backend):
     def run_spark(
         self, sdf: Any, group_cols: list[str], time_col: str, target_col: str,
         config: TuningConfig, n_jobs: int | None, progress: Progress | None = None,
+        priors: Priors | None = None,
     ) -> Iterator[GroupResult]:
         """A Spark DataFrame comes to Ray as Arrow (``DataFrame.toArrow``), then runs as pandas."""
         from ..data import split_groups, validate_history
@@ -363,9 +371,9 @@ class RayBackend(Backend):
         tasks = split_groups(history, group_cols, extra)
         if progress is not None:
             progress.set_total(len(tasks))
-        yield from self.run(tasks, config, n_jobs, progress)
+        yield from self.run(tasks, config, n_jobs, progress, priors)
 
-    def _run_groups(self, ray: Any, tasks: Sequence[Task], config: TuningConfig) -> Iterator[GroupResult]:
+    def _run_groups(self, ray: Any, tasks: Sequence[Task], config: TuningConfig, priors: Priors) -> Iterator[GroupResult]:
         # The data goes into the object store once; each task reads its slice of it.
         bounds = []
         start = 0
@@ -376,7 +384,8 @@ class RayBackend(Backend):
         config_ref = ray.put(config)
         remote = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)(_tune_slice)
         pending = [
-            remote.remote(key, history_ref, lo, hi, config_ref) for (key, _), (lo, hi) in zip(tasks, bounds)
+            remote.remote(key, history_ref, lo, hi, config_ref, priors.get(key))
+            for (key, _), (lo, hi) in zip(tasks, bounds)
         ]
         while pending:
             done, pending = ray.wait(pending, num_returns=1)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from .._imports import import_optional
 from ..results import RESULT_SCHEMA, GroupResult, _plain, records_frame
-from .base import Backend, Task
+from .base import Backend, Priors, Task
 
 if TYPE_CHECKING:
     from ..estimator import GroupedProphetTuner
@@ -68,8 +68,9 @@ def plan_partitions(sizes: Sequence[int], n_partitions: int) -> list[int]:
 
 
 def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningConfig,
-                      progress_address: tuple[str, int] | None = None) -> pd.DataFrame:
-    """applyInPandas function: one group's rows in, its result row out (the shared unit of work)."""
+                      progress_address: tuple[str, int] | None = None, priors: Any = None) -> pd.DataFrame:
+    """applyInPandas function: one group's rows in, its result row out (the shared unit of work).
+    ``priors``: a Spark broadcast of group key -> prior (warm start, champion), or None."""
     from ..data import validate_history
     from ..progress import notify
     from ..tuning import _one_line, tune_group
@@ -82,7 +83,8 @@ def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningCo
     except (ValueError, TypeError) as exc:
         result = GroupResult(key=key, status="failed", error=_one_line(exc))
     else:
-        result = tune_group(key, frame, config)
+        key = tuple(_plain(k) for k in key)
+        result = tune_group(key, frame, config, None if priors is None else priors.value.get(key))
     notify(progress_address, tuple(_plain(k) for k in key), result.n_trials)
     return records_frame([result], group_cols)
 
@@ -186,7 +188,7 @@ class SparkBackend(Backend):
 
     # ------------------------------------------------------------------ fit
     def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None,
-            progress: Progress | None = None) -> Iterator[GroupResult]:
+            progress: Progress | None = None, priors: Priors | None = None) -> Iterator[GroupResult]:
         """Tune pandas groups: they are sent to Spark once, as Arrow."""
         if not tasks:
             return
@@ -198,11 +200,12 @@ class SparkBackend(Backend):
         with self.session() as spark:
             with _session_conf(spark, _ARROW_CONF):
                 sdf = spark.createDataFrame(frame)
-            yield from self._run(sdf, cols, config, progress)
+            yield from self._run(sdf, cols, config, progress, priors=priors)
 
     def run_spark(
         self, sdf: Any, group_cols: list[str], time_col: str, target_col: str,
         config: TuningConfig, n_jobs: int | None, progress: Progress | None = None,
+        priors: Priors | None = None,
     ) -> Iterator[GroupResult]:
         """Tune the groups of a Spark DataFrame without collecting its rows."""
         types = import_optional("pyspark.sql.types")
@@ -245,10 +248,11 @@ class SparkBackend(Backend):
             *[functions.col(c).cast("double") if c in numeric else functions.col(c).cast("string")
               for c in config.drivers.columns],
         )
-        yield from self._run(sdf, group_cols, config, progress, in_spark=True)
+        yield from self._run(sdf, group_cols, config, progress, in_spark=True, priors=priors)
 
     def _run(self, sdf: Any, group_cols: list[str], config: TuningConfig,
-             progress: Progress | None = None, in_spark: bool = False) -> Iterator[GroupResult]:
+             progress: Progress | None = None, in_spark: bool = False,
+             priors: Priors | None = None) -> Iterator[GroupResult]:
         """Tune ``sdf``'s groups; with ``in_spark`` and ``config.forecast_periods``, the forecasts
         are left in Spark as ``self.spark_forecast`` (a DataFrame) instead of sent to the driver."""
         from ..progress import ProgressServer
@@ -282,8 +286,10 @@ class SparkBackend(Backend):
                 # only when the job ends.
                 host = spark.sparkContext.getConf().get("spark.driver.host", "127.0.0.1")
                 address = stack.enter_context(ProgressServer(progress, host)).address
+            # Priors reach the executors once each, as a broadcast (not in every task's closure).
+            shared = spark.sparkContext.broadcast(dict(priors)) if priors else None
             work = functools.partial(_tune_spark_group, group_cols=group_cols, config=config,
-                                     progress_address=address)
+                                     progress_address=address, priors=shared)
             out = (
                 sdf.join(functions.broadcast(plan), on=group_cols)
                 .repartition(n_parts, _PART)

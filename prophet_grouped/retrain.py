@@ -1,0 +1,200 @@
+"""The weekly retraining loop: what a new fit takes from a previous one.
+
+- Warm start: a group's new study starts with the previous fit's best parameters as a trial
+  (after Prophet's defaults), and, when the group's search space is unchanged, with the
+  previous study's finished trials added as prior knowledge for the sampler (their losses were
+  measured on the previous folds: they guide the sampler, they are never chosen).
+- Champion-challenger: the champion's parameters are scored on the same validation folds as
+  the new search; the new best replaces them only when it is better by ``min_improvement``.
+
+The driver builds one :class:`GroupPrior` per group from the previous fitted tuner
+(:func:`priors`); the worker that tunes the group uses it (:func:`start_study`,
+:func:`challenge`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+
+    from .estimator import GroupedProphetTuner
+    from .tuning import PreparedGroup, TuningConfig
+
+
+@dataclass(frozen=True)
+class GroupPrior:
+    """What one group's new study takes from the previous fit.
+
+    ``study``: the previous study (:func:`study_record`), for warm start; ``best``: the previous
+    best parameters (Prophet's, as ``best_params_`` holds them), enqueued by warm start;
+    ``champion``: the champion's parameters, for champion-challenger.
+    """
+
+    study: Mapping[str, Any] | None = None
+    best: Mapping[str, Any] | None = None
+    champion: Mapping[str, Any] | None = None
+
+
+def resolve_previous(value: Any, name: str) -> GroupedProphetTuner | None:
+    """``warm_start`` or ``champion`` as a fitted tuner: None, a fitted tuner, or the folder of a
+    saved one (loaded here)."""
+    from .estimator import GroupedProphetTuner
+
+    if value is None:
+        return None
+    if isinstance(value, (str, os.PathLike)):
+        try:
+            return GroupedProphetTuner.load(os.fspath(value))
+        except FileNotFoundError as exc:
+            raise ValueError(f"{name}={os.fspath(value)!r} is not a saved tuner: {exc}") from None
+    if isinstance(value, GroupedProphetTuner):
+        if not hasattr(value, "best_params_"):
+            raise ValueError(f"{name} must be a fitted tuner; this one was never fitted. Fit it, or pass None.")
+        return value
+    raise TypeError(
+        f"{name} must be a fitted GroupedProphetTuner, the folder of a saved one (tuner.save(path)), or None; "
+        f"got {type(value).__name__}."
+    )
+
+
+def _plain_params(row: Mapping[str, Any]) -> dict[str, Any]:
+    from .results import _plain
+
+    out = {}
+    for name, value in row.items():
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            continue
+        out[name] = _plain(value)
+    return out
+
+
+def previous_params(tuner: GroupedProphetTuner) -> dict[tuple[Any, ...], dict[str, Any]]:
+    """Group key -> best parameters of a fitted tuner (groups that were tuned: status "ok")."""
+    from .results import _plain
+
+    group_cols = tuner.group_cols_
+    params = tuner.best_params_
+    out = {}
+    for row in params.to_dict(orient="records"):
+        key = tuple(_plain(row.pop(c)) for c in group_cols)
+        out[key] = _plain_params(row)
+    return out
+
+
+def priors(warm_start: GroupedProphetTuner | None, champion: GroupedProphetTuner | None, group_cols: list[str],
+           keys: Iterable[tuple[Any, ...]] | None = None) -> dict[tuple[Any, ...], GroupPrior]:
+    """One :class:`GroupPrior` per group the previous tuners know (restricted to ``keys`` when
+    given). Raises ValueError when a previous tuner grouped by other columns."""
+    for name, tuner in (("warm_start", warm_start), ("champion", champion)):
+        if tuner is not None and list(tuner.group_cols_) != list(group_cols):
+            raise ValueError(
+                f"{name} was fitted with group_cols={list(tuner.group_cols_)}, this fit groups by "
+                f"{list(group_cols)}: a previous fit helps only the same groups."
+            )
+    warm_best = previous_params(warm_start) if warm_start is not None else {}
+    studies = dict(getattr(warm_start, "studies_", {}) or {}) if warm_start is not None else {}
+    champions = previous_params(champion) if champion is not None else {}
+    wanted = None if keys is None else set(keys)
+    out = {}
+    for key in set(warm_best) | set(studies) | set(champions):
+        if wanted is not None and key not in wanted:
+            continue
+        out[key] = GroupPrior(study=studies.get(key), best=warm_best.get(key), champion=champions.get(key))
+    return out
+
+
+def study_record(trials: Iterable[optuna.trial.FrozenTrial]) -> dict[str, Any]:
+    """A study's finished trials as plain JSON-able data: the distributions of their parameters
+    and (parameters, loss) per complete trial."""
+    from optuna.distributions import distribution_to_json
+
+    from .results import _plain
+
+    distributions: dict[str, str] = {}
+    done = []
+    for trial in trials:
+        if trial.value is None:
+            continue
+        for name, dist in trial.distributions.items():
+            distributions.setdefault(name, distribution_to_json(dist))
+        done.append([{name: _plain(v) for name, v in trial.params.items()}, float(trial.value)])
+    return {"distributions": distributions, "trials": done}
+
+
+def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | None) -> int:
+    """Set up a new (empty) study of ``group``; returns the number of previous trials added
+    (0 for a cold start): they are the study's first trials, its own come after them.
+
+    In order: the previous study's finished trials (warm start, only when the group's space has
+    the same distributions as the previous study's: a changed space, or a callable one, starts
+    from the previous best alone), then the first trials to run: Prophet's default
+    configuration when the space can express it, then the previous best parameters when they
+    lie in the current space.
+    """
+    default_trial = group.space.default_trial()
+    if prior is None:
+        if default_trial is not None:
+            study.enqueue_trial(default_trial)
+        return 0
+    import optuna
+    from optuna.distributions import distribution_to_json, json_to_distribution
+
+    space = group.space.distributions
+    added = 0
+    stored = prior.study or {}
+    same_space = space is not None and stored.get("distributions") == {
+        name: distribution_to_json(dist) for name, dist in space.items()}
+    if same_space and stored.get("trials"):
+        dists = {name: json_to_distribution(text) for name, text in stored["distributions"].items()}
+        study.add_trials([
+            optuna.trial.create_trial(params=params, distributions={n: dists[n] for n in params}, value=value)
+            for params, value in stored["trials"]
+        ])
+        added = len(stored["trials"])
+    if default_trial is not None:
+        study.enqueue_trial(default_trial)
+    if prior.best and space is not None:
+        from .search_space import _contains
+
+        best = {name: prior.best[name] for name in space if name in prior.best}
+        in_space = len(best) == len(space) and all(_contains(space[n], v) for n, v in best.items())
+        if in_space and best != default_trial:  # scored again, on the new folds
+            study.enqueue_trial(best)
+    return added
+
+
+def challenge(prior: GroupPrior | None, best_params: dict[str, Any], best_score: float, group: PreparedGroup,
+              config: TuningConfig, output_dir: str, errors: list[str]) -> tuple[dict[str, Any], float, float, bool]:
+    """Champion-challenger for one group: (parameters, loss) to keep, the champion's loss on the
+    same folds (NaN without a champion) and whether the new best was promoted.
+
+    The new best replaces the champion only when its loss is below the champion's by the
+    relative margin ``config.min_improvement``; a group without a champion, or whose champion
+    can no longer be fitted, is promoted.
+    """
+    from .tuning import _one_line, run_trial
+
+    champion = None if prior is None else prior.champion
+    if champion is None:
+        return best_params, best_score, float("nan"), True
+    try:
+        champion_score = float(run_trial(dict(champion), group, config, output_dir))
+    except Exception as exc:
+        errors.append(f"the champion's parameters: {_one_line(exc)}")
+        return best_params, best_score, float("nan"), True
+    if not math.isfinite(champion_score) or best_score < champion_score * (1.0 - config.min_improvement):
+        return best_params, best_score, champion_score, True
+    return dict(champion), champion_score, champion_score, False
+
+
+def studies_to_lines(studies: Mapping[tuple[Any, ...], Mapping[str, Any]]) -> Iterable[str]:
+    """``studies_`` as JSON lines (what a saved folder's ``studies.jsonl`` holds)."""
+    for key, study in studies.items():
+        yield json.dumps({"key": list(key), "study": study}) + "\n"

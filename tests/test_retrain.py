@@ -1,0 +1,108 @@
+"""The weekly loop: warm-started studies and champion-challenger promotion."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prophet_grouped import GroupedProphetTuner, make_retail_sales
+
+GROUPS = ["store", "item"]
+SETTINGS = dict(group_cols=GROUPS, horizon=28, cv_folds=1, n_jobs=2, verbose=0)
+
+
+@pytest.fixture(scope="module")
+def weeks():
+    """Eight groups of 600 days; "then" ends four weeks earlier and lacks group (2, 4)."""
+    df = make_retail_sales(n_stores=2, n_items=4, periods=600, seed=3)
+    then = df[(df["ds"] <= df["ds"].max() - pd.Timedelta(days=28)) & ~((df["store"] == 2) & (df["item"] == 4))]
+    return then, df
+
+
+@pytest.fixture(scope="module")
+def first(weeks, tmp_path_factory):
+    """The first run, 8 trials, saved."""
+    tuner = GroupedProphetTuner(n_trials=8, random_state=0, **SETTINGS).fit(weeks[0])
+    folder = str(tmp_path_factory.mktemp("run") / "run1")
+    tuner.save(folder)
+    return tuner, folder
+
+
+def test_studies_are_kept_and_saved(first):
+    tuner, folder = first
+    assert set(tuner.studies_) == set(tuner.trials_)
+    for key, study in tuner.studies_.items():
+        complete = [loss for loss in tuner.trials_[key] if loss is not None]
+        assert [loss for _, loss in study["trials"]] == complete
+        assert set(study["distributions"]) == set(study["trials"][0][0])
+    assert GroupedProphetTuner.load(folder).studies_ == tuner.studies_
+
+
+def test_warm_start_adds_the_previous_trials_and_runs_the_previous_best_first(first, weeks):
+    tuner, folder = first
+    warm = GroupedProphetTuner(n_trials=4, random_state=1, warm_start=folder, **SETTINGS).fit(weeks[1])
+    results = warm.results_.set_index(GROUPS)
+    for key, study in tuner.studies_.items():
+        assert results.loc[key, "prior_trials"] == len(study["trials"])
+        own = warm.studies_[key]["trials"]
+        assert len(own) == 4 == results.loc[key, "n_trials"]  # the previous trials are not counted as its own
+        best = min(study["trials"], key=lambda pv: pv[1])[0]
+        first_trials = [params for params, _ in own[:2]]
+        # Prophet's defaults first, then the previous best (unless it was the defaults).
+        assert best in first_trials
+    assert results.loc[(2, 4), "prior_trials"] == 0, "a new group starts cold"
+    # The same from the fitted object as from its saved folder.
+    again = GroupedProphetTuner(n_trials=4, random_state=1, warm_start=tuner, **SETTINGS).fit(weeks[1])
+    pd.testing.assert_frame_equal(again.results_.drop(columns="seconds"), warm.results_.drop(columns="seconds"))
+
+
+def test_champion_kept_unless_beaten_with_exactly_its_parameters(first, weeks):
+    tuner, folder = first
+    challenger = GroupedProphetTuner(n_trials=1, random_state=1, champion=folder, **SETTINGS).fit(weeks[1])
+    results = challenger.results_.set_index(GROUPS)
+    params = challenger.best_params_.set_index(GROUPS)
+    champion = tuner.best_params_.set_index(GROUPS)
+    kept = results.index[results["promoted"] == False]  # noqa: E712 - None for no champion
+    assert len(kept) >= 4, "most groups keep an 8-trial champion against a 1-trial challenger"
+    for key in kept:
+        assert results.loc[key, "best_score"] == results.loc[key, "champion_score"]
+        assert params.loc[key].dropna().to_dict() == champion.loc[key].dropna().to_dict()
+        model = challenger.models_[key]
+        assert model.changepoint_prior_scale == champion.loc[key, "changepoint_prior_scale"]
+        assert model.history["ds"].max() == weeks[1]["ds"].max(), "refit on the new history"
+    for key in results.index[results["promoted"] == True]:  # noqa: E712
+        assert results.loc[key, "best_score"] < results.loc[key, "champion_score"] or key == (2, 4)
+    assert results.loc[(2, 4), "promoted"] == True and np.isnan(results.loc[(2, 4), "champion_score"])  # noqa: E712
+
+
+def test_min_improvement_keeps_champions_the_challenger_beats_by_less(first, weeks):
+    challenger = GroupedProphetTuner(n_trials=1, random_state=1, champion=first[0], **SETTINGS).fit(weeks[1])
+    returning = challenger.results_.set_index(GROUPS).drop(index=[(2, 4)])
+    beaten = returning[returning["promoted"] == True]  # noqa: E712
+    assert len(beaten) >= 1, "no champion was beaten: the margin below proves nothing"
+    assert (beaten["best_score"] < beaten["champion_score"]).all()
+    margin = float((1 - beaten["best_score"] / beaten["champion_score"]).max())
+    strict = GroupedProphetTuner(n_trials=1, random_state=1, champion=first[0], min_improvement=margin + 0.001,
+                                 **SETTINGS).fit(weeks[1])
+    promoted = strict.results_.set_index(GROUPS)["promoted"]
+    assert promoted.to_dict() == {**{key: False for key in returning.index}, (2, 4): True}
+    kept = strict.best_params_.set_index(GROUPS).loc[beaten.index]
+    champion = first[0].best_params_.set_index(GROUPS).loc[beaten.index]
+    pd.testing.assert_frame_equal(kept, champion, check_dtype=False)
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"warm_start": 3}, TypeError, "warm_start must be a fitted GroupedProphetTuner, the folder of a saved one"),
+    ({"champion": GroupedProphetTuner()}, ValueError, "champion must be a fitted tuner; this one was never fitted"),
+    ({"warm_start": "no/such/folder"}, ValueError, "warm_start='no/such/folder' is not a saved tuner"),
+    ({"min_improvement": 1.5}, ValueError, r"min_improvement must be a relative margin in \[0, 1\)"),
+])
+def test_bad_previous_fits_are_refused(weeks, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        GroupedProphetTuner(n_trials=1, **{**SETTINGS, **kwargs}).fit(weeks[0])
+
+
+def test_a_previous_fit_of_other_groups_is_refused(first, weeks):
+    df = weeks[0].assign(region="north")
+    with pytest.raises(ValueError, match=r"warm_start was fitted with group_cols=\['store', 'item'\]"):
+        GroupedProphetTuner(n_trials=1, warm_start=first[0], **{**SETTINGS, "group_cols": ["region", "store", "item"]}
+                            ).fit(df)
