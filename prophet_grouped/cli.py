@@ -61,6 +61,15 @@ def _group_key(text: str, tuner: Any) -> tuple[Any, ...]:
     )
 
 
+def _run_tuner(folder: str | None) -> str | None:
+    """The saved tuner of a run folder (``tune --out`` / ``forecast --save`` keep it in
+    ``tuner/``), or ``folder`` itself when it is a saved tuner."""
+    if folder is None:
+        return None
+    inner = os.path.join(folder, "tuner")
+    return inner if os.path.isdir(inner) else folder
+
+
 def _load(directory: str) -> Any:
     from .estimator import GroupedProphetTuner
 
@@ -103,6 +112,8 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
         nonnegative={"auto": "auto", "true": True, "false": False}[args.nonnegative],
         backend=args.backend, n_jobs=args.n_jobs, random_state=args.seed,
         trial_timeout=args.trial_timeout, checkpoint_dir=args.checkpoint_dir, model_dir=args.model_dir,
+        warm_start=_run_tuner(args.warm_start), champion=_run_tuner(args.champion),
+        min_improvement=args.min_improvement,
         fallback=args.fallback, verbose=0 if args.quiet else 1,
     )
     return tuner, df
@@ -269,6 +280,13 @@ def _tuning_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="base seed of every group's search (default: %(default)s)")
     p.add_argument("--trial-timeout", type=float, default=None, help="seconds a trial may run")
     p.add_argument("--checkpoint-dir", default=None, help="folder to checkpoint finished groups in (resumable)")
+    p.add_argument("--warm-start", default=None, metavar="FOLDER",
+                   help="a saved tuner (a previous run's --out or --save folder) whose studies each group's "
+                        "new study starts from")
+    p.add_argument("--champion", default=None, metavar="FOLDER",
+                   help="a saved tuner whose parameters each group keeps unless the new search beats them")
+    p.add_argument("--min-improvement", type=float, default=0.0,
+                   help="relative margin the new best must beat the champion by (default: %(default)s)")
     p.add_argument("--model-dir", default=None,
                    help="folder every worker can write: workers write the fitted models there (one Prophet "
                         "JSON file per group) instead of sending them to this process")

@@ -128,46 +128,105 @@ def study_record(trials: Iterable[optuna.trial.FrozenTrial]) -> dict[str, Any]:
     return {"distributions": distributions, "trials": done}
 
 
-def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | None) -> int:
-    """Set up a new (empty) study of ``group``; returns the number of previous trials added
-    (0 for a cold start): they are the study's first trials, its own come after them.
+#: User attribute marking a previous fit's trial added to a warm-started study.
+PRIOR = "prophet_grouped_prior"
+#: How many of the previous study's best parameter sets a warm start scores first.
+WARM_TOP = 3
 
-    In order: the previous study's finished trials (warm start, only when the group's space has
-    the same distributions as the previous study's: a changed space, or a callable one, starts
-    from the previous best alone), then the first trials to run: Prophet's default
-    configuration when the space can express it, then the previous best parameters when they
-    lie in the current space.
+
+def is_prior(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether ``trial`` is a previous fit's trial (not one of this study's own)."""
+    return bool(trial.user_attrs.get(PRIOR))
+
+
+class WarmStart:
+    """Optuna callback that adds a previous study's trials to the new one, once the previous
+    best parameter sets have been scored on the new folds.
+
+    The previous losses were measured on the previous folds, whose level can differ (another
+    season): added as they are, the sampler would take every new trial for a good one and
+    every previous one for a bad one. They are scaled by the median ratio of new to previous
+    loss of the parameter sets scored on both, so that they rank among the new trials as they
+    ranked among themselves.
+    """
+
+    def __init__(self, trials: list[tuple[dict[str, Any], float]], distributions: dict[str, Any],
+                 rescored: list[tuple[dict[str, Any], float]], first: int) -> None:
+        self.trials = trials
+        self.distributions = distributions
+        self.rescored = rescored
+        self.first = first
+        #: Previous trials added to the study so far (0 until the rescored ones have run).
+        self.added = 0
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        import optuna
+
+        own = [t for t in study.trials if not is_prior(t) and t.state.is_finished()]
+        if self.added or len(own) < self.first:
+            return
+        ratios = []
+        for params, old in self.rescored:
+            new = [t.value for t in own if t.params == params and t.value is not None]
+            if new and old > 0 and math.isfinite(new[0]):
+                ratios.append(new[0] / old)
+        scale = float(sorted(ratios)[len(ratios) // 2]) if ratios else 1.0
+        study.add_trials([
+            optuna.trial.create_trial(params=params, distributions={n: self.distributions[n] for n in params},
+                                      value=value * scale, user_attrs={PRIOR: True})
+            for params, value in self.trials
+        ])
+        self.added = len(self.trials)
+
+
+def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | None) -> WarmStart | None:
+    """Set up a new (empty) study of ``group``: the first trials to run, and for a warm start
+    the callback that adds the previous trials (None for a cold start or when they can't be
+    used).
+
+    The first trials: Prophet's default configuration when the space can express it, then,
+    warm-started, the previous study's ``WARM_TOP`` best parameter sets (or the previous best
+    alone when the previous trials can't be reused) when they lie in the current space. The
+    previous trials are reused only when the group's space has the same distributions as the
+    previous study's (not after a change of space, nor for a callable space).
     """
     default_trial = group.space.default_trial()
-    if prior is None:
-        if default_trial is not None:
-            study.enqueue_trial(default_trial)
-        return 0
-    import optuna
-    from optuna.distributions import distribution_to_json, json_to_distribution
-
-    space = group.space.distributions
-    added = 0
-    stored = prior.study or {}
-    same_space = space is not None and stored.get("distributions") == {
-        name: distribution_to_json(dist) for name, dist in space.items()}
-    if same_space and stored.get("trials"):
-        dists = {name: json_to_distribution(text) for name, text in stored["distributions"].items()}
-        study.add_trials([
-            optuna.trial.create_trial(params=params, distributions={n: dists[n] for n in params}, value=value)
-            for params, value in stored["trials"]
-        ])
-        added = len(stored["trials"])
     if default_trial is not None:
         study.enqueue_trial(default_trial)
-    if prior.best and space is not None:
-        from .search_space import _contains
+    if prior is None:
+        return None
+    from optuna.distributions import distribution_to_json, json_to_distribution
 
-        best = {name: prior.best[name] for name in space if name in prior.best}
-        in_space = len(best) == len(space) and all(_contains(space[n], v) for n, v in best.items())
-        if in_space and best != default_trial:  # scored again, on the new folds
-            study.enqueue_trial(best)
-    return added
+    from .search_space import _contains
+
+    space = group.space.distributions
+    if space is None:
+        return None
+    stored = prior.study or {}
+    same_space = stored.get("distributions") == {name: distribution_to_json(dist) for name, dist in space.items()}
+    previous = [(dict(p), float(v)) for p, v in stored.get("trials", [])] if same_space else []
+    ranked = sorted(previous, key=lambda pv: pv[1])
+    if ranked:
+        candidates = []
+        for params, value in ranked:
+            if params not in [c for c, _ in candidates]:
+                candidates.append((params, value))
+            if len(candidates) == WARM_TOP:
+                break
+    elif prior.best:
+        candidates = [({name: prior.best[name] for name in space if name in prior.best}, float("nan"))]
+    else:
+        candidates = []
+    first = 1 if default_trial is not None else 0
+    for params, _ in candidates:
+        in_space = len(params) == len(space) and all(_contains(space[n], v) for n, v in params.items())
+        if in_space and params != default_trial:  # scored again, on the new folds
+            study.enqueue_trial(params)
+            first += 1
+    if not previous:
+        return None
+    dists = {name: json_to_distribution(text) for name, text in stored["distributions"].items()}
+    return WarmStart(previous, dists, candidates, first)
 
 
 def challenge(prior: GroupPrior | None, best_params: dict[str, Any], best_score: float, group: PreparedGroup,

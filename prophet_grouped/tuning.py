@@ -82,26 +82,25 @@ def group_seed(random_state: int, key: Sequence[Any]) -> int:
 class EarlyStopping:
     """Optuna callback that stops a study after ``patience`` finished trials without a new best.
 
+    A warm start's previous trials (scored on other folds) are not counted.
+
     Parameters
     ----------
     patience : int
         Trials (complete or failed) allowed after the best one before the study stops; >= 1.
-    first : int
-        Number of the study's first own trial: trials before it (a warm start's previous
-        trials, scored on other folds) are not counted.
     """
 
-    def __init__(self, patience: int, first: int = 0) -> None:
+    def __init__(self, patience: int) -> None:
         if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
             raise ValueError(f"patience must be an integer >= 1, got {patience!r}.")
         self.patience = patience
-        self.first = first
         self.stopped = False
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         from optuna.trial import TrialState
 
-        finished = [t for t in study.trials[self.first:] if t.state in (TrialState.COMPLETE, TrialState.FAIL)]
+        finished = [t for t in study.trials
+                    if t.state in (TrialState.COMPLETE, TrialState.FAIL) and not retrain.is_prior(t)]
         complete = [t for t in finished if t.state == TrialState.COMPLETE]
         if not complete:
             return
@@ -386,14 +385,15 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
 
             sampler = optuna.samplers.TPESampler(seed=group_seed(config.random_state, key))
             study = optuna.create_study(direction="minimize", sampler=sampler)
-            result.prior_trials = retrain.start_study(study, group, prior)
-            callbacks = []
+            warm = retrain.start_study(study, group, prior)
+            callbacks: list[Any] = [] if warm is None else [warm]
             stopper = None
             if config.early_stopping_rounds is not None:
-                stopper = EarlyStopping(config.early_stopping_rounds, first=result.prior_trials)
+                stopper = EarlyStopping(config.early_stopping_rounds)
                 callbacks.append(stopper)
             study.optimize(objective, n_trials=config.n_trials, callbacks=callbacks, catch=(Exception,))
-            own = study.trials[result.prior_trials:]
+            result.prior_trials = 0 if warm is None else warm.added
+            own = [t for t in study.trials if not retrain.is_prior(t)]
             result.n_trials = len(own)
             result.n_failed_trials = len(errors)
             result.trials = [t.value for t in own]

@@ -145,6 +145,37 @@ def assert_same_results(tuned, reference):
     assert (tuned.results_["status"] == "ok").all()
 
 
+#: The weekly loop's scenario: a previous fit four weeks earlier without group (2, 3), then a
+#: warm-started 5-trial challenger against it as champion (Prophet's defaults, the previous 3
+#: best, then one trial the previous trials guide).
+RETRAIN = dict(n_trials=5, random_state=7)
+
+
+@pytest.fixture(scope="session")
+def retrain_reference(sales6):
+    """(previous fit, the retrain on the local backend): what every backend must match."""
+    import pandas as pd
+
+    from prophet_grouped import GroupedProphetTuner
+
+    then = sales6[(sales6["ds"] <= sales6["ds"].max() - pd.Timedelta(days=28))
+                  & ~((sales6["store"] == 2) & (sales6["item"] == 3))]
+    previous = GroupedProphetTuner(n_jobs=1, **{**CROSS_BACKEND, "n_trials": 4}).fit(then)
+    retrained = GroupedProphetTuner(n_jobs=1, warm_start=previous, champion=previous,
+                                    **{**CROSS_BACKEND, **RETRAIN}).fit(sales6)
+    return previous, retrained
+
+
+def assert_same_retrain(tuned, reference):
+    """The same warm starts, champion scores and promotions as ``reference``."""
+    import pandas as pd
+
+    assert_same_results(tuned, reference)
+    columns = ["prior_trials", "champion_score", "promoted"]
+    pd.testing.assert_frame_equal(tuned.results_[columns], reference.results_[columns], check_dtype=False)
+    assert tuned.results_["prior_trials"].gt(0).sum() == 5 and tuned.results_["promoted"].notna().all()
+
+
 def assert_forecast_matches(forecast, reference, periods):
     """``forecast`` (pandas or Spark) is what ``reference.predict`` gives ``periods`` steps
     ahead of every group: point forecasts and intervals (seeded per group)."""

@@ -105,6 +105,20 @@ def test_forecast_in_one_command_equals_tune_then_predict(tuned):
     pd.testing.assert_frame_equal(got, pd.read_csv(pd.io.common.StringIO(again.stdout)), rtol=1e-9)
 
 
+def test_retrain_with_warm_start_and_champion_from_the_shell(tuned):
+    cwd, _ = tuned
+    out = run("tune", "sales.csv", "--group", "store,item", "--trials", "5", "--horizon", "30", "--out", "run2",
+              "--warm-start", "out", "--champion", "out", "--min-improvement", "0.01", "--quiet", cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    results = pd.read_csv(cwd / "run2" / "results.csv")
+    assert (results["prior_trials"] == 3).all() and results["promoted"].notna().all()
+    kept = results[~results["promoted"].astype(bool)]
+    previous = pd.read_csv(cwd / "out" / "best_params.csv").set_index(["store", "item"])
+    now = pd.read_csv(cwd / "run2" / "best_params.csv").set_index(["store", "item"])
+    keys = list(kept.set_index(["store", "item"]).index)
+    pd.testing.assert_frame_equal(now.loc[keys], previous.loc[keys])
+
+
 def test_plot_forecast_and_tuning_history_to_png(tuned):
     cwd, _ = tuned
     for kind in ("forecast", "tuning"):

@@ -9,11 +9,13 @@ from prophet_grouped.backends.ray import RayBackend, check_ray_on_spark_master
 
 from .conftest import (
     CROSS_BACKEND,
+    RETRAIN,
     assert_forecast_matches,
     assert_same_forecasts,
     drivers_settings,
     KillOnce,
     assert_same_results,
+    assert_same_retrain,
     check_checkpoint_resume,
     check_trial_timeout,
     check_unusable_groups,
@@ -55,6 +57,16 @@ def test_cross_backend_on_running_ray_is_left_running(ray_local, sales6, local_r
     # predict runs as Ray tasks on the running Ray: the same forecasts as the local backend's.
     assert_forecast_matches(tuner.predict(tuner.make_future_dataframe(periods=7)), local_reference, periods=7)
     assert ray_local.is_initialized()
+
+
+def test_warm_start_and_champion_in_ray_tasks_match_local(ray_local, sales6, retrain_reference):
+    previous, expected = retrain_reference
+    tuner = GroupedProphetTuner(backend="ray", warm_start=previous, champion=previous, **{**CROSS_BACKEND, **RETRAIN})
+    assert_same_retrain(tuner.fit(sales6), expected)
+    trials_mode = GroupedProphetTuner(backend="ray", backend_options={"mode": "trials"}, warm_start=previous,
+                                      **{**CROSS_BACKEND, **RETRAIN})
+    with pytest.raises(ValueError, match="warm_start and champion run in Ray's 'groups' mode"):
+        trials_mode.fit(sales6)
 
 
 def test_killed_worker_is_retried_and_no_group_lost(ray_local, sales6, local_reference, tmp_path):

@@ -106,3 +106,21 @@ def test_a_previous_fit_of_other_groups_is_refused(first, weeks):
     with pytest.raises(ValueError, match=r"warm_start was fitted with group_cols=\['store', 'item'\]"):
         GroupedProphetTuner(n_trials=1, warm_start=first[0], **{**SETTINGS, "group_cols": ["region", "store", "item"]}
                             ).fit(df)
+
+
+def test_local_processes_match_one_process_and_checkpoints_resume(sales6, retrain_reference, tmp_path):
+    """The shared scenario in worker processes (n_jobs=2) equals the one-process reference, and
+    a checkpointed retrain resumes to the same result."""
+    from sklearn.base import clone
+
+    from .conftest import CROSS_BACKEND, RETRAIN, assert_same_retrain
+
+    previous, expected = retrain_reference
+    tuner = GroupedProphetTuner(n_jobs=2, warm_start=previous, champion=previous, checkpoint_dir=str(tmp_path),
+                                **{**CROSS_BACKEND, **RETRAIN})
+    assert_same_retrain(tuner.fit(sales6), expected)
+    resumed = clone(tuner)
+    resumed.set_params(warm_start=previous, champion=previous)  # clone leaves fitted tuners unfitted
+    assert_same_retrain(resumed.fit(sales6), expected)
+    with pytest.raises(ValueError, match=r"changed: \['champion'"):
+        clone(tuner).set_params(warm_start=previous, champion=None).fit(sales6)

@@ -9,9 +9,11 @@ from prophet_grouped.backends.spark import plan_partitions
 
 from .conftest import (
     CROSS_BACKEND,
+    RETRAIN,
     assert_forecast_matches,
     assert_same_forecasts,
     assert_same_results,
+    assert_same_retrain,
     drivers_settings,
     check_checkpoint_resume,
     check_trial_timeout,
@@ -95,6 +97,17 @@ def test_model_dir_executors_write_models_and_predict_reads_them_there(spark, sa
     got = got.astype({"ds": "datetime64[ns]"}).sort_values(GROUPS + ["ds"]).reset_index(drop=True)
     expected = local_reference.predict(future).sort_values(GROUPS + ["ds"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-9)
+
+
+def test_warm_start_and_champion_on_a_spark_dataframe_match_local(spark, sales6, retrain_reference, tmp_path):
+    """The priors reach the executors (a broadcast); the saved folder form of both."""
+    previous, expected = retrain_reference
+    previous.save(str(tmp_path / "run1"))
+    tuner = GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, warm_start=str(tmp_path / "run1"),
+                                champion=str(tmp_path / "run1"), **{**CROSS_BACKEND, **RETRAIN})
+    tuner.fit(spark.createDataFrame(sales6))
+    assert_same_retrain(tuner, expected)
+    assert tuner.studies_ == expected.studies_
 
 
 def test_failing_group_is_a_row_not_a_failed_job(spark, sales6):
