@@ -11,7 +11,7 @@ import sys
 PUBLIC = (
     ("prophet_grouped", ["GroupedProphetTuner"]),
     ("prophet_grouped", ["make_retail_sales", "GroupFitWarning"]),
-    ("prophet_grouped.tracking", ["log_to_mlflow"]),
+    ("prophet_grouped.tracking", ["log_to_mlflow", "log_model"]),
     ("prophet_grouped.backends.local", ["LocalBackend"]),
     ("prophet_grouped.backends.spark", ["SparkBackend"]),
     ("prophet_grouped.backends.ray", ["RayBackend"]),

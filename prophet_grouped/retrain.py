@@ -43,12 +43,17 @@ class GroupPrior:
 
 
 def resolve_previous(value: Any, name: str) -> GroupedProphetTuner | None:
-    """``warm_start`` or ``champion`` as a fitted tuner: None, a fitted tuner, or the folder of a
-    saved one (loaded here)."""
+    """``warm_start`` or ``champion`` as a fitted tuner: None, a fitted tuner, the folder of a
+    saved one, or an MLflow model URI of one logged by :func:`prophet_grouped.tracking.log_model`
+    (``"models:/sales_forecast@champion"``: downloaded from the current tracking URI's store)."""
     from .estimator import GroupedProphetTuner
 
     if value is None:
         return None
+    if isinstance(value, str) and value.startswith(("models:/", "runs:/")):
+        from .tracking import download_tuner
+
+        return GroupedProphetTuner.load(download_tuner(value))
     if isinstance(value, (str, os.PathLike)):
         try:
             return GroupedProphetTuner.load(os.fspath(value))
@@ -59,7 +64,8 @@ def resolve_previous(value: Any, name: str) -> GroupedProphetTuner | None:
             raise ValueError(f"{name} must be a fitted tuner; this one was never fitted. Fit it, or pass None.")
         return value
     raise TypeError(
-        f"{name} must be a fitted GroupedProphetTuner, the folder of a saved one (tuner.save(path)), or None; "
+        f"{name} must be a fitted GroupedProphetTuner, the folder of a saved one (tuner.save(path)), an MLflow "
+        f"model URI ('models:/name@alias'), or None; "
         f"got {type(value).__name__}."
     )
 

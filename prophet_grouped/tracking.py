@@ -107,3 +107,112 @@ def log_to_mlflow(
         raise
     client.set_terminated(run_id, status="FINISHED")
     return run_id
+
+
+def log_model(
+    tuner: GroupedProphetTuner,
+    name: str = "model",
+    registered_model_name: str | None = None,
+    alias: str | None = None,
+    experiment_name: str | None = None,
+    run_name: str | None = None,
+    tracking_uri: str | None = None,
+) -> Any:
+    """Log a fitted tuner as one MLflow pyfunc model (one run, one artifact folder); returns
+    MLflow's ``ModelInfo`` (``model_uri``, ``registered_model_version``).
+
+    ``mlflow.pyfunc.load_model(uri).predict(frame)`` forecasts a frame of group columns and
+    dates (and regressor values) with the tuner's ``predict``, returning ``yhat``,
+    ``yhat_lower`` and ``yhat_upper`` row for row; ``mlflow.pyfunc.spark_udf(spark, uri,
+    result_type="double")`` scores ``yhat`` inside Spark.
+
+    Parameters
+    ----------
+    tuner : GroupedProphetTuner
+        A fitted tuner.
+    name : str
+        The model's name in the run.
+    registered_model_name : str or None
+        Register the model as a new version of this registry model.
+    alias : str or None
+        Point this alias of ``registered_model_name`` (e.g. ``"champion"``) at the new version,
+        so that ``"models:/<name>@<alias>"`` names it, e.g. as ``champion`` or ``warm_start`` of
+        the next fit.
+    experiment_name, run_name : str or None
+        The experiment (created if missing; None: the active or default one) and the run's name.
+    tracking_uri : str or None
+        Where to log (e.g. ``"sqlite:///mlflow.db"``, ``"databricks"``); None: MLflow's current
+        tracking URI. The registry is the tracking store's.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(tuner, "results_")
+    if alias is not None and registered_model_name is None:
+        raise ValueError(f"alias={alias!r} names a version of a registered model: give registered_model_name too.")
+    mlflow = import_optional("mlflow")
+    import_optional("mlflow.pyfunc")
+    from .mlflow_model import GroupedProphetModel
+
+    previous_uri = mlflow.get_tracking_uri() if tracking_uri is not None else None
+    if tracking_uri is not None:
+        mlflow.set_tracking_uri(tracking_uri)
+    try:
+        client = mlflow.tracking.MlflowClient()
+        experiment_id = None
+        if experiment_name is not None:
+            found = client.get_experiment_by_name(experiment_name)
+            experiment_id = found.experiment_id if found else client.create_experiment(experiment_name)
+        with tempfile.TemporaryDirectory(prefix="prophet_grouped_mlflow_") as folder:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # unstorable params: said at save()
+                tuner.save(os.path.join(folder, "tuner"))
+            example = tuner.make_future_dataframe(periods=1).head(1)
+            for col in tuner.future_cols_:
+                example[col] = 0.0
+            signature = mlflow.models.infer_signature(example, GroupedProphetModel.example_output())
+            with mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
+                                  tags={"mlflow.source.name": "prophet_grouped"}), warnings.catch_warnings():
+                # The signature is given: MLflow's hints about inferring one don't apply.
+                warnings.simplefilter("ignore", UserWarning)
+                info = mlflow.pyfunc.log_model(
+                    name=name, python_model=GroupedProphetModel(), artifacts={"tuner": os.path.join(folder, "tuner")},
+                    signature=signature, registered_model_name=registered_model_name,
+                    pip_requirements=_requirements(),
+                )
+        if alias is not None:
+            client.set_registered_model_alias(registered_model_name, alias, info.registered_model_version)
+        return info
+    finally:
+        if previous_uri is not None:
+            mlflow.set_tracking_uri(previous_uri)
+
+
+def _requirements() -> list[str]:
+    """The model's pip requirements, pinned to this environment (MLflow's own inference runs the
+    model in a subprocess: seconds per model)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    pinned = []
+    for name in ("prophet_grouped", "prophet", "pandas", "numpy", "optuna", "scikit-learn"):
+        try:
+            pinned.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            pinned.append(name)
+    return pinned
+
+
+def download_tuner(model_uri: str) -> str:
+    """The local folder of the saved tuner inside an MLflow model logged by :func:`log_model`
+    (``"models:/sales_forecast@champion"``, ``"runs:/<id>/model"``...), downloaded from the
+    current tracking URI's store."""
+    mlflow = import_optional("mlflow")
+    local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri)
+    folder = os.path.join(local, "artifacts", "tuner")
+    if not os.path.isdir(folder):
+        raise ValueError(
+            f"{model_uri!r} is an MLflow model but not one logged by prophet_grouped.tracking.log_model "
+            f"(no artifacts/tuner folder in it)."
+        )
+    return folder

@@ -148,15 +148,13 @@ def test_usage_errors_exit_2_and_help_exits_0(tmp_path):
     assert run(cwd=tmp_path).returncode == 2
     assert run("tune", cwd=tmp_path).returncode == 2  # the data file is required
     assert run("tune", "x.csv", "--trials", "many", cwd=tmp_path).returncode == 2
-    for command in ("tune", "predict", "plot", "demo-data"):
-        out = run(command, "--help", cwd=tmp_path)
-        assert out.returncode == 0 and "usage: prophet-grouped" in out.stdout
-    # Every option says what it does.
     import re
 
-    for command in ("tune", "predict", "plot", "demo-data"):
-        text = run(command, "--help", cwd=tmp_path).stdout
-        options = re.findall(r"^  (--[a-z-]+)(?: [A-Z_{}a-z,-]+)?\n?\s*(.*)$", text, flags=re.M)
+    for command in ("tune", "forecast", "predict", "plot", "demo-data"):
+        out = run(command, "--help", cwd=tmp_path)
+        assert out.returncode == 0 and "usage: prophet-grouped" in out.stdout
+        # Every option says what it does.
+        options = re.findall(r"^  (--[a-z-]+)(?: [A-Z_{}a-z,-]+)?\n?\s*(.*)$", out.stdout, flags=re.M)
         assert options and all(h.strip() and not h.strip().startswith("-") for _, h in options), (command, options)
     bench = run("bench", "--help", cwd=tmp_path)
     assert bench.returncode == 0 and "--series" in bench.stdout

@@ -82,32 +82,46 @@ def test_predict_spark_dataframe_in_spark(spark, local_reference):
     )
 
 
-def test_model_dir_executors_write_models_and_predict_reads_them_there(spark, sales6, local_reference, tmp_path):
-    """With model_dir the executors write the models and the tuning rows carry only paths;
-    predict on a Spark DataFrame sends the paths, and each task reads its group's model."""
+def test_retrain_with_model_dir_on_a_spark_dataframe_matches_local(spark, sales6, retrain_reference, tmp_path):
+    """Warm start and champion from saved folders reach the executors (a broadcast); with
+    model_dir the executors write the models and the tuning rows carry only paths; predict on a
+    Spark DataFrame sends the paths, and each task reads its group's model."""
     import os
 
-    tuner = GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, model_dir=str(tmp_path),
-                                **CROSS_BACKEND).fit(spark.createDataFrame(sales6))
-    assert_same_results(tuner, local_reference)
-    assert len(os.listdir(tmp_path)) == 6
-    assert {tuner.models_.record(k)[0] for k in tuner.models_} == {"file"}
-    future = local_reference.make_future_dataframe(periods=10)
-    got = tuner.predict(spark.createDataFrame(future)).toPandas()
-    got = got.astype({"ds": "datetime64[ns]"}).sort_values(GROUPS + ["ds"]).reset_index(drop=True)
-    expected = local_reference.predict(future).sort_values(GROUPS + ["ds"]).reset_index(drop=True)
-    pd.testing.assert_frame_equal(got, expected, check_dtype=False, rtol=1e-9)
-
-
-def test_warm_start_and_champion_on_a_spark_dataframe_match_local(spark, sales6, retrain_reference, tmp_path):
-    """The priors reach the executors (a broadcast); the saved folder form of both."""
     previous, expected = retrain_reference
     previous.save(str(tmp_path / "run1"))
+    models = tmp_path / "models"
     tuner = GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, warm_start=str(tmp_path / "run1"),
-                                champion=str(tmp_path / "run1"), **{**CROSS_BACKEND, **RETRAIN})
+                                champion=str(tmp_path / "run1"), model_dir=str(models), **{**CROSS_BACKEND, **RETRAIN})
     tuner.fit(spark.createDataFrame(sales6))
     assert_same_retrain(tuner, expected)
     assert tuner.studies_ == expected.studies_
+    assert len(os.listdir(models)) == 6
+    assert {tuner.models_.record(k)[0] for k in tuner.models_} == {"file"}
+    future = expected.make_future_dataframe(periods=10)
+    got = tuner.predict(spark.createDataFrame(future)).toPandas()
+    got = got.astype({"ds": "datetime64[ns]"}).sort_values(GROUPS + ["ds"]).reset_index(drop=True)
+    want = expected.predict(future).sort_values(GROUPS + ["ds"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want, check_dtype=False, rtol=1e-9)
+
+
+def test_mlflow_model_scores_in_spark_with_spark_udf(spark, local_reference, tmp_path, monkeypatch):
+    """The tuner logged as one pyfunc model, scored by mlflow.pyfunc.spark_udf in Spark's Python
+    workers: the same point forecasts as the tuner's predict."""
+    mlflow = pytest.importorskip("mlflow")
+    from pyspark.sql import functions as F
+
+    from prophet_grouped.tracking import log_model
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    info = log_model(local_reference, registered_model_name="sales_forecast", alias="champion")
+    future = local_reference.make_future_dataframe(periods=10)
+    udf = mlflow.pyfunc.spark_udf(spark, info.model_uri, result_type="double", env_manager="local")
+    scored = spark.createDataFrame(future).withColumn("yhat", udf(F.struct(*future.columns))).toPandas()
+    got = scored.astype({"ds": "datetime64[ns]"}).sort_values(GROUPS + ["ds"]).reset_index(drop=True)
+    expected = local_reference.predict(future).sort_values(GROUPS + ["ds"]).reset_index(drop=True)
+    pd.testing.assert_series_equal(got["yhat"], expected["yhat"], check_exact=False, rtol=1e-9)
 
 
 def test_failing_group_is_a_row_not_a_failed_job(spark, sales6):

@@ -1,5 +1,6 @@
 """MLflow logging against a real local file-based tracking store."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -70,3 +71,63 @@ def test_unfitted_tuner_is_refused(store):
 
     with pytest.raises(NotFittedError):
         log_to_mlflow(GroupedProphetTuner(), tracking_uri=store)
+
+
+@pytest.fixture
+def sqlite_store(tmp_path, monkeypatch):
+    """A real sqlite-backed tracking store and registry, as the tracking URI of this test."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)  # the default artifact root (./mlruns) lands here
+    return uri
+
+
+def test_tuner_as_one_pyfunc_model_registered_under_an_alias(sqlite_store):
+    import mlflow.pyfunc
+
+    from prophet_grouped.tracking import log_model
+
+    tuner = _fit(3)
+    info = log_model(tuner, registered_model_name="sales_forecast", alias="champion", experiment_name="weekly",
+                     run_name="week 48")
+    assert info.registered_model_version == 1
+    future = tuner.make_future_dataframe(periods=14)
+    model = mlflow.pyfunc.load_model("models:/sales_forecast@champion")
+    got = model.predict(future)
+    expected = tuner.predict(future)[["yhat", "yhat_lower", "yhat_upper"]]
+    pd.testing.assert_frame_equal(got, expected)
+    # Rows in any order and any batch (as spark_udf sends them): the same point forecast per row.
+    # (Intervals are simulated over the dates asked for together, as Prophet's are: a batch with
+    # other dates of the group draws other, equally valid, intervals.)
+    shuffled = future.sample(frac=1, random_state=0)
+    np.testing.assert_allclose(model.predict(shuffled.iloc[:20])["yhat"], expected.loc[shuffled.index[:20], "yhat"],
+                               rtol=1e-12)
+
+
+def test_the_next_fit_reads_champion_and_warm_start_from_the_registry(sqlite_store):
+    from mlflow.tracking import MlflowClient
+
+    from prophet_grouped.tracking import log_model
+
+    df = make_retail_sales(n_stores=1, n_items=3, periods=330, seed=0)
+    settings = dict(group_cols=["store", "item"], horizon=30, cv_folds=1, n_jobs=1, verbose=0)
+    before = GroupedProphetTuner(n_trials=4, random_state=0, **settings).fit(df[df["ds"] < df["ds"].max() - pd.Timedelta(days=28)])
+    log_model(before, registered_model_name="sales_forecast", alias="champion")
+    uri = "models:/sales_forecast@champion"
+    weekly = GroupedProphetTuner(n_trials=5, random_state=1, warm_start=uri, champion=uri, **settings).fit(df)
+    same = GroupedProphetTuner(n_trials=5, random_state=1, warm_start=before, champion=before, **settings).fit(df)
+    columns = ["best_score", "prior_trials", "champion_score", "promoted"]
+    pd.testing.assert_frame_equal(weekly.results_[columns], same.results_[columns])
+    assert (weekly.results_["prior_trials"] == 4).all()
+    # The loop's last step: a fit that promoted groups becomes the new champion version.
+    assert weekly.results_["promoted"].any()
+    info = log_model(weekly, registered_model_name="sales_forecast", alias="champion")
+    alias = MlflowClient().get_model_version_by_alias("sales_forecast", "champion")
+    assert int(info.registered_model_version) == int(alias.version) == 2
+
+
+def test_log_model_says_what_an_alias_needs(sqlite_store):
+    from prophet_grouped.tracking import log_model
+
+    with pytest.raises(ValueError, match="alias='champion' names a version of a registered model"):
+        log_model(_fit(1), alias="champion")
