@@ -125,9 +125,10 @@ def test_address_that_does_not_answer(sales6):
 def test_ray_on_spark_master_check():
     check_ray_on_spark_master("local-cluster[2,1,1024]")
     check_ray_on_spark_master("spark://10.0.0.1:7077")
-    with pytest.raises(ValueError, match=r"Ray on Spark runs on local, local-cluster and standalone \(spark://\) "
-                                         r"masters only; this session's master is 'yarn'"):
-        check_ray_on_spark_master("yarn")
+    check_ray_on_spark_master("yarn")  # as ray.util.spark accepts it
+    with pytest.raises(ValueError, match=r"Ray on Spark runs on local, local-cluster, standalone \(spark://\) and "
+                                         r"YARN masters only; this session's master is 'k8s://https://k8s:443'"):
+        check_ray_on_spark_master("k8s://https://k8s:443")
 
 
 def test_ray_command_missing_is_said_plainly(tmp_path):

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..tuning import TuningConfig
 
 MODES = ("auto", "groups", "trials")
-_RAY_ON_SPARK_MASTERS = ("local", "local-cluster", "spark://")
+_RAY_ON_SPARK_MASTERS = ("local[", "local-cluster[", "spark://")
 
 
 def _import_ray() -> Any:
@@ -135,10 +135,11 @@ def _warn_token_auth_mismatch() -> None:
 
 
 def check_ray_on_spark_master(master: str) -> None:
-    """Raise if Ray on Spark cannot run on a Spark cluster with this master URL."""
-    if not master.startswith(_RAY_ON_SPARK_MASTERS):
+    """Raise if Ray on Spark cannot run on a Spark cluster with this master URL (the masters
+    ``ray.util.spark`` accepts: local, local[...], local-cluster[...], spark://..., yarn)."""
+    if not (master in ("local", "yarn") or master.startswith(_RAY_ON_SPARK_MASTERS)):
         raise ValueError(
-            f"Ray on Spark runs on local, local-cluster and standalone (spark://) masters only; this "
+            f"Ray on Spark runs on local, local-cluster, standalone (spark://) and YARN masters only; this "
             f"session's master is {master!r}. Start Ray separately and pass backend_options="
             f"{{'address': ...}}."
         )
