@@ -7,7 +7,9 @@ side channel (:class:`ProgressServer`, :func:`notify`) as each group finishes.
 
 from __future__ import annotations
 
+import hmac
 import json
+import secrets
 import socket
 import sys
 import threading
@@ -106,6 +108,11 @@ class Progress:
 class ProgressServer:
     """A TCP listener on the driver; each line a worker sends reports one finished group.
 
+    It listens on ``host`` only (every interface only when ``host`` is not one of this
+    machine's), and counts only lines that carry the random token of its ``address``: a
+    process that did not get the address from the driver can't move the progress bar. A
+    connection sends at most 64 KB.
+
     Parameters
     ----------
     progress : Progress
@@ -113,13 +120,21 @@ class ProgressServer:
         The address workers reach the driver at (Spark's ``spark.driver.host``).
     """
 
+    #: Bytes read from one connection at most (a worker sends one short line).
+    MAX_BYTES = 65536
+
     def __init__(self, progress: Progress, host: str) -> None:
         self.progress = progress
+        self._token = secrets.token_hex(16)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("", 0))
+        try:
+            self._sock.bind((host, 0))
+        except OSError:  # a name this machine can't bind (e.g. behind NAT): every interface
+            self._sock.bind(("", 0))
         self._sock.listen(128)
         self._sock.settimeout(0.2)
-        self.address = (host, self._sock.getsockname()[1])
+        #: (host, port, token): what a worker needs to report (:func:`notify`).
+        self.address = (host, self._sock.getsockname()[1], self._token)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="prophet_grouped-progress", daemon=True)
         self._thread.start()
@@ -136,13 +151,15 @@ class ProgressServer:
                 conn.settimeout(2.0)
                 data = b""
                 try:
-                    while chunk := conn.recv(65536):
+                    while len(data) < self.MAX_BYTES and (chunk := conn.recv(self.MAX_BYTES)):
                         data += chunk
                 except OSError:
                     pass
-            for line in data.splitlines():
+            for line in data[: self.MAX_BYTES].splitlines():
                 try:
                     message = json.loads(line)
+                    if not hmac.compare_digest(str(message["token"]), self._token):
+                        continue
                     self.progress.update(tuple(message["key"]), int(message["trials"]), "worker")
                 except (ValueError, KeyError, TypeError):
                     continue
@@ -159,13 +176,16 @@ class ProgressServer:
         self.close()
 
 
-def notify(address: tuple[str, int] | None, key: tuple[Any, ...], n_trials: int) -> None:
-    """Tell the driver at ``address`` that group ``key`` finished; never raises (progress is
-    best effort: a worker that can't reach the driver still returns its result)."""
+def notify(address: tuple[str, int, str] | None, key: tuple[Any, ...], n_trials: int) -> None:
+    """Tell the driver at ``address`` (a :class:`ProgressServer`'s) that group ``key``
+    finished; never raises (progress is best effort: a worker that can't reach the driver
+    still returns its result)."""
     if address is None:
         return
     try:
-        with socket.create_connection(tuple(address), timeout=2.0) as sock:  # type: ignore[arg-type]
-            sock.sendall((json.dumps({"key": list(key), "trials": n_trials}) + "\n").encode())
+        host, port, token = address
+        with socket.create_connection((host, port), timeout=2.0) as sock:
+            message = {"token": token, "key": list(key), "trials": n_trials}
+            sock.sendall((json.dumps(message) + "\n").encode())
     except (OSError, TypeError, ValueError):
         pass

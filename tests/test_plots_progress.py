@@ -62,3 +62,28 @@ def test_progress_lines_on_stderr_with_verbose_2_and_none_with_0(capfd):
 def test_bad_verbose():
     with pytest.raises(ValueError, match="verbose must be an integer >= 0, got -1."):
         GroupedProphetTuner(verbose=-1).fit(make_retail_sales(1, 1, 200))
+
+
+def test_progress_server_counts_only_reports_with_its_token():
+    """Workers report finished groups to the driver over TCP; a sender without the token the
+    driver handed out (another process on the network) is ignored."""
+    import io
+    import json
+    import socket
+    import time
+
+    from prophet_grouped.progress import Progress, ProgressServer, notify
+
+    progress = Progress(3, enabled=False, stream=io.StringIO())
+    with ProgressServer(progress, "127.0.0.1") as server:
+        host, port, token = server.address
+        assert len(token) == 32
+        for message in ({"key": [9], "trials": 5}, {"token": "0" * 32, "key": [8], "trials": 5}):
+            with socket.create_connection((host, port), timeout=2) as sock:  # a stranger
+                sock.sendall((json.dumps(message) + "\n").encode())
+        notify(server.address, (1, "a"), 4)
+        deadline = time.monotonic() + 5
+        while progress.done < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # time for the strangers' lines too, were they counted
+    assert progress.done == 1 and progress.trials == 4 and set(progress.sources) == {(1, "a")}

@@ -68,7 +68,7 @@ def plan_partitions(sizes: Sequence[int], n_partitions: int) -> list[int]:
 
 
 def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningConfig,
-                      progress_address: tuple[str, int] | None = None, priors: Any = None) -> pd.DataFrame:
+                      progress_address: tuple[str, int, str] | None = None, priors: Any = None) -> pd.DataFrame:
     """applyInPandas function: one group's rows in, its result row out (the shared unit of work).
     ``priors``: a Spark broadcast of group key -> prior (warm start, champion), or None."""
     from ..data import validate_history
