@@ -99,6 +99,7 @@ def settings(config: TuningConfig, group_cols: list[str]) -> dict[str, Any]:
     """What a checkpoint must agree on to be reused: every setting but the folder itself."""
     described = _describe(config)
     described.pop("checkpoint_dir", None)
+    described.pop("retry_failed", None)  # how a resume treats failed groups, not how groups are tuned
     # What a fit keeps of its models: part of the settings only when not fit()'s default, so
     # that checkpoints written before these settings existed still resume.
     if described.get("keep_models") is True:
@@ -181,9 +182,11 @@ def data_fingerprint(frame: pd.DataFrame) -> str:
     return f"{len(frame)}:{digest.hexdigest()}"
 
 
-def load_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame) -> GroupResult | None:
-    """The stored result of ``key``, None if it has none; a :data:`MISMATCH` result if the group's
-    data differs from the data it was tuned on."""
+def load_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame,
+               retry_failed: bool = True) -> GroupResult | None:
+    """The stored result of ``key``, None if it has none (or, with ``retry_failed``, if it
+    failed or fell back); a :data:`MISMATCH` result if the group's data differs from the data it
+    was tuned on."""
     path = group_path(directory, key)
     try:
         with open(path) as fh:
@@ -196,7 +199,7 @@ def load_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame) -> Gro
         # group is tuned again and its file rewritten.
         logger.warning("Checkpoint file %s of group %r can't be read (%s); tuning the group again.", path, key, exc)
         return None
-    if fields[1] in ("failed", "fallback"):
+    if fields[1] in ("failed", "fallback") and retry_failed:
         return None  # failures may be transient (a timeout, a lost worker): tried again
     if stored["data"] != data_fingerprint(frame):
         then = stored["data"].split(":")[0]
@@ -213,12 +216,12 @@ def load_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame) -> Gro
 
 
 def checkpointed(directory: str | None, key: tuple[Any, ...], frame: pd.DataFrame,
-                 tune: Callable[[], GroupResult]) -> GroupResult:
+                 tune: Callable[[], GroupResult], retry_failed: bool = True) -> GroupResult:
     """The stored result of group ``key`` if ``directory`` holds one, else ``tune()``'s result,
     written there before it is returned (no checkpoint when ``directory`` is None)."""
     if directory is None:
         return tune()
-    stored = load_group(directory, key, frame)
+    stored = load_group(directory, key, frame, retry_failed)
     if stored is not None:
         return stored
     result = tune()

@@ -112,6 +112,7 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
         nonnegative={"auto": "auto", "true": True, "false": False}[args.nonnegative],
         backend=args.backend, n_jobs=args.n_jobs, random_state=args.seed,
         trial_timeout=args.trial_timeout, checkpoint_dir=args.checkpoint_dir, model_dir=args.model_dir,
+        retry_failed=not args.keep_failed,
         warm_start=_run_tuner(args.warm_start), champion=_run_tuner(args.champion),
         min_improvement=args.min_improvement,
         fallback=args.fallback, verbose=0 if args.quiet else 1,
@@ -280,6 +281,9 @@ def _tuning_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="base seed of every group's search (default: %(default)s)")
     p.add_argument("--trial-timeout", type=float, default=None, help="seconds a trial may run")
     p.add_argument("--checkpoint-dir", default=None, help="folder to checkpoint finished groups in (resumable)")
+    p.add_argument("--keep-failed", action="store_true",
+                   help="on resume from --checkpoint-dir, keep the groups it holds as failed instead of tuning "
+                        "them again")
     p.add_argument("--warm-start", default=None, metavar="FOLDER",
                    help="a saved tuner (a previous run's --out or --save folder) whose studies each group's "
                         "new study starts from")

@@ -221,6 +221,10 @@ class GroupedProphetTuner(BaseEstimator):
         started again with the same folder, data and settings skips the finished groups and
         gives the same result as an uninterrupted fit; other settings or data are refused with
         a ValueError. On a cluster, use storage every worker can write.
+    retry_failed : bool, default=True
+        On resume from ``checkpoint_dir``, tune again the groups it holds as failed (or given
+        the default fallback): a failure may have been transient (a timeout, a lost worker).
+        False: keep their stored result (a group that fails on its data fails every time).
     model_dir : str or None, default=None
         Folder every worker can write (a local path; on a cluster shared storage such as
         ``/dbfs/...`` or a Unity Catalog volume ``/Volumes/...``). Each worker writes the
@@ -343,6 +347,7 @@ class GroupedProphetTuner(BaseEstimator):
         fallback: str | None = None,
         trial_timeout: float | None = None,
         checkpoint_dir: str | None = None,
+        retry_failed: bool = True,
         model_dir: str | None = None,
         warm_start: Any = None,
         champion: Any = None,
@@ -375,6 +380,7 @@ class GroupedProphetTuner(BaseEstimator):
         self.fallback = fallback
         self.trial_timeout = trial_timeout
         self.checkpoint_dir = checkpoint_dir
+        self.retry_failed = retry_failed
         self.model_dir = model_dir
         self.warm_start = warm_start
         self.champion = champion
@@ -410,6 +416,8 @@ class GroupedProphetTuner(BaseEstimator):
             raise ValueError(f"trial_timeout must be a number of seconds > 0 or None, got {self.trial_timeout!r}.")
         if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, os.PathLike)):
             raise TypeError(f"checkpoint_dir must be a folder path (str) or None, got {self.checkpoint_dir!r}.")
+        if not isinstance(self.retry_failed, (bool, np.bool_)):
+            raise TypeError(f"retry_failed must be True or False, got {self.retry_failed!r}.")
         if self.model_dir is not None and not isinstance(self.model_dir, (str, os.PathLike)):
             raise TypeError(f"model_dir must be a folder path (str) or None, got {self.model_dir!r}.")
         if isinstance(self.min_improvement, bool) or not isinstance(self.min_improvement, (int, float, np.number)) \
@@ -471,6 +479,7 @@ class GroupedProphetTuner(BaseEstimator):
             fallback=self.fallback,
             trial_timeout=None if self.trial_timeout is None else float(self.trial_timeout),
             checkpoint_dir=None if self.checkpoint_dir is None else os.path.abspath(os.fspath(self.checkpoint_dir)),
+            retry_failed=bool(self.retry_failed),
             nonnegative=self.nonnegative,
             model_dir=None if self.model_dir is None else os.path.abspath(os.fspath(self.model_dir)),
             warm_start=self.warm_start is not None,
@@ -719,7 +728,8 @@ class GroupedProphetTuner(BaseEstimator):
         """Split ``tasks`` into those still to tune and the results a checkpoint already holds."""
         todo, done = [], []
         for key, frame in tasks:
-            stored = checkpoint.load_group(config.checkpoint_dir, key, frame)  # type: ignore[arg-type]
+            stored = checkpoint.load_group(config.checkpoint_dir, key, frame,  # type: ignore[arg-type]
+                                           config.retry_failed)
             if stored is None:
                 todo.append((key, frame))
             elif stored.status == checkpoint.MISMATCH:

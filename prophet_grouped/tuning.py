@@ -69,6 +69,8 @@ class TuningConfig:
     champion: bool = False
     #: ... by this relative margin of their loss.
     min_improvement: float = 0.0
+    #: On resume, tune again the groups a checkpoint holds as failed (or fallen back).
+    retry_failed: bool = True
     #: Steps in one season of ``freq`` (scales mase and rmsse).
     season_length: int = 1
 
@@ -357,7 +359,8 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig,
 
     key = tuple(_plain(k) for k in key)
     frame = frame[["ds", "y", *config.drivers.columns]]
-    return checkpoint.checkpointed(config.checkpoint_dir, key, frame, lambda: _tune(key, frame, config, prior))
+    return checkpoint.checkpointed(config.checkpoint_dir, key, frame, lambda: _tune(key, frame, config, prior),
+                                   config.retry_failed)
 
 
 def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior: GroupPrior | None) -> GroupResult:

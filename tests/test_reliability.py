@@ -335,3 +335,23 @@ def test_numpy_values_from_a_callable_space_are_checkpointed(tmp_path):
         make_retail_sales(1, 1, 300))
     assert tuner.results_.loc[0, "status"] == "ok" and tuner.results_.loc[0, "error"] is None
     assert len(_group_files(ckpt)) == 1
+
+
+def test_failed_groups_are_tuned_again_on_resume_unless_kept(tmp_path):
+    df = unusable_sales()
+    settings = dict(group_cols=["store", "item"], n_trials=2, horizon=14, cv_folds=1, n_jobs=1, random_state=0,
+                    checkpoint_dir=str(tmp_path), verbose=0)
+    with pytest.warns(GroupFitWarning):
+        first = GroupedProphetTuner(**settings).fit(df)
+    failed = first.results_["status"] == "failed"
+    assert failed.sum() == 2  # all NaN, constant
+    with pytest.warns(GroupFitWarning):
+        kept = GroupedProphetTuner(retry_failed=False, **settings).fit(df)
+    with pytest.warns(GroupFitWarning):
+        retried = GroupedProphetTuner(**settings).fit(df)
+    # Read back (the very same stored seconds) against tuned again (new timings), same reasons.
+    pd.testing.assert_series_equal(kept.results_["seconds"], first.results_["seconds"])
+    assert (retried.results_.loc[failed, "seconds"] != first.results_.loc[failed, "seconds"]).all()
+    pd.testing.assert_series_equal(kept.results_["error"], retried.results_["error"])
+    with pytest.raises(TypeError, match="retry_failed must be True or False, got 'no'"):
+        GroupedProphetTuner(retry_failed="no").fit(df)

@@ -396,7 +396,7 @@ class RayBackend(Backend):
         from ..checkpoint import checkpointed
 
         return checkpointed(config.checkpoint_dir, key, frame,
-                            lambda: self._tune_trials(ray, key, frame, config, cpus))
+                            lambda: self._tune_trials(ray, key, frame, config, cpus), config.retry_failed)
 
     def _tune_trials(self, ray: Any, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, cpus: int) -> GroupResult:
         from ray import tune
