@@ -159,8 +159,9 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
                  (json.dumps({"key": list(key), "model": tuner.models_.json(key)}) + "\n" for key in tuner.models_))
 
 
-def load(cls: type[GroupedProphetTuner], path: str) -> GroupedProphetTuner:
-    """Read a tuner written by :func:`save`."""
+def load(cls: type[GroupedProphetTuner], path: str, models: bool = True) -> GroupedProphetTuner:
+    """Read a tuner written by :func:`save`; without ``models``, everything but the models
+    (what a warm start or a champion reads: parameters and studies, not 250 KB per group)."""
     from .models import ModelStore
 
     meta_path = os.path.join(path, "meta.json")
@@ -201,6 +202,8 @@ def load(cls: type[GroupedProphetTuner], path: str) -> GroupedProphetTuner:
                 tuner.studies_[tuple(item["key"])] = item["study"]
     # Each model stays Prophet JSON until it is asked for (ModelStore).
     tuner.models_ = ModelStore()
+    if not models:
+        return tuner
     with open(os.path.join(path, "models.jsonl")) as fh:
         for line in fh:
             item = json.loads(line)

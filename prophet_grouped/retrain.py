@@ -47,16 +47,18 @@ def resolve_previous(value: Any, name: str) -> GroupedProphetTuner | None:
     saved one, or an MLflow model URI of one logged by :func:`prophet_grouped.tracking.log_model`
     (``"models:/sales_forecast@champion"``: downloaded from the current tracking URI's store)."""
     from .estimator import GroupedProphetTuner
+    from .persistence import load
 
     if value is None:
         return None
+    # A saved tuner is read without its models: only parameters and studies are used here.
     if isinstance(value, str) and value.startswith(("models:/", "runs:/")):
         from .tracking import download_tuner
 
-        return GroupedProphetTuner.load(download_tuner(value))
+        return load(GroupedProphetTuner, download_tuner(value), models=False)
     if isinstance(value, (str, os.PathLike)):
         try:
-            return GroupedProphetTuner.load(os.fspath(value))
+            return load(GroupedProphetTuner, os.fspath(value), models=False)
         except FileNotFoundError as exc:
             raise ValueError(f"{name}={os.fspath(value)!r} is not a saved tuner: {exc}") from None
     if isinstance(value, GroupedProphetTuner):

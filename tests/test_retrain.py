@@ -1,5 +1,8 @@
 """The weekly loop: warm-started studies and champion-challenger promotion."""
 
+import os
+import shutil
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,9 +53,14 @@ def test_warm_start_adds_the_previous_trials_and_runs_the_previous_best_first(fi
         # Prophet's defaults first, then the previous best (unless it was the defaults).
         assert best in first_trials
     assert results.loc[(2, 4), "prior_trials"] == 0, "a new group starts cold"
-    # The same from the fitted object as from its saved folder.
+    # The same from the fitted object as from its saved folder, whose models are not read.
     again = GroupedProphetTuner(n_trials=4, random_state=1, warm_start=tuner, **SETTINGS).fit(weeks[1])
     pd.testing.assert_frame_equal(again.results_.drop(columns="seconds"), warm.results_.drop(columns="seconds"))
+    light = os.path.join(os.path.dirname(folder), "without_models")
+    shutil.copytree(folder, light)
+    os.remove(os.path.join(light, "models.jsonl"))
+    third = GroupedProphetTuner(n_trials=4, random_state=1, warm_start=light, **SETTINGS).fit(weeks[1])
+    pd.testing.assert_frame_equal(third.results_.drop(columns="seconds"), warm.results_.drop(columns="seconds"))
 
 
 def test_champion_kept_unless_beaten_with_exactly_its_parameters(first, weeks):
