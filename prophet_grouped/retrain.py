@@ -1,9 +1,10 @@
 """The weekly retraining loop: what a new fit takes from a previous one.
 
-- Warm start: a group's new study starts with the previous fit's best parameters as a trial
-  (after Prophet's defaults), and, when the group's search space is unchanged, with the
-  previous study's finished trials added as prior knowledge for the sampler (their losses were
-  measured on the previous folds: they guide the sampler, they are never chosen).
+- Warm start: a group's new study first runs Prophet's defaults and the previous study's
+  best parameter sets (scored again on the new folds); then, when the group's search space is
+  unchanged, the previous study's finished trials join the study as prior knowledge for the
+  sampler, their losses (measured on the previous folds) scaled to the new folds' level
+  (:class:`WarmStart`); they guide the sampler and are never chosen.
 - Champion-challenger: the champion's parameters are scored on the same validation folds as
   the new search; the new best replaces them only when it is better by ``min_improvement``.
 
