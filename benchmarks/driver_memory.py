@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         proc = subprocess.run(
             [sys.executable, __file__, "--child", str(groups), "--days", str(args.days), "--trials",
              str(args.trials), "--master", args.master],
-            capture_output=True, text=True,
+            capture_output=True, text=True, check=False,
         )
         if proc.returncode != 0:
             raise SystemExit(f"size {groups} failed:\n{proc.stderr[-3000:]}")

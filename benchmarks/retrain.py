@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"| {name} | {np.median(score):.4f} | {int((score <= cold + 1e-12).sum())} of {len(score)} | "
               f"{int(results['n_trials'].sum())} | {walls[name]:.1f} |")
     last = fitted[list(runs)[-1]].results_
-    kept = int((last["promoted"] == False).sum())  # noqa: E712 - None for no champion
+    kept = int((last["promoted"] == False).sum())
     print(f"\nchampion-challenger: {kept} of {len(last)} groups kept their champion's parameters "
           f"({int(last['promoted'].sum())} promoted)")
     for b in budgets:

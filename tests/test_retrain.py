@@ -69,7 +69,7 @@ def test_champion_kept_unless_beaten_with_exactly_its_parameters(first, weeks):
     results = challenger.results_.set_index(GROUPS)
     params = challenger.best_params_.set_index(GROUPS)
     champion = tuner.best_params_.set_index(GROUPS)
-    kept = results.index[results["promoted"] == False]  # noqa: E712 - None for no champion
+    kept = results.index[results["promoted"] == False]
     assert len(kept) >= 4, "most groups keep an 8-trial champion against a 1-trial challenger"
     for key in kept:
         assert results.loc[key, "best_score"] == results.loc[key, "champion_score"]
@@ -77,15 +77,15 @@ def test_champion_kept_unless_beaten_with_exactly_its_parameters(first, weeks):
         model = challenger.models_[key]
         assert model.changepoint_prior_scale == champion.loc[key, "changepoint_prior_scale"]
         assert model.history["ds"].max() == weeks[1]["ds"].max(), "refit on the new history"
-    for key in results.index[results["promoted"] == True]:  # noqa: E712
+    for key in results.index[results["promoted"] == True]:
         assert results.loc[key, "best_score"] < results.loc[key, "champion_score"] or key == (2, 4)
-    assert results.loc[(2, 4), "promoted"] == True and np.isnan(results.loc[(2, 4), "champion_score"])  # noqa: E712
+    assert results.loc[(2, 4), "promoted"] == True and np.isnan(results.loc[(2, 4), "champion_score"])
 
 
 def test_min_improvement_keeps_champions_the_challenger_beats_by_less(first, weeks):
     challenger = GroupedProphetTuner(n_trials=1, random_state=1, champion=first[0], **SETTINGS).fit(weeks[1])
     returning = challenger.results_.set_index(GROUPS).drop(index=[(2, 4)])
-    beaten = returning[returning["promoted"] == True]  # noqa: E712
+    beaten = returning[returning["promoted"] == True]
     assert len(beaten) >= 1, "no champion was beaten: the margin below proves nothing"
     assert (beaten["best_score"] < beaten["champion_score"]).all()
     margin = float((1 - beaten["best_score"] / beaten["champion_score"]).max())
