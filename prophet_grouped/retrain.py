@@ -239,9 +239,14 @@ def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | N
 
 
 def challenge(prior: GroupPrior | None, best_params: dict[str, Any], best_score: float, group: PreparedGroup,
-              config: TuningConfig, output_dir: str, errors: list[str]) -> tuple[dict[str, Any], float, float, bool]:
+              config: TuningConfig, output_dir: str, errors: list[str],
+              scored: Iterable[tuple[Mapping[str, Any], float | None]] = ()) -> tuple[dict[str, Any], float, float, bool]:
     """Champion-challenger for one group: (parameters, loss) to keep, the champion's loss on the
     same folds (NaN without a champion) and whether the new best was promoted.
+
+    ``scored``: the study's (parameters, loss) on these folds; when the champion's parameters
+    were one of its trials (a warm start runs the previous best first), that loss is the
+    champion's, and they are not fitted again.
 
     The new best replaces the champion only when its loss is below the champion's by the
     relative margin ``config.min_improvement``; a group without a champion, or whose champion
@@ -252,8 +257,9 @@ def challenge(prior: GroupPrior | None, best_params: dict[str, Any], best_score:
     champion = None if prior is None else prior.champion
     if champion is None:
         return best_params, best_score, float("nan"), True
+    known = [loss for params, loss in scored if loss is not None and dict(params) == dict(champion)]
     try:
-        champion_score = float(run_trial(dict(champion), group, config, output_dir))
+        champion_score = float(known[0]) if known else float(run_trial(dict(champion), group, config, output_dir))
     except Exception as exc:
         errors.append(f"the champion's parameters: {_one_line(exc)}")
         return best_params, best_score, float("nan"), True

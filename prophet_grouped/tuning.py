@@ -403,11 +403,11 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             result.study = retrain.study_record(own)
             result.stopped_early = bool(stopper and stopper.stopped)
             result.n_folds = len(group.folds)
-            best_params, best_score, result.default_score = select_best(
-                [(t.user_attrs.get("params", {}), t.value) for t in own], group, config, out, errors)
+            scored = [(t.user_attrs.get("params", {}), t.value) for t in own]
+            best_params, best_score, result.default_score = select_best(scored, group, config, out, errors)
             if config.champion:
                 best_params, best_score, result.champion_score, result.promoted = retrain.challenge(
-                    prior, best_params, best_score, group, config, out, errors)
+                    prior, best_params, best_score, group, config, out, errors, scored)
             result.n_uncached_fits = uncached_fits(group, config)
             finish_group(result, refit_best(group.frame, config, best_params, out, group.drivers), config)
             result.best_params = best_params

@@ -132,3 +132,21 @@ def test_local_processes_match_one_process_and_checkpoints_resume(sales6, retrai
     assert_same_retrain(resumed.fit(sales6), expected)
     with pytest.raises(ValueError, match=r"changed: \['champion'"):
         clone(tuner).set_params(warm_start=previous, champion=None).fit(sales6)
+
+
+def test_a_champion_already_scored_as_a_trial_is_not_fitted_again(first, weeks, monkeypatch):
+    """A warm start runs the previous best (the champion) among its first trials: its loss is
+    the champion's, the same as a fit of its own would give."""
+    import prophet_grouped.tuning as tuning
+
+    settings = {**SETTINGS, "n_jobs": 1}
+    reference = GroupedProphetTuner(n_trials=5, random_state=1, champion=first[0], **settings).fit(weeks[1])
+    calls = []
+    real = tuning.run_trial
+    monkeypatch.setattr(tuning, "run_trial", lambda *a, **k: calls.append(1) or real(*a, **k))
+    both = GroupedProphetTuner(n_trials=5, random_state=1, warm_start=first[0], champion=first[0],
+                               **settings).fit(weeks[1])
+    returning = both.results_["champion_score"].notna()
+    assert len(calls) == 5 * len(both.results_), "the champion was fitted again beside its trial"
+    pd.testing.assert_series_equal(both.results_.loc[returning, "champion_score"],
+                                   reference.results_.loc[returning, "champion_score"])
