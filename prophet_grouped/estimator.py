@@ -234,16 +234,18 @@ class GroupedProphetTuner(BaseEstimator):
         copies the models into the saved folder. None: models travel to the driver and are
         kept there (compactly, see ``models_``).
     warm_start : GroupedProphetTuner, str or None, default=None
-        A previous fit to start from: a fitted tuner, or the folder of a saved one (the robust
-        form: ``clone`` and ``save`` keep a path, and a tuner object given here is cloned
-        unfitted by ``clone``). Each group it tuned starts its new study with Prophet's
-        defaults, then its previous best parameters as trials; when the group's search space is
-        unchanged, the previous study's trials are added as prior knowledge for the sampler
-        (scored on the previous folds: they guide the search, they are never chosen). New
-        groups start cold. ``results_["prior_trials"]`` says how many previous trials each
-        group got.
+        A previous fit to start from: a fitted tuner, the folder of a saved one, or an MLflow
+        model URI of one logged by ``tracking.log_model`` (``"models:/name@alias"``); a path or
+        URI is the robust form (``clone`` and ``save`` keep it; ``clone`` makes a tuner object
+        given here unfitted). Each group it tuned first runs Prophet's defaults, then its
+        previous study's 3 best parameter sets, scored again on the new folds; then, when the
+        group's search space is unchanged, the previous study's trials join the study as prior
+        knowledge for the sampler, their losses scaled to the new folds' level (they guide the
+        search and are never chosen). New groups start cold. ``results_["prior_trials"]`` says
+        how many previous trials each group got.
     champion : GroupedProphetTuner, str or None, default=None
-        The models in production (a fitted tuner or the folder of a saved one). Each group's
+        The models in production (a fitted tuner, the folder of a saved one, or an MLflow model
+        URI, as for ``warm_start``). Each group's
         champion parameters are scored on the same validation folds as the new search, and the
         new best replaces them only when its loss is lower by ``min_improvement``; otherwise the
         group keeps the champion's parameters, refit on the new history.
