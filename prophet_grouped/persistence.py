@@ -90,8 +90,8 @@ def _params_from_json(stored: dict[str, Any], folder: str | None = None) -> dict
     return params
 
 
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """A frame's rows as JSON-able dicts, floats exact (pandas' to_json keeps 10 digits: a
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """A frame's rows as JSON-able dicts (plain Python values), floats exact (pandas' to_json keeps 10 digits: a
     loaded tuner's parameters would differ from its models'), missing values as None, dates as
     ISO text."""
     import math
@@ -149,8 +149,8 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
         "group_cols_": tuner.group_cols_, "engine_": tuner.engine_, "random_state_": tuner.random_state_,
         "freq_": tuner.freq_, "horizon_": tuner.horizon_, "future_cols_": tuner.future_cols_,
     })
-    _write_json(os.path.join(path, "results.json"), _records(tuner.results_))
-    _write_json(os.path.join(path, "best_params.json"), _records(tuner.best_params_))
+    _write_json(os.path.join(path, "results.json"), records(tuner.results_))
+    _write_json(os.path.join(path, "best_params.json"), records(tuner.best_params_))
     _write_json(os.path.join(path, "trials.json"), [{"key": list(k), "losses": v} for k, v in tuner.trials_.items()])
     from .retrain import studies_to_lines
 

@@ -73,27 +73,16 @@ def resolve_previous(value: Any, name: str) -> GroupedProphetTuner | None:
     )
 
 
-def _plain_params(row: Mapping[str, Any]) -> dict[str, Any]:
-    from .results import _plain
-
-    out = {}
-    for name, value in row.items():
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            continue
-        out[name] = _plain(value)
-    return out
-
-
 def previous_params(tuner: GroupedProphetTuner) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Group key -> best parameters of a fitted tuner (groups that were tuned: status "ok")."""
-    from .results import _plain
+    """Group key -> best parameters of a fitted tuner (groups that were tuned: status "ok"),
+    plain values, the parameters a group did not have left out."""
+    from .persistence import records
 
     group_cols = tuner.group_cols_
-    params = tuner.best_params_
     out = {}
-    for row in params.to_dict(orient="records"):
-        key = tuple(_plain(row.pop(c)) for c in group_cols)
-        out[key] = _plain_params(row)
+    for row in records(tuner.best_params_):
+        key = tuple(row.pop(c) for c in group_cols)
+        out[key] = {name: value for name, value in row.items() if value is not None}
     return out
 
 
