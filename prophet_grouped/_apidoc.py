@@ -16,6 +16,7 @@ PUBLIC = (
     ("prophet_grouped.backends.spark", ["SparkBackend"]),
     ("prophet_grouped.backends.ray", ["RayBackend"]),
     ("prophet_grouped.tuning", ["tune_group", "TrialTimeout"]),
+    ("prophet_grouped.keys", ["group_key"]),
 )
 METHODS = ("fit", "forecast", "predict", "make_future_dataframe", "score", "save", "load", "plot_forecast",
            "plot_tuning_history")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .keys import key_to_json
 from .results import RESULT_FIELDS, GroupResult, json_default
 
 if TYPE_CHECKING:
@@ -161,7 +162,7 @@ def open_checkpoint(directory: str, config: TuningConfig, group_cols: list[str])
 
 def group_path(directory: str, key: tuple[Any, ...]) -> str:
     """The file of group ``key`` in checkpoint ``directory``."""
-    from .models import key_name
+    from .keys import key_name
 
     return os.path.join(directory, "groups", f"{key_name(key)}.json")
 
@@ -237,7 +238,7 @@ def checkpointed(directory: str | None, key: tuple[Any, ...], frame: pd.DataFram
 def save_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame, result: GroupResult) -> None:
     """Write ``result`` as the finished result of group ``key``, atomically."""
     record = {
-        "key": list(key),
+        "key": key_to_json(key),
         "data": data_fingerprint(frame),
         "result": {name: result.stored_model_json() if name == "model_json" else getattr(result, name)
                    for name in RESULT_FIELDS},

@@ -16,6 +16,8 @@ from typing import Any
 
 import pandas as pd
 
+from .keys import key_text
+
 FORMATS = (".csv", ".parquet", ".pq")
 
 
@@ -23,12 +25,19 @@ class CommandError(Exception):
     """A problem the user can fix; printed as ``error: ...`` with exit code 1."""
 
 
-def _read_table(path: str) -> pd.DataFrame:
+def _read_table(path: str, text_cols: Sequence[str] = ()) -> pd.DataFrame:
+    """A CSV or Parquet file. In a CSV, ``text_cols`` (the group columns) are integers when
+    every value is written as one (``7``, not ``007``), else the text they are written as: store
+    "001" stays "001", not 1."""
     if not os.path.exists(path):
         raise CommandError(f"{path}: no such file. Give a CSV or Parquet file of long-format history.")
     ext = os.path.splitext(path)[1].lower()
     if ext == ".csv":
-        return pd.read_csv(path)
+        df = pd.read_csv(path, dtype={c: str for c in text_cols})
+        for col in text_cols:
+            if col in df.columns and df[col].notna().all() and df[col].str.fullmatch(r"-?(0|[1-9][0-9]{0,17})").all():
+                df[col] = df[col].astype("int64")
+        return df
     if ext in (".parquet", ".pq"):
         return pd.read_parquet(path)
     raise CommandError(f"{path}: unknown file type {ext!r}; give a file ending in one of {list(FORMATS)}.")
@@ -49,16 +58,27 @@ def _write_table(df: pd.DataFrame, path: str | None) -> None:
 
 
 def _group_key(text: str, tuner: Any) -> tuple[Any, ...]:
-    """``"1,2"`` -> the fitted group key whose values print as 1 and 2."""
+    """``"1,2"`` -> the fitted group key whose values are written 1 and 2 (dates as 2024-03-01)."""
     parts = [p.strip() for p in text.split(",")]
     for key in tuner.trials_:
-        if [str(k) for k in key] == parts:
+        if [key_text(k) for k in key] == parts:
             return key
-    known = ", ".join(",".join(str(k) for k in key) for key in list(tuner.trials_)[:5])
+    known = ", ".join(",".join(key_text(k) for k in key) for key in list(tuner.trials_)[:5])
     raise CommandError(
         f"--group {text}: no such group. Groups are given as values of {tuner.group_cols_} joined by "
         f"commas, e.g. {known}."
     )
+
+
+def _fitted_keys(frame: pd.DataFrame, tuner: Any) -> pd.DataFrame:
+    """``frame`` with its group columns' values as the fitted tuner's key values they are
+    written as (a CSV's text "1" as the integer key 1 of a tuner fitted in Python)."""
+    frame = frame.copy()
+    for i, col in enumerate(tuner.group_cols_):
+        if col in frame.columns:
+            fitted = {key_text(key[i]): key[i] for key in tuner.trials_}
+            frame[col] = [fitted.get(key_text(v), v) for v in frame[col]]
+    return frame
 
 
 def _run_tuner(folder: str | None) -> str | None:
@@ -73,9 +93,10 @@ def _run_tuner(folder: str | None) -> str | None:
 def _load(directory: str) -> Any:
     from .estimator import GroupedProphetTuner
 
-    path = os.path.join(directory, "tuner")
-    if not os.path.isdir(path):
-        raise CommandError(f"{directory}: no fitted tuner here (expected {path}); run `prophet-grouped tune ... --out {directory}` first.")
+    path = _run_tuner(directory)  # a run folder (tune --out) or a folder tuner.save() wrote
+    if not os.path.exists(os.path.join(path, "meta.json")):
+        raise CommandError(f"{directory}: no fitted tuner here (expected {os.path.join(directory, 'tuner')} or a "
+                           f"folder written by tuner.save()); run `prophet-grouped tune ... --out {directory}` first.")
     return GroupedProphetTuner.load(path)
 
 
@@ -94,15 +115,14 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     """The tuner the tuning options describe, and the history it reads."""
     from .estimator import GroupedProphetTuner
 
-    df = _read_table(args.data)
-    if args.group:
-        groups = _names(args.group)
-    else:  # one series: a group column of its own, named so as not to clash with the file's
+    groups = _names(args.group) if args.group else []
+    df = _read_table(args.data, text_cols=groups)
+    if not groups:  # one series: a group column of its own, named so as not to clash with the file's
         name = next(n for n in ("series", "_series", "__series") if n not in df.columns)
         df = df.assign(**{name: "all"})
         groups = [name]
     regressors = _names(args.regressors) if args.regressors else None
-    events = _read_table(args.holidays_file) if args.holidays_file else None
+    events = _read_table(args.holidays_file, text_cols=groups) if args.holidays_file else None
     tuner = GroupedProphetTuner(
         group_cols=groups, time_col=args.time_col, target_col=args.target_col,
         search_space=args.search_space, n_trials=args.trials,
@@ -189,7 +209,7 @@ def _names(text: str) -> list[str]:
 def _future(args: argparse.Namespace, tuner: Any) -> pd.DataFrame:
     """The dates to forecast: the --future table, or --periods steps after each history."""
     if args.future:
-        return _read_table(args.future)
+        return _fitted_keys(_read_table(args.future, text_cols=tuner.group_cols_), tuner)
     needed = tuple(tuner.future_cols_)
     if needed:
         raise CommandError(
@@ -225,12 +245,12 @@ def cmd_plot(args: argparse.Namespace) -> None:
         key = next(iter(tuner.trials_))
     else:
         raise CommandError(f"give --group: the tuner has {len(tuner.trials_)} groups, e.g. "
-                           f"{','.join(str(k) for k in next(iter(tuner.trials_)))}.")
+                           f"{','.join(key_text(k) for k in next(iter(tuner.trials_)))}.")
     if not args.out.lower().endswith((".png", ".svg", ".pdf")):
         raise CommandError(f"--out {args.out}: give a file ending in .png, .svg or .pdf.")
     if args.kind == "forecast":
         fig = tuner.plot_forecast(key, periods=args.periods,
-                                  future=_read_table(args.future) if args.future else None)
+                                  future=_future(args, tuner) if args.future else None)
     else:
         fig = tuner.plot_tuning_history(key)
     fig.savefig(args.out, dpi=100)

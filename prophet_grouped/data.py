@@ -208,9 +208,9 @@ def validate_history(
     dup = out.duplicated(group_cols + ["ds"], keep=False)
     if dup.any():
         first = out.loc[dup].iloc[0]
-        from .results import _plain
+        from .keys import group_key
 
-        key = tuple(_plain(first[c]) for c in group_cols)
+        key = group_key(tuple(first[c] for c in group_cols))
         raise ValueError(
             f"{int(dup.sum())} rows share a group and a date, e.g. group {key!r} on "
             f"{first['ds'].date()}. Each group needs one row per date: aggregate them first "
@@ -225,14 +225,14 @@ def split_groups(
     """One (key, frame of ds, y and ``extra``) task per group of a validated history, longest
     groups first.
 
-    Keys are tuples of plain Python values, so they compare equal whichever backend made them.
+    Keys are canonical (:func:`~prophet_grouped.keys.group_key`), so they compare equal
+    whichever backend made them.
     """
-    from .results import _plain
+    from .keys import group_key
 
     tasks = []
     for key, part in history.groupby(group_cols, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        tasks.append((tuple(_plain(k) for k in key), part[["ds", "y", *extra]].reset_index(drop=True)))
+        tasks.append((group_key(key), part[["ds", "y", *extra]].reset_index(drop=True)))
     # Longest first, so that the last tasks to start are short ones.
     tasks.sort(key=lambda task: -len(task[1]))
     return tasks

@@ -41,7 +41,8 @@ from .metrics import score as metric_score
 from .models import ModelStore
 from .objective import horizon_offset
 from .progress import Progress
-from .results import PUBLIC_RESULT_COLUMNS, GroupResult, _plain
+from .keys import group_key
+from .results import PUBLIC_RESULT_COLUMNS, GroupResult
 from .search_space import prophet_kwargs, resolve_search_space
 from .tuning import TuningConfig
 
@@ -842,7 +843,7 @@ class GroupedProphetTuner(BaseEstimator):
             # The last dates of the histories, from results_: no model is loaded.
             known = self.results_.dropna(subset=["history_end"])
             keys = known[self.group_cols_].itertuples(index=False, name=None)
-            ends = {tuple(_plain(v) for v in key): end for key, end in zip(keys, known["history_end"])}
+            ends = {group_key(key): end for key, end in zip(keys, known["history_end"])}
         frames = []
         for key in self.models_:
             if key in ends:  # what Prophet's make_future_dataframe does with the last date
@@ -861,7 +862,7 @@ class GroupedProphetTuner(BaseEstimator):
 
     def _group_keys(self, frame: pd.DataFrame) -> list[tuple[Any, ...]]:
         seen = frame[self.group_cols_].drop_duplicates()
-        return [tuple(_plain(v) for v in row) for row in seen.itertuples(index=False, name=None)]
+        return [group_key(row) for row in seen.itertuples(index=False, name=None)]
 
     def predict(self, X: Any) -> Any:
         """Forecast the dates in ``X`` for each of its groups.
@@ -909,7 +910,7 @@ class GroupedProphetTuner(BaseEstimator):
         jobs, positions = [], {}
         dates = future["ds"].to_numpy(dtype="datetime64[ns]")
         for key, index in future.groupby(self.group_cols_, sort=False).indices.items():
-            key = tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,)))
+            key = group_key(key)
             # A group's dates alone travel as an array (cheaper to cut and send than a frame).
             rows = future.iloc[index][["ds", *extra]] if extra else dates[index]
             jobs.append((key, self.models_.record(key), rows))
@@ -925,12 +926,12 @@ class GroupedProphetTuner(BaseEstimator):
 
     def _models_not_kept(self, keys: Sequence[tuple[Any, ...]]) -> bool:
         """Whether some of ``keys`` were tuned without error but their models were not kept."""
-        ok = {r for r in self.results_.loc[self.results_["status"] != "failed", self.group_cols_]
+        ok = {group_key(r) for r in self.results_.loc[self.results_["status"] != "failed", self.group_cols_]
               .itertuples(index=False, name=None)}
-        return any(tuple(_plain(k) for k in key) in ok for key in keys)
+        return any(group_key(key) in ok for key in keys)
 
     def _key(self, group: Any) -> tuple[Any, ...]:
-        key = tuple(_plain(v) for v in (group if isinstance(group, tuple) else (group,)))
+        key = group_key(group)
         if key not in self.trials_:
             raise ValueError(
                 f"Unknown group {group!r}: give the values of {self.group_cols_} as a tuple, e.g. "
@@ -1041,7 +1042,7 @@ class GroupedProphetTuner(BaseEstimator):
         truth = truth.reset_index(drop=True)
         losses = []
         for key, part in truth.groupby(self.group_cols_, sort=False):
-            model = self.models_[tuple(_plain(k) for k in (key if isinstance(key, tuple) else (key,)))]
+            model = self.models_[group_key(key)]
             losses.append(metric_score(metric, part["y"].to_numpy(), fc.loc[part.index, "yhat"].to_numpy(),
                                 model.history["y"].to_numpy(), season_length(self.freq_)))
         return -float(np.mean(losses))

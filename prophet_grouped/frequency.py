@@ -169,3 +169,23 @@ def season_length(freq: str) -> int:
     if kind == "daily":
         return 5 if freq.upper().startswith("B") else 7
     return {"weekly": 52, "monthly": 12, "quarterly": 4, "yearly": 1}[kind]
+
+
+def step_words(n: int, freq: str) -> str:
+    """``n`` steps of ``freq`` in words: ``"60 days"``, ``"12 months"``, ``"1 week"``; a step
+    that is not one unit (``"15min"``, ``"2W-SUN"``, business days) reads ``"n steps of <freq>"``.
+
+    >>> step_words(60, "D"), step_words(1, "MS"), step_words(24, "h"), step_words(8, "15min")
+    ('60 days', '1 month', '24 hours', '8 steps of 15min')
+    """
+    offset = pd.tseries.frequencies.to_offset(freq)
+    unit = None
+    if offset.n == 1:
+        if isinstance(offset, pd.offsets.Tick):
+            unit = {pd.Timedelta(days=1).value: "day", pd.Timedelta(hours=1).value: "hour",
+                    pd.Timedelta(minutes=1).value: "minute", pd.Timedelta(weeks=1).value: "week"}.get(offset.nanos)
+        elif not isinstance(offset, (pd.offsets.BusinessDay, pd.offsets.CustomBusinessDay)):
+            unit = {"weekly": "week", "monthly": "month", "quarterly": "quarter", "yearly": "year"}.get(_kind(freq))
+    if unit is None:
+        return f"{n} step{'' if n == 1 else 's'} of {freq}"
+    return f"{n} {unit}{'' if n == 1 else 's'}"

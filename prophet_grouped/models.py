@@ -12,11 +12,12 @@ through the driver). ``store[key]`` returns an ordinary ``prophet.Prophet``;
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
+
+from .keys import key_name
 
 if TYPE_CHECKING:
     from prophet import Prophet
@@ -24,11 +25,6 @@ if TYPE_CHECKING:
 #: A model's compact form: ("pickle", bytes), ("json", Prophet JSON text) or ("file", path of
 #: a Prophet JSON file).
 Record = tuple[str, Any]
-
-
-def key_name(key: tuple[Any, ...]) -> str:
-    """A file name stem for group ``key`` (a hash: keys may hold any character)."""
-    return hashlib.sha256(repr(tuple(key)).encode()).hexdigest()[:40]
 
 
 def model_path(model_dir: str, key: tuple[Any, ...]) -> str:

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .keys import TIMESTAMP, key_from_json, key_kinds, key_to_json
+
 if TYPE_CHECKING:
     from .estimator import GroupedProphetTuner
 
@@ -96,13 +98,13 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ISO text."""
     import math
 
-    from .results import _plain
+    from .keys import plain_value
 
     rows = []
     for row in frame.to_dict(orient="records"):
         out = {}
         for name, value in row.items():
-            value = _plain(value)
+            value = plain_value(value)
             if value is None or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
                 out[name] = None
             elif hasattr(value, "isoformat"):
@@ -148,15 +150,17 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
         "format_version": FORMAT_VERSION, "prophet_grouped_version": __version__,
         "group_cols_": tuner.group_cols_, "engine_": tuner.engine_, "random_state_": tuner.random_state_,
         "freq_": tuner.freq_, "horizon_": tuner.horizon_, "future_cols_": tuner.future_cols_,
+        # Which group columns hold dates: their keys are ISO text in the files.
+        "key_kinds": key_kinds(tuner.trials_, len(tuner.group_cols_)),
     })
     _write_json(os.path.join(path, "results.json"), records(tuner.results_))
     _write_json(os.path.join(path, "best_params.json"), records(tuner.best_params_))
-    _write_json(os.path.join(path, "trials.json"), [{"key": list(k), "losses": v} for k, v in tuner.trials_.items()])
+    _write_json(os.path.join(path, "trials.json"), [{"key": key_to_json(k), "losses": v} for k, v in tuner.trials_.items()])
     from .retrain import studies_to_lines
 
     _write_lines(os.path.join(path, "studies.jsonl"), studies_to_lines(getattr(tuner, "studies_", {})))
     _write_lines(os.path.join(path, "models.jsonl"),
-                 (json.dumps({"key": list(key), "model": tuner.models_.json(key)}) + "\n" for key in tuner.models_))
+                 (json.dumps({"key": key_to_json(key), "model": tuner.models_.json(key)}) + "\n" for key in tuner.models_))
 
 
 def load(cls: type[GroupedProphetTuner], path: str, models: bool = True) -> GroupedProphetTuner:
@@ -191,15 +195,21 @@ def load(cls: type[GroupedProphetTuner], path: str, models: bool = True) -> Grou
     with open(os.path.join(path, "best_params.json")) as fh:
         records = json.load(fh)
     tuner.best_params_ = pd.DataFrame(records) if records else pd.DataFrame(columns=tuner.group_cols_)
+    kinds = meta.get("key_kinds")  # none before date keys were canonical
+    for col, kind in zip(tuner.group_cols_, kinds or []):
+        if kind == TIMESTAMP:
+            for frame in (tuner.results_, tuner.best_params_):
+                if col in frame.columns:
+                    frame[col] = pd.to_datetime(frame[col])
     with open(os.path.join(path, "trials.json")) as fh:
-        tuner.trials_ = {tuple(item["key"]): item["losses"] for item in json.load(fh)}
+        tuner.trials_ = {key_from_json(item["key"], kinds): item["losses"] for item in json.load(fh)}
     tuner.studies_ = {}
     studies = os.path.join(path, "studies.jsonl")
     if os.path.exists(studies):  # folders saved before studies were kept have none
         with open(studies) as fh:
             for line in fh:
                 item = json.loads(line)
-                tuner.studies_[tuple(item["key"])] = item["study"]
+                tuner.studies_[key_from_json(item["key"], kinds)] = item["study"]
     # Each model stays Prophet JSON until it is asked for (ModelStore).
     tuner.models_ = ModelStore()
     if not models:
@@ -207,5 +217,5 @@ def load(cls: type[GroupedProphetTuner], path: str, models: bool = True) -> Grou
     with open(os.path.join(path, "models.jsonl")) as fh:
         for line in fh:
             item = json.loads(line)
-            tuner.models_.add(tuple(item["key"]), ("json", item["model"]))
+            tuner.models_.add(key_from_json(item["key"], kinds), ("json", item["model"]))
     return tuner

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 
 from ._imports import import_optional
+from .frequency import step_words
+from .keys import key_text
 
 if TYPE_CHECKING:
     from .estimator import GroupedProphetTuner
@@ -18,6 +20,11 @@ def _axes(ax: Any) -> tuple[Any, Any]:
         return ax.figure, ax
     fig = import_optional("matplotlib.figure").Figure(figsize=(10, 4.5))
     return fig, fig.add_subplot(1, 1, 1)
+
+
+def group_title(group_cols: list[str], key: tuple[Any, ...]) -> str:
+    """``"store 1, item 22197"``: a group as a plot title names it."""
+    return ", ".join(f"{col} {key_text(value)}" for col, value in zip(group_cols, key))
 
 
 def history_inputs(model: Any, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -47,7 +54,7 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
     extra = tuple(tuner.future_cols_)
     if future is None:
         future = model.make_future_dataframe(periods=periods, freq=tuner.freq_, include_history=False)
-        periods_text = f"{periods} steps ahead"
+        periods_text = f"{step_words(periods, tuner.freq_)} ahead"
     else:
         periods_text = f"{len(future)} dates ahead"
     frame = pd.concat([history_inputs(model, extra), future[["ds", *extra]]], ignore_index=True)
@@ -60,7 +67,7 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
                     alpha=0.2, linewidth=0, label="interval")
     ax.axvline(history["ds"].max(), color="0.5", linestyle="--", linewidth=0.8)
     status = tuner.results_.set_index(tuner.group_cols_).loc[key if len(key) > 1 else key[0], "status"]
-    ax.set_title(f"{dict(zip(tuner.group_cols_, key))}: {periods_text} ({status})")
+    ax.set_title(f"{group_title(tuner.group_cols_, key)}: {periods_text} ({status})")
     ax.set_xlabel(tuner.time_col)
     ax.set_ylabel(tuner.target_col)
     ax.legend(loc="upper left")
@@ -83,7 +90,7 @@ def plot_tuning_history(tuner: GroupedProphetTuner, key: tuple[Any, ...], ax: An
     if (~ok).any():
         floor = np.nanmin(values) if ok.any() else 0.0
         ax.plot(numbers[~ok], np.full((~ok).sum(), floor), "x", color="0.4", label="failed trial")
-    ax.set_title(f"{dict(zip(tuner.group_cols_, key))}: {len(losses)} trials")
+    ax.set_title(f"{group_title(tuner.group_cols_, key)}: {len(losses)} trials")
     ax.set_xlabel("trial")
     ax.set_ylabel(f"validation loss ({tuner.metric if isinstance(tuner.metric, str) else 'metric'})")
     ax.legend(loc="upper right")

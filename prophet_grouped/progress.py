@@ -44,6 +44,7 @@ class Progress:
         self._resumed = 0
         self._started = time.monotonic()
         self._last_draw = 0.0
+        self._drawn_done: int | None = None  # groups done when a line was last written
         self._lock = threading.Lock()
         self._tty = bool(getattr(self.stream, "isatty", lambda: False)())
 
@@ -87,6 +88,7 @@ class Progress:
         if not force and now - self._last_draw < (0.1 if self._tty else 2.0):
             return
         self._last_draw = now
+        self._drawn_done = self.done
         if self._tty:
             self.stream.write("\r" + self.line().ljust(78))
         else:
@@ -99,7 +101,7 @@ class Progress:
             if self.enabled:
                 if self._tty:
                     self.stream.write("\r" + self.line().ljust(78) + "\n")
-                else:
+                elif self._drawn_done != self.done:  # not when that line is already written
                     self.stream.write(self.line() + "\n")
                 self.stream.flush()
             self.enabled = False

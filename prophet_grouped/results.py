@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from .keys import group_key
+
 #: Result fields after the group columns, with their Spark SQL types. Every backend emits
 #: rows of exactly these columns.
 RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
@@ -125,7 +127,7 @@ class GroupResult:
         values["study"] = json.loads(values["study"]) if isinstance(values["study"], str) else values["study"]
         values["champion_score"] = float("nan") if values["champion_score"] is None else float(values["champion_score"])
         values["promoted"] = None if values["promoted"] is None else bool(values["promoted"])
-        key = tuple(_plain(row[c]) for c in group_cols)
+        key = group_key(tuple(row[c] for c in group_cols))
         return cls(key=key, **values)
 
 
@@ -137,11 +139,6 @@ def json_default(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
-
-
-def _plain(value: Any) -> Any:
-    """A numpy scalar as the Python scalar it holds, so keys compare equal across backends."""
-    return value.item() if hasattr(value, "item") and not isinstance(value, (str, bytes)) else value
 
 
 def records_frame(results: Iterable[GroupResult], group_cols: list[str]) -> pd.DataFrame:

@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .keys import group_key, key_to_json
+
 if TYPE_CHECKING:
     import optuna
 
@@ -79,11 +81,11 @@ def previous_params(tuner: GroupedProphetTuner) -> dict[tuple[Any, ...], dict[st
     from .persistence import records
 
     group_cols = tuner.group_cols_
-    out = {}
-    for row in records(tuner.best_params_):
-        key = tuple(row.pop(c) for c in group_cols)
-        out[key] = {name: value for name, value in row.items() if value is not None}
-    return out
+    frame = tuner.best_params_
+    keys = frame[group_cols].itertuples(index=False, name=None)
+    rows = records(frame.drop(columns=group_cols))
+    return {group_key(key): {name: value for name, value in row.items() if value is not None}
+            for key, row in zip(keys, rows)}
 
 
 def priors(warm_start: GroupedProphetTuner | None, champion: GroupedProphetTuner | None, group_cols: list[str],
@@ -113,7 +115,7 @@ def study_record(trials: Iterable[optuna.trial.FrozenTrial]) -> dict[str, Any]:
     and (parameters, loss) per complete trial."""
     from optuna.distributions import distribution_to_json
 
-    from .results import _plain
+    from .keys import plain_value
 
     distributions: dict[str, str] = {}
     done = []
@@ -122,7 +124,7 @@ def study_record(trials: Iterable[optuna.trial.FrozenTrial]) -> dict[str, Any]:
             continue
         for name, dist in trial.distributions.items():
             distributions.setdefault(name, distribution_to_json(dist))
-        done.append([{name: _plain(v) for name, v in trial.params.items()}, float(trial.value)])
+        done.append([{name: plain_value(v) for name, v in trial.params.items()}, float(trial.value)])
     return {"distributions": distributions, "trials": done}
 
 
@@ -260,4 +262,4 @@ def challenge(prior: GroupPrior | None, best_params: dict[str, Any], best_score:
 def studies_to_lines(studies: Mapping[tuple[Any, ...], Mapping[str, Any]]) -> Iterable[str]:
     """``studies_`` as JSON lines (what a saved folder's ``studies.jsonl`` holds)."""
     for key, study in studies.items():
-        yield json.dumps({"key": list(key), "study": study}) + "\n"
+        yield json.dumps({"key": key_to_json(key), "study": study}) + "\n"

@@ -241,10 +241,10 @@ class SearchSpace:
                     f"A callable search_space must return a dict of parameters, got "
                     f"{type(params).__name__}."
                 )
-            from .results import _plain
+            from .keys import plain_value
 
             # numpy scalars as Python ones: Prophet's JSON, results and checkpoints take them.
-            return {**self.fixed, **{name: _plain(value) for name, value in params.items()}}
+            return {**self.fixed, **{name: plain_value(value) for name, value in params.items()}}
         assert self.distributions is not None
         return {**self.fixed, **{name: _suggest(trial, name, dist) for name, dist in self.distributions.items()}}
 

@@ -23,7 +23,8 @@ from .covariates import Drivers, GroupDrivers
 from .engines import fit_prophet, preload, quiet, stan_output_dir
 from .forecast import clips
 from .objective import Fold, auto_fold_count, build_prophet, check_seasonality_mode, evaluate, make_folds
-from .results import GroupResult, _plain
+from .keys import group_key
+from .results import GroupResult
 from . import retrain
 from .retrain import GroupPrior
 from .search_space import GroupProfile
@@ -77,7 +78,7 @@ class TuningConfig:
 
 def group_seed(random_state: int, key: Sequence[Any]) -> int:
     """A sampler seed from (random_state, group key): the same on every backend and worker."""
-    text = repr((int(random_state), tuple(str(k.item() if hasattr(k, "item") else k) for k in key)))
+    text = repr((int(random_state), tuple(str(k) for k in group_key(tuple(key)))))
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 
@@ -357,7 +358,7 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig,
     """
     from . import checkpoint
 
-    key = tuple(_plain(k) for k in key)
+    key = group_key(key)
     frame = frame[["ds", "y", *config.drivers.columns]]
     return checkpoint.checkpointed(config.checkpoint_dir, key, frame, lambda: _tune(key, frame, config, prior),
                                    config.retry_failed)

@@ -56,6 +56,28 @@ def local_reference(sales6):
 
 
 @pytest.fixture(scope="session")
+def date_keyed_sales():
+    """4 groups of 300 days keyed by a date column (the store's opening day) and an item."""
+    import pandas as pd
+
+    df = make_retail_sales(n_stores=2, n_items=2, periods=300, seed=3)
+    opened = df["store"].map({1: "2020-03-01", 2: "2021-07-15"})
+    return df.assign(opened=pd.to_datetime(opened)).drop(columns="store")
+
+
+#: The date-keyed scenario's settings (the cross-backend ones, fewer trials).
+DATE_KEYED = {**CROSS_BACKEND, "group_cols": ["opened", "item"], "n_trials": 4}
+
+
+@pytest.fixture(scope="session")
+def date_keyed_reference(date_keyed_sales):
+    """The date-keyed scenario tuned on the local backend."""
+    from prophet_grouped import GroupedProphetTuner
+
+    return GroupedProphetTuner(n_jobs=1, **DATE_KEYED).fit(date_keyed_sales)
+
+
+@pytest.fixture(scope="session")
 def drivers_sales():
     """The drivers scenario: 4 groups of 300 days with price, promotion and a country per store;
     the last 28 days held out (with their known price and promotion)."""

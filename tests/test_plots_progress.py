@@ -22,6 +22,7 @@ def test_plot_forecast_renders_history_forecast_and_interval(fitted, tmp_path):
     assert len(ax.get_lines()[0].get_xdata()) == 400  # every history point
     assert len(ax.get_lines()[1].get_xdata()) == 460  # history + 60 forecast steps
     assert len(ax.collections) == 1  # the interval band
+    assert ax.get_title() == "store 1, item 2: 60 days ahead (ok)"
     fig.savefig(tmp_path / "f.png")
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -33,6 +34,7 @@ def test_plot_tuning_history_has_each_trial_and_the_running_best(fitted, tmp_pat
     points, best = ax.get_lines()[:2]
     assert list(points.get_ydata()) == [t for t in trials if t is not None]
     assert best.get_ydata()[-1] == min(t for t in trials if t is not None)
+    assert ax.get_title() == f"store 1, item 1: {len(trials)} trials"
     fig.savefig(tmp_path / "t.png")
     assert (tmp_path / "t.png").stat().st_size > 5_000
 
@@ -55,6 +57,7 @@ def test_progress_lines_on_stderr_with_verbose_2_and_none_with_0(capfd):
     err = capfd.readouterr().err
     assert "tuning 0/3 groups (0%) | 0 trials" in err
     assert "tuning 3/3 groups (100%) | 6 trials" in err
+    assert err.count("tuning 3/3 groups") == 1  # the final line once
     GroupedProphetTuner(verbose=0, **settings).fit(df)
     assert "tuning" not in capfd.readouterr().err
 

@@ -2,6 +2,7 @@
 
 import os
 
+import pandas as pd
 import pytest
 
 from prophet_grouped import GroupedProphetTuner
@@ -9,6 +10,7 @@ from prophet_grouped.backends.ray import RayBackend, check_ray_on_spark_master
 
 from .conftest import (
     CROSS_BACKEND,
+    DATE_KEYED,
     RETRAIN,
     assert_forecast_matches,
     assert_same_forecasts,
@@ -168,3 +170,10 @@ def test_drivers_on_ray_match_local(ray_local, drivers_sales, drivers_reference)
     model = trials.models_[(2, 1)]
     assert set(model.extra_regressors) == {"price", "promo"} and model.country_holidays == "DE"
     assert set(model.holidays["holiday"]) == {"store_sale", "payday"}
+
+
+def test_date_keys_give_local_results_and_forecasts(ray_local, date_keyed_sales, date_keyed_reference):
+    tuner = GroupedProphetTuner(backend="ray", **DATE_KEYED).fit(date_keyed_sales)
+    assert_same_results(tuner, date_keyed_reference)
+    assert all(type(key[0]) is pd.Timestamp for key in tuner.models_)
+    assert_forecast_matches(tuner.predict(tuner.make_future_dataframe(periods=5)), date_keyed_reference, periods=5)

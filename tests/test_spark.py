@@ -9,6 +9,7 @@ from prophet_grouped.backends.spark import plan_partitions
 
 from .conftest import (
     CROSS_BACKEND,
+    DATE_KEYED,
     RETRAIN,
     assert_forecast_matches,
     assert_same_forecasts,
@@ -308,3 +309,27 @@ def test_corrupt_checkpoint_file_is_tuned_again_by_the_executor(spark, tmp_path)
     pd.testing.assert_frame_equal(again.results_.drop(columns="seconds"), first.results_.drop(columns="seconds"))
     with open(group_path(ckpt, (1, 1))) as fh:
         assert json.load(fh)["result"]["status"] == "ok"  # rewritten whole by the executor
+
+
+def test_date_keys_give_local_results_forecasts_and_checkpoint_files(spark, date_keyed_sales, date_keyed_reference,
+                                                                    tmp_path):
+    """A date group column is a DateType column in Spark (datetime.date in its tasks) and a
+    Timestamp in pandas: the same seeds, results, forecasts and checkpoint files."""
+    import os
+
+    sdf = spark.createDataFrame(date_keyed_sales.assign(opened=date_keyed_sales["opened"].dt.date))
+    assert sdf.schema["opened"].dataType.typeName() == "date"
+    tuner = GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, **DATE_KEYED).fit(sdf)
+    assert_same_results(tuner, date_keyed_reference)
+    assert set(tuner.models_) == set(date_keyed_reference.models_)
+    future = date_keyed_reference.make_future_dataframe(periods=5)
+    got = tuner.predict(spark.createDataFrame(future.assign(opened=future["opened"].dt.date))).toPandas()
+    assert_forecast_matches(got.assign(opened=pd.to_datetime(got["opened"])), date_keyed_reference, periods=5)
+    # a checkpoint the local backend wrote is resumed by the executors: nothing tuned again
+    ckpt = tmp_path / "ckpt"
+    GroupedProphetTuner(n_jobs=1, checkpoint_dir=str(ckpt), **DATE_KEYED).fit(date_keyed_sales)
+    written = {name: os.stat(ckpt / "groups" / name).st_mtime_ns for name in os.listdir(ckpt / "groups")}
+    resumed = GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, checkpoint_dir=str(ckpt),
+                                  **DATE_KEYED).fit(sdf)
+    assert {name: os.stat(ckpt / "groups" / name).st_mtime_ns for name in os.listdir(ckpt / "groups")} == written
+    assert_same_results(resumed, date_keyed_reference)

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .._imports import import_optional
-from ..results import RESULT_SCHEMA, GroupResult, _plain, records_frame
+from ..keys import group_key
+from ..results import RESULT_SCHEMA, GroupResult, records_frame
 from .base import Backend, Priors, Task
 
 if TYPE_CHECKING:
@@ -75,7 +76,10 @@ def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningCo
     from ..progress import notify
     from ..tuning import _one_line, tune_group
 
-    key = tuple(pdf[c].iloc[0] for c in group_cols)
+    # The canonical key (a date column's datetime.date as the Timestamp pandas gives: the same
+    # seed and files as on the other backends); the output row keeps Spark's own values.
+    raw = {c: pdf[c].iloc[0] for c in group_cols}
+    key = group_key(tuple(raw.values()))
     try:
         extra = config.drivers.columns
         frame = validate_history(pdf, group_cols, "ds", "y", extra=extra,
@@ -83,10 +87,9 @@ def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningCo
     except (ValueError, TypeError) as exc:
         result = GroupResult(key=key, status="failed", error=_one_line(exc))
     else:
-        key = tuple(_plain(k) for k in key)
         result = tune_group(key, frame, config, None if priors is None else priors.value.get(key))
-    notify(progress_address, tuple(_plain(k) for k in key), result.n_trials)
-    return records_frame([result], group_cols)
+    notify(progress_address, key, result.n_trials)
+    return records_frame([result], group_cols).assign(**raw)
 
 
 def _predict_spark_group(
@@ -101,7 +104,7 @@ def _predict_spark_group(
     columns = group_cols + ["ds", "yhat", "yhat_lower", "yhat_upper"]
     if future.empty:
         return pd.DataFrame(columns=columns)
-    key = tuple(_plain(future[c].iloc[0]) for c in group_cols)
+    key = group_key(tuple(future[c].iloc[0] for c in group_cols))
     if models.empty:
         raise ValueError(f"Group {key!r} has no fitted model; predict only groups that fit tuned successfully.")
     # Pickle, not Prophet's JSON: the executors run this same environment, and loading a model
@@ -337,7 +340,7 @@ class SparkBackend(Backend):
         key_fields = [sdf.schema[c] for c in group_cols]
         # Models fitted with model_dir travel as their file's path (the executor reads the file).
         models = spark.createDataFrame(
-            [key + _record_row(tuner.models_.record(key)) for key in tuner.models_],
+            [_spark_key(key, key_fields) + _record_row(tuner.models_.record(key)) for key in tuner.models_],
             types.StructType(key_fields + [types.StructField("kind", types.StringType(), False),
                                            types.StructField("model", types.BinaryType(), False)]),
         )
@@ -350,6 +353,18 @@ class SparkBackend(Backend):
         fn = functools.partial(_predict_spark_group, group_cols=group_cols, nonnegative=tuner.nonnegative,
                                extra=extra, random_state=tuner.random_state_)
         return future.groupBy(*group_cols).cogroup(models.groupBy(*group_cols)).applyInPandas(fn, schema)
+
+
+def _spark_key(key: tuple[Any, ...], fields: Sequence[Any]) -> tuple[Any, ...]:
+    """A canonical key as values of the frame's Spark types (a Timestamp into a date column
+    as its date)."""
+    out = []
+    for value, field in zip(key, fields):
+        if isinstance(value, pd.Timestamp):
+            name = field.dataType.typeName()
+            value = value.date() if name == "date" else value.to_pydatetime() if name.startswith("timestamp") else value
+        out.append(value)
+    return tuple(out)
 
 
 def _record_row(record: tuple[str, Any]) -> tuple[str, bytes]:
