@@ -122,3 +122,18 @@ def test_model_dir_that_cannot_be_written_is_refused_before_tuning(fitted, sales
         clone(fitted).set_params(model_dir=str(blocker)).fit(sales6)
     with pytest.raises(TypeError, match="model_dir must be a folder path"):
         clone(fitted).set_params(model_dir=3).fit(sales6)
+
+
+def test_loading_and_predicting_prints_nothing(fitted, tmp_path):
+    """No "Importing plotly failed" notice from Prophet's import (plots here use matplotlib)."""
+    import subprocess
+    import sys
+
+    fitted.save(str(tmp_path / "t"))
+    code = ("from prophet_grouped import GroupedProphetTuner as T\n"
+            f"t = T.load({str(tmp_path / 't')!r})\n"
+            "print(len(t.predict(t.make_future_dataframe(periods=3))))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(3 * len(fitted.models_))
+    assert done.stderr == "", done.stderr
