@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 
 from .keys import key_to_json
-from .results import RESULT_FIELDS, GroupResult, json_default
+from .results import GroupResult, json_default
 
 if TYPE_CHECKING:
-    from .tuning import TuningConfig
+    from .config import TuningConfig
 
 logger = logging.getLogger(__name__)
 
@@ -212,8 +212,7 @@ def load_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame,
                 f"new checkpoint_dir, or delete this one to start over."
             ),
         )
-    values = stored["result"]
-    return GroupResult(key=key, **{name: values[name] for name in RESULT_FIELDS if name in values})
+    return GroupResult.from_fields(key, stored["result"])
 
 
 def checkpointed(directory: str | None, key: tuple[Any, ...], frame: pd.DataFrame,
@@ -240,8 +239,7 @@ def save_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame, result
     record = {
         "key": key_to_json(key),
         "data": data_fingerprint(frame),
-        "result": {name: result.stored_model_json() if name == "model_json" else getattr(result, name)
-                   for name in RESULT_FIELDS},
+        "result": result.fields(),
     }
     write_atomic(group_path(directory, key), json.dumps(record, default=json_default))
 

@@ -2,7 +2,7 @@
 holidays, and the cap and floor of logistic growth.
 
 :class:`Drivers` holds a fit's settings for them (built once by the estimator, shipped with the
-:class:`~prophet_grouped.tuning.TuningConfig`); :meth:`Drivers.for_group` resolves them for one
+:class:`~prophet_grouped.config.TuningConfig`); :meth:`Drivers.for_group` resolves them for one
 group inside the worker (its own events, its country, its non-constant regressors) as a
 :class:`GroupDrivers`, which :func:`~prophet_grouped.objective.build_prophet` turns into Prophet
 calls. Nothing here imports Spark or Ray.

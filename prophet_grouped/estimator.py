@@ -44,7 +44,7 @@ from .progress import Progress
 from .keys import group_key
 from .results import PUBLIC_RESULT_COLUMNS, GroupResult
 from .search_space import prophet_kwargs, resolve_search_space
-from .tuning import TuningConfig
+from .config import TuningConfig
 
 
 def is_spark_dataframe(obj: object) -> bool:

@@ -15,11 +15,10 @@ import pandas as pd
 
 from .covariates import regressor_param_names
 from .data import MIN_TRAIN_POINTS
-from .engines import fit_prophet
-from .fastfit import FoldCache
+from .engines import fit_prophet, fold_cache
 from .forecast import clip_forecast, clip_to_capacity
 from .metrics import score
-from .search_space import DEFAULT_FOURIER_ORDERS, SEASONALITY_PERIODS, _SEASONAL_RE
+from .search_space import _SEASONAL_RE, DEFAULT_FOURIER_ORDERS, SEASONALITY_PERIODS
 
 if TYPE_CHECKING:
     from prophet import Prophet
@@ -33,7 +32,7 @@ class Fold:
     """One validation split: fit on ``train``, score the forecast of ``valid``.
 
     ``cache`` keeps the fold's Prophet features between trials (batch engine; see
-    :mod:`prophet_grouped.fastfit`).
+    :mod:`prophet_grouped.engines.batch`).
     """
 
     cutoff: pd.Timestamp
@@ -156,13 +155,13 @@ def auto_fold_count(ds: pd.Series, horizon: int, freq: str, wanted: int = AUTO_F
 
 def make_folds(
     frame: pd.DataFrame, horizon: int, freq: str, cv_folds: int, cutoffs: Sequence[pd.Timestamp] | None,
-    max_orders: Mapping[str, int] | None = None,
+    max_orders: Mapping[str, int] | None = None, engine: str | None = None,
 ) -> list[Fold]:
     """Split one group's history (columns ds, y and its regressors, cap, floor; sorted) into
     validation folds.
 
-    ``max_orders`` (seasonality name -> highest Fourier order trials may use) sizes each
-    fold's feature cache.
+    Each fold gets ``engine``'s feature cache (none for Stan or without an engine), sized by
+    ``max_orders`` (seasonality name -> highest Fourier order trials may use).
     """
     step = horizon_offset(freq, horizon)
     ds = frame["ds"]
@@ -175,7 +174,8 @@ def make_folds(
                 f"too short for cutoff {cutoff.date()}: {len(train)} training points (at least "
                 f"{MIN_TRAIN_POINTS} needed) and {len(valid)} validation points"
             )
-        folds.append(Fold(cutoff, train, valid, FoldCache(train, valid, dict(max_orders or {}))))
+        cache = None if engine is None else fold_cache(engine, train, valid, max_orders)
+        folds.append(Fold(cutoff, train, valid, cache))
     return folds
 
 
@@ -215,8 +215,8 @@ def evaluate(
     losses = []
     for fold in folds:
         check_seasonality_mode(params, prophet_params, fold.train["y"].to_numpy())
-        if engine == "batch" and fold.cache is not None:
-            # The same MAP solve on features built once per fold (prophet_grouped.fastfit).
+        if fold.cache is not None:
+            # The engine's own solve on features built once per fold (e.g. engines.batch.FoldCache).
             yhat = fold.cache.forecast(make())
             if yhat is not None:
                 losses.append(fold_loss(fold, yhat, metric, clip, season_length))

@@ -97,11 +97,36 @@ class GroupResult:
             return model_to_json(load_record(self.model_record))
         return self.model_json
 
+    def fields(self) -> dict[str, Any]:
+        """Every :data:`RESULT_FIELDS` value, the model as Prophet JSON text: the one form a
+        result is stored in (a checkpoint file holds it as JSON; :meth:`to_record` flattens it
+        into a row)."""
+        return {name: self.stored_model_json() if name == "model_json" else getattr(self, name)
+                for name in RESULT_FIELDS}
+
+    @classmethod
+    def from_fields(cls, key: tuple[Any, ...], values: Mapping[str, Any]) -> GroupResult:
+        """Inverse of :meth:`fields` (dicts and lists may still be JSON text, as rows hold them);
+        fields missing from results stored by earlier versions take their defaults."""
+        defaults = {"default_score": float("nan"), "n_folds": 0, "dropped_regressors": None, "n_uncached_fits": 0,
+                    "forecast": None, "model_file": None, "history_end": None, "prior_trials": 0, "study": None,
+                    "champion_score": float("nan"), "promoted": None}
+        values = {name: values.get(name, defaults.get(name)) for name in RESULT_FIELDS}
+        for name, empty in (("best_params", {}), ("trials", []), ("study", None)):
+            value = values[name]
+            values[name] = json.loads(value) if isinstance(value, str) and value else (empty if not value else value)
+        for name in ("n_trials", "n_failed_trials", "n_folds", "n_uncached_fits", "prior_trials"):
+            values[name] = int(values[name] or 0)
+        for name in ("default_score", "champion_score"):
+            values[name] = float("nan") if values[name] is None else float(values[name])
+        values["stopped_early"] = bool(values["stopped_early"])
+        values["promoted"] = None if values["promoted"] is None else bool(values["promoted"])
+        return cls(key=group_key(tuple(key)), **values)
+
     def to_record(self, group_cols: list[str]) -> dict[str, Any]:
         """A flat row: group columns then :data:`RESULT_FIELDS`, dicts and lists as JSON."""
         row: dict[str, Any] = dict(zip(group_cols, self.key))
-        for name in RESULT_FIELDS:
-            value = self.stored_model_json() if name == "model_json" else getattr(self, name)
+        for name, value in self.fields().items():
             if name in ("best_params", "trials") or (name == "study" and value is not None):
                 value = json.dumps(value, default=json_default)
             row[name] = value
@@ -110,25 +135,14 @@ class GroupResult:
     @classmethod
     def from_record(cls, row: Mapping[str, Any], group_cols: list[str]) -> GroupResult:
         """Inverse of :meth:`to_record`."""
-        # rows written before these fields
-        defaults = {"default_score": float("nan"), "n_folds": 0, "dropped_regressors": None, "n_uncached_fits": 0,
-                    "forecast": None, "model_file": None, "history_end": None, "prior_trials": 0, "study": None,
-                    "champion_score": float("nan"), "promoted": None}
-        values = {name: row.get(name, defaults.get(name)) for name in RESULT_FIELDS}
-        values["best_params"] = json.loads(values["best_params"] or "{}")
-        values["trials"] = json.loads(values["trials"] or "[]")
-        values["n_trials"] = int(values["n_trials"])
-        values["n_failed_trials"] = int(values["n_failed_trials"])
-        values["n_folds"] = int(values["n_folds"] or 0)
-        values["n_uncached_fits"] = int(values["n_uncached_fits"] or 0)
-        values["default_score"] = float("nan") if values["default_score"] is None else float(values["default_score"])
-        values["stopped_early"] = bool(values["stopped_early"])
-        values["prior_trials"] = int(values["prior_trials"] or 0)
-        values["study"] = json.loads(values["study"]) if isinstance(values["study"], str) else values["study"]
-        values["champion_score"] = float("nan") if values["champion_score"] is None else float(values["champion_score"])
-        values["promoted"] = None if values["promoted"] is None else bool(values["promoted"])
-        key = group_key(tuple(row[c] for c in group_cols))
-        return cls(key=key, **values)
+        return cls.from_fields(tuple(row[c] for c in group_cols), row)
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception as a result's ``error``: its class and message on one line, at most 500
+    characters (``"ValueError: y is missing (NaN) on all 200 rows"``)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:500]
 
 
 def json_default(value: Any) -> Any:

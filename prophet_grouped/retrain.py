@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     import optuna
 
     from .estimator import GroupedProphetTuner
-    from .tuning import PreparedGroup, TuningConfig
+    from .config import TuningConfig
+    from .tuning import PreparedGroup
 
 
 @dataclass(frozen=True)
@@ -243,7 +244,8 @@ def challenge(prior: GroupPrior | None, best_params: dict[str, Any], best_score:
     relative margin ``config.min_improvement``; a group without a champion, or whose champion
     can no longer be fitted, is promoted.
     """
-    from .tuning import _one_line, run_trial
+    from .results import error_text
+    from .tuning import run_trial
 
     champion = None if prior is None else prior.champion
     if champion is None:
@@ -252,7 +254,7 @@ def challenge(prior: GroupPrior | None, best_params: dict[str, Any], best_score:
     try:
         champion_score = float(known[0]) if known else float(run_trial(dict(champion), group, config, output_dir))
     except Exception as exc:
-        errors.append(f"the champion's parameters: {_one_line(exc)}")
+        errors.append(f"the champion's parameters: {error_text(exc)}")
         return best_params, best_score, float("nan"), True
     if not math.isfinite(champion_score) or best_score < champion_score * (1.0 - config.min_improvement):
         return best_params, best_score, champion_score, True

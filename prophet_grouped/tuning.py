@@ -1,7 +1,7 @@
 """Tune one group: the single unit of work that every backend runs.
 
 :func:`tune_group` takes plain data (a group key and its ds/y frame) and a frozen
-:class:`TuningConfig`, and returns a :class:`~prophet_grouped.results.GroupResult`. It never
+:class:`~prophet_grouped.config.TuningConfig`, and returns a :class:`~prophet_grouped.results.GroupResult`. It never
 raises for a problem with the group's data or fits: those become a ``"failed"`` result.
 """
 
@@ -19,13 +19,21 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .covariates import Drivers, GroupDrivers
+from . import retrain
+from .config import TuningConfig
+from .covariates import GroupDrivers
 from .engines import fit_prophet, preload, quiet, stan_output_dir
 from .forecast import clips
-from .objective import Fold, auto_fold_count, build_prophet, check_seasonality_mode, evaluate, make_folds
 from .keys import group_key
-from .results import GroupResult
-from . import retrain
+from .objective import (
+    Fold,
+    auto_fold_count,
+    build_prophet,
+    check_seasonality_mode,
+    evaluate,
+    make_folds,
+)
+from .results import GroupResult, error_text
 from .retrain import GroupPrior
 from .search_space import GroupProfile
 
@@ -33,47 +41,7 @@ if TYPE_CHECKING:
     import optuna
     from prophet import Prophet
 
-    from .metrics import Metric
     from .search_space import SearchSpace
-
-
-@dataclass(frozen=True)
-class TuningConfig:
-    """Everything a worker needs to tune a group; built once per fit by the estimator."""
-
-    search_space: SearchSpace
-    metric: Metric
-    n_trials: int
-    early_stopping_rounds: int | None
-    horizon: int
-    cv_folds: int | None
-    cutoffs: tuple[pd.Timestamp, ...] | None
-    freq: str
-    #: Fixed Prophet arguments, regressors, events, country holidays, cap and floor.
-    drivers: Drivers
-    engine: str
-    random_state: int
-    fallback: str | None = None
-    trial_timeout: float | None = None
-    checkpoint_dir: str | None = None
-    #: "auto", True or False: clip forecasts (and the forecasts trials are scored on) at 0.
-    nonnegative: Any = "auto"
-    #: Keep each group's final model (as Prophet JSON) in its result.
-    keep_models: bool = True
-    #: Forecast this many steps of ``freq`` after each group's history, in the worker.
-    forecast_periods: int | None = None
-    #: Folder where workers write each kept model (Prophet JSON), instead of sending it.
-    model_dir: str | None = None
-    #: Warm start: groups get the previous fit's study (see :mod:`prophet_grouped.retrain`).
-    warm_start: bool = False
-    #: Champion-challenger: groups' new best must beat the champion's parameters ...
-    champion: bool = False
-    #: ... by this relative margin of their loss.
-    min_improvement: float = 0.0
-    #: On resume, tune again the groups a checkpoint holds as failed (or fallen back).
-    retry_failed: bool = True
-    #: Steps in one season of ``freq`` (scales mase and rmsse).
-    season_length: int = 1
 
 
 def group_seed(random_state: int, key: Sequence[Any]) -> int:
@@ -112,11 +80,6 @@ class EarlyStopping:
         if since_best >= self.patience:
             self.stopped = True
             study.stop()
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}"[:500]
 
 
 class TrialTimeout(TimeoutError):
@@ -160,7 +123,7 @@ def deadline(seconds: float | None) -> Iterator[float | None]:
         # The timer can fire where a library catches everything and fails later in another way
         # (Prophet's Stan backend loader): past the deadline, the timeout is the cause.
         if time.monotonic() - start > seconds:
-            raise TrialTimeout(f"{message} (then: {_one_line(exc)})") from exc
+            raise TrialTimeout(f"{message} (then: {error_text(exc)})") from exc
         raise
     finally:
         if use_alarm:
@@ -214,7 +177,7 @@ def prepare_group(frame: pd.DataFrame, config: TuningConfig, key: Sequence[Any] 
     if n_folds is None and config.cutoffs is None:
         n_folds = auto_fold_count(frame["ds"], config.horizon, config.freq)
     folds = make_folds(frame, config.horizon, config.freq, n_folds or 1, config.cutoffs,
-                       space.max_fourier_orders())
+                       space.max_fourier_orders(), config.engine)
     return PreparedGroup(frame, folds, space, clips(config.nonnegative, y), drivers)
 
 
@@ -234,10 +197,8 @@ def trial_failures(errors: Sequence[str], n_trials: int) -> str | None:
 
 
 def uncached_fits(group: PreparedGroup, config: TuningConfig) -> int:
-    """Fold fits of the group's trials so far that the batch engine could not serve from cached
+    """Fold fits of the group's trials so far that the engine could not serve from its cached
     features (0 on the Stan engine, which has no cache)."""
-    if config.engine != "batch":
-        return 0
     return sum(fold.cache.misses for fold in group.folds if fold.cache is not None)
 
 
@@ -266,7 +227,7 @@ def select_best(
             default_score = run_trial(group.space.default_params(), group, config, output_dir)
         except Exception as exc:
             default_score = float("nan")
-            errors = [*errors, f"Prophet's default configuration: {_one_line(exc)}"]
+            errors = [*errors, f"Prophet's default configuration: {error_text(exc)}"]
         if default_score < best_score:
             best_params, best_score = group.space.default_params(), default_score
     if not np.isfinite(best_score):
@@ -325,7 +286,7 @@ def fail_group(result: GroupResult, error: str, frame: pd.DataFrame, config: Tun
         usable, drivers = usable_rows(frame, config, result.key)
         finish_group(result, refit_best(usable, config, {}, output_dir, drivers), config)
     except Exception as fallback_exc:
-        result.error = f"{result.error}; the default fallback failed too: {_one_line(fallback_exc)}"
+        result.error = f"{result.error}; the default fallback failed too: {error_text(fallback_exc)}"
     else:
         result.status = "fallback"
 
@@ -384,7 +345,7 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
                     trial.set_user_attr("params", params)
                     return run_trial(params, group, config, out)
                 except Exception as exc:
-                    errors.append(_one_line(exc))
+                    errors.append(error_text(exc))
                     raise
 
             sampler = optuna.samplers.TPESampler(seed=group_seed(config.random_state, key))
@@ -416,7 +377,7 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             result.status = "ok"
             result.error = trial_failures(errors, result.n_trials)
         except Exception as exc:
-            fail_group(result, _one_line(exc), frame, config, out)
+            fail_group(result, error_text(exc), frame, config, out)
         finally:
             limits.restore_original_limits()
     result.seconds = time.perf_counter() - start

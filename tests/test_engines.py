@@ -1,8 +1,10 @@
 """The batch engine's claims, checked against stock Stan before relying on them."""
 
+import os
+
 import numpy as np
-import pandas as pd
 import optuna
+import pandas as pd
 import pytest
 
 from prophet_grouped import make_retail_sales
@@ -65,9 +67,9 @@ def test_batch_engine_matches_or_beats_stan(frame, params):
 @pytest.mark.parametrize("hints", [True, False], ids=["orders-known", "orders-learned"])
 @pytest.mark.parametrize("space", ["paper", "prophet-docs"])
 def test_cached_features_give_the_same_losses_as_fitting_prophet(space, hints):
-    """The batch engine's trials reuse each fold's features (prophet_grouped.fastfit); their
+    """The batch engine's trials reuse each fold's features (prophet_grouped.engines.batch); their
     losses must be those of the ordinary fit + predict, for every sampled parameter set."""
-    from prophet_grouped.fastfit import _UNSUPPORTED
+    from prophet_grouped.engines.batch import _UNSUPPORTED
     from prophet_grouped.objective import Fold, evaluate, make_folds
 
     df = make_retail_sales(n_stores=1, n_items=2, periods=800, seed=5)
@@ -76,7 +78,7 @@ def test_cached_features_give_the_same_losses_as_fitting_prophet(space, hints):
     with stan_output_dir() as out:
         for item, part in df.groupby("item"):
             folds = make_folds(part[["ds", "y"]].reset_index(drop=True), 60, "D", 2, None,
-                               sampler.max_fourier_orders() if hints else None)
+                               sampler.max_fourier_orders() if hints else None, engine="batch")
             plain = [Fold(f.cutoff, f.train, f.valid) for f in folds]  # no cache: the ordinary path
             study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=item))
             for _ in range(8):
@@ -113,7 +115,7 @@ def test_cached_features_cover_regressors_and_events_tables():
     table with its own prior scales are columns of the cached design matrix: the losses must be
     those of the ordinary fit + predict, and the cache must have been used."""
     from prophet_grouped.covariates import GroupDrivers
-    from prophet_grouped.fastfit import _UNSUPPORTED
+    from prophet_grouped.engines.batch import _UNSUPPORTED
     from prophet_grouped.objective import Fold, evaluate, make_folds
 
     df = make_retail_sales(n_stores=1, n_items=2, periods=800, seed=3, covariates=True)
@@ -130,7 +132,8 @@ def test_cached_features_cover_regressors_and_events_tables():
     used_cache = 0
     with stan_output_dir() as out:
         for item, part in df.groupby("item"):
-            folds = make_folds(part[["ds", "y", "price", "promo"]].reset_index(drop=True), 60, "D", 2, None)
+            folds = make_folds(part[["ds", "y", "price", "promo"]].reset_index(drop=True), 60, "D", 2, None,
+                               engine="batch")
             plain = [Fold(f.cutoff, f.train, f.valid) for f in folds]
             study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=item))
             for _ in range(6):
@@ -140,3 +143,40 @@ def test_cached_features_cover_regressors_and_events_tables():
                 assert cached == pytest.approx(ordinary, rel=1e-9)
             used_cache += sum(entry is not _UNSUPPORTED for f in folds for entry in f.cache._entries.values())
     assert used_cache == 4  # 2 items x 2 folds, one feature configuration each
+
+
+def test_installed_prophet_batch_passes_the_start_up_check():
+    from prophet_grouped.engines import resolve_engine
+    from prophet_grouped.engines.batch import check_prophet_batch
+
+    assert check_prophet_batch() is None
+    assert resolve_engine("auto") == resolve_engine("batch") == "batch"
+
+
+def test_a_prophet_batch_without_the_functions_the_engine_calls_falls_back_to_stan(tmp_path):
+    """Another prophet-batch (here one without its private solvers) first on the path: the
+    tuner warns once and fits with Stan."""
+    import subprocess
+    import sys
+
+    fake = tmp_path / "prophet_batch"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("def fit_many(*args, **kwargs):\n    raise RuntimeError('not this one')\n")
+    (fake / "batch.py").write_text("def design_matrix(inputs):\n    return None\n")
+    code = (
+        "import warnings\n"
+        "from prophet_grouped import GroupedProphetTuner, make_retail_sales\n"
+        "df = make_retail_sales(n_stores=1, n_items=1, periods=200, seed=0)\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    t = GroupedProphetTuner(group_cols=['store', 'item'], n_trials=2, cv_folds=1, horizon=14, n_jobs=1).fit(df)\n"
+        "print(t.engine_, t.results_['status'].tolist())\n"
+        "print([str(w.message) for w in caught if 'prophet-batch' in str(w.message)])\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.splitlines()[-2:]
+    assert first == "stan ['ok']"
+    assert "the installed prophet-batch does not work as this version of prophet_grouped expects" in second
+    assert "_solve_additive" in second and "fitting with Stan instead" in second

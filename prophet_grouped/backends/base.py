@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from ..progress import Progress
     from ..results import GroupResult
-    from ..tuning import TuningConfig
+    from ..config import TuningConfig
 
 #: One unit of work: a group key and its history (columns ds, y).
 Task = tuple[tuple[Any, ...], "pd.DataFrame"]

@@ -11,7 +11,7 @@ from .base import Backend, Priors, Task
 if TYPE_CHECKING:
     from ..progress import Progress
     from ..results import GroupResult
-    from ..tuning import TuningConfig
+    from ..config import TuningConfig
 
 logger = logging.getLogger(__name__)
 

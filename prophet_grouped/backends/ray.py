@@ -31,7 +31,7 @@ from .base import Backend, Priors, Task
 
 if TYPE_CHECKING:
     from ..progress import Progress
-    from ..tuning import TuningConfig
+    from ..config import TuningConfig
 
 MODES = ("auto", "groups", "trials")
 _RAY_ON_SPARK_MASTERS = ("local[", "local-cluster[", "spark://")
@@ -73,7 +73,8 @@ def _refit(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, best
     """Ray task (trials mode): refit a group's best parameters, or handle its failure, with the
     shared code; the result has no trial fields yet."""
     from ..engines import quiet, stan_output_dir
-    from ..tuning import _one_line, fail_group, finish_group, refit_best, usable_rows
+    from ..results import error_text
+    from ..tuning import fail_group, finish_group, refit_best, usable_rows
 
     result = GroupResult(key=key, status="failed")
     with quiet(), stan_output_dir() as out:
@@ -86,7 +87,7 @@ def _refit(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, best
             finish_group(result, refit_best(usable, config, best, out, drivers), config)
             result.status = "ok"
         except Exception as exc:
-            fail_group(result, _one_line(exc), frame, config, out)
+            fail_group(result, error_text(exc), frame, config, out)
     return result
 
 
@@ -404,7 +405,8 @@ class RayBackend(Backend):
         from ray.tune.search.optuna import OptunaSearch
 
         from ..engines import quiet, stan_output_dir
-        from ..tuning import _one_line, group_seed, prepare_group, select_best, trial_failures
+        from ..results import error_text
+        from ..tuning import group_seed, prepare_group, select_best, trial_failures
 
         started = time.perf_counter()
         storage = tempfile.mkdtemp(prefix="prophet_grouped_tune_")
@@ -442,13 +444,13 @@ class RayBackend(Backend):
             n_failed = sum(1 for r in grid if r.error is not None)
             n_uncached = sum(int(r.metrics.get("uncached_fits") or 0) for r in grid if r.error is None)
             stopped = bool(stopper is not None and stopper.stop_all())
-            errors = [_one_line(r.error) for r in grid if r.error is not None]
+            errors = [error_text(r.error) for r in grid if r.error is not None]
             with quiet(), stan_output_dir() as out:
                 best_params, best_score, default_score = select_best(
                     [(r.config["_prophet_params"], loss) for r, loss in zip(grid, trials)], group, config, out,
                     errors)
         except Exception as exc:
-            error = _one_line(exc)
+            error = error_text(exc)
         finally:
             shutil.rmtree(storage, ignore_errors=True)
         refit = ray.remote(num_cpus=1, max_retries=self.max_retries)(_refit)

@@ -27,7 +27,7 @@ from .base import Backend, Priors, Task
 if TYPE_CHECKING:
     from ..estimator import GroupedProphetTuner
     from ..progress import Progress
-    from ..tuning import TuningConfig
+    from ..config import TuningConfig
 
 _PART = "_pg_partition"
 # Session settings switched for the backend's own queries and restored afterwards: Arrow to
@@ -74,7 +74,8 @@ def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningCo
     ``priors``: a Spark broadcast of group key -> prior (warm start, champion), or None."""
     from ..data import validate_history
     from ..progress import notify
-    from ..tuning import _one_line, tune_group
+    from ..results import error_text
+    from ..tuning import tune_group
 
     # The canonical key (a date column's datetime.date as the Timestamp pandas gives: the same
     # seed and files as on the other backends); the output row keeps Spark's own values.
@@ -85,7 +86,7 @@ def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningCo
         frame = validate_history(pdf, group_cols, "ds", "y", extra=extra,
                                  numeric=config.drivers.future_columns)[["ds", "y", *extra]]
     except (ValueError, TypeError) as exc:
-        result = GroupResult(key=key, status="failed", error=_one_line(exc))
+        result = GroupResult(key=key, status="failed", error=error_text(exc))
     else:
         result = tune_group(key, frame, config, None if priors is None else priors.value.get(key))
     notify(progress_address, key, result.n_trials)

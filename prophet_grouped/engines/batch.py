@@ -1,4 +1,12 @@
-"""Trials without rebuilding Prophet's features: the batch engine's MAP solve on cached inputs.
+"""The batch engine: prophet-batch's direct MAP solve, and trials on cached features.
+
+:class:`BatchEngine` fits a model with prophet-batch's ``fit_many`` (the same MAP optimum as
+Stan, solved directly; models it does not support are fitted by Stan inside it).
+:func:`check_prophet_batch` runs once per process before the engine is used: the private
+prophet-batch functions this module calls must be there and solve a small problem as expected,
+otherwise the tuner falls back to Stan with a warning.
+
+Trials without rebuilding Prophet's features:
 
 Within one group's study, trials change prior scales, seasonality modes and the
 changepoint prior scale; the Fourier and holiday features of a fold's training and
@@ -18,10 +26,14 @@ the ordinary path.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from ._base import Engine, quiet
 
 if TYPE_CHECKING:
     from prophet import Prophet
@@ -81,7 +93,7 @@ class _View:
 def feature_key(model: Prophet) -> tuple[tuple[Any, ...], dict[str, int]] | None:
     """What a model's features and trend inputs depend on besides the data and the Fourier
     orders, and those orders; None when the model is outside what the cache covers."""
-    from .covariates import frame_digest
+    from ..covariates import frame_digest
 
     if model.growth not in ("linear", "flat") or model.mcmc_samples or model.logistic_floor:
         return None
@@ -213,7 +225,11 @@ class FoldCache:
         return yhat
 
     def _forecast(self, model: Prophet) -> np.ndarray | None:
-        from prophet_batch.batch import _solve_additive, _solve_multiplicative, design_matrix
+        from prophet_batch.batch import (
+            _solve_additive,
+            _solve_multiplicative,
+            design_matrix,
+        )
 
         described = feature_key(model)
         if described is None:
@@ -246,3 +262,86 @@ class FoldCache:
         multiplicative = seasonal @ s_m
         additive = seasonal @ (1.0 - s_m) * entry.y_scale
         return trend * (1.0 + multiplicative) + additive
+
+
+class BatchEngine(Engine):
+    """prophet-batch: the MAP optimum solved directly (no Stan process), and each fold's
+    features built once for all of a group's trials (:class:`FoldCache`)."""
+
+    name = "batch"
+
+    def fit(self, make_model: Callable[[], Prophet], df: pd.DataFrame, output_dir: str,
+            timeout: float | None = None, fast_data: bool | None = None) -> Prophet:
+        from prophet_batch import fit_many
+
+        fit_kwargs = self.stan_kwargs(output_dir, timeout)
+        return fit_many(
+            df.assign(_series=0), id_col="_series", make_model=lambda _: make_model(), fit_kwargs=fit_kwargs,
+            on_error="raise",
+            # One series: an explicit batch size skips prophet-batch's memory estimate, which
+            # builds the feature matrices once more (about a quarter of a trial's time).
+            batch_size=1,
+        )[0]
+
+    def fold_cache(self, train: pd.DataFrame, valid: pd.DataFrame,
+                   max_orders: Mapping[str, int] | None = None) -> FoldCache:
+        return FoldCache(train, valid, dict(max_orders or {}))
+
+    def preload(self) -> None:
+        super().preload()
+        with quiet():
+            import prophet_batch  # noqa: F401
+
+
+#: What this module calls in prophet-batch: public ``fit_many`` and three private functions of
+#: ``prophet_batch.batch`` (pinned below its next minor version in pyproject.toml).
+BATCH_FUNCTIONS = ("fit_many", "batch._solve_additive", "batch._solve_multiplicative", "batch.design_matrix")
+
+
+@lru_cache(maxsize=1)
+def check_prophet_batch() -> str | None:
+    """None when prophet-batch has the functions this engine calls and they behave (a trial of
+    a 120-day series through :class:`FoldCache`, additive and multiplicative, gives the
+    forecast of an ordinary fit with the same engine to 1e-6); else the reason, in words."""
+    import importlib
+
+    try:
+        with quiet():
+            module = importlib.import_module("prophet_batch")
+            for name in BATCH_FUNCTIONS:
+                target: Any = module
+                for part in name.split("."):
+                    target = getattr(target, part) if hasattr(target, part) else importlib.import_module(
+                        f"{target.__name__}.{part}")
+                if not callable(target):
+                    return f"prophet_batch.{name} is not a function"
+            return _check_solves()
+    except Exception as exc:  # noqa: BLE001  (any failure means: fall back to Stan)
+        return f"{type(exc).__name__}: {exc}"
+
+
+def _check_solves() -> str | None:
+    from ..objective import build_prophet
+
+    ds = pd.date_range("2021-01-04", periods=120, freq="D")
+    t = np.arange(120)
+    y = 20 + 0.05 * t + 3 * np.sin(2 * np.pi * t / 7) + np.random.default_rng(0).normal(0, 1, 120)
+    frame = pd.DataFrame({"ds": ds, "y": y})
+    train, valid = frame.iloc[:100].reset_index(drop=True), frame.iloc[100:].reset_index(drop=True)
+    engine = BatchEngine()
+    for mode in ("additive", "multiplicative"):
+        def make(mode: str = mode) -> Prophet:  # a trial's model, as the objective builds it
+            return build_prophet({"seasonality_mode": mode, "changepoint_prior_scale": 0.1, "weekly_fourier_order": 3,
+                                  "yearly_seasonality": False}, None, None,
+                                 uncertainty_samples=0)
+
+        cached = FoldCache(train, valid).forecast(make())
+        if cached is None:
+            return f"the cached {mode} solve was refused"
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as out:
+            fitted = engine.fit(make, train, out).predict(valid[["ds"]])["yhat"].to_numpy()
+        if cached.shape != fitted.shape or not np.allclose(cached, fitted, rtol=1e-6, atol=1e-6):
+            return f"the cached {mode} solve differs from fit_many's (max gap {np.max(np.abs(cached - fitted)):.3g})"
+    return None
