@@ -63,7 +63,7 @@ def test_predict_needs_the_regressors_values(sales, with_regressors):
     with pytest.raises(ValueError, match=r"Column 'price' of the frame to predict is missing .* on 1 rows, in 1 group"):
         with_regressors.predict(gap)
     fig = with_regressors.plot_forecast((1, 1), future=future)
-    assert fig.axes[0].get_title().startswith("{'store': 1, 'item': 1}: 56 dates ahead")
+    assert fig.axes[0].get_title().startswith("store 1, item 1: 56 dates ahead")
     with pytest.raises(ValueError, match=r"use \['price', 'promo'\], whose future values"):
         with_regressors.plot_forecast((1, 1))
 
