@@ -27,8 +27,8 @@ from .keys import group_key, key_to_json
 if TYPE_CHECKING:
     import optuna
 
-    from .estimator import GroupedProphetTuner
     from .config import TuningConfig
+    from .estimator import GroupedProphetTuner
     from .tuning import PreparedGroup
 
 

@@ -71,6 +71,24 @@ def test_warm_start_and_champion_in_ray_tasks_match_local(ray_local, sales6, ret
         trials_mode.fit(sales6)
 
 
+def test_tune_mode_runs_the_groups_as_ray_tune_trials_with_local_results(ray_local, sales6, local_reference,
+                                                                          retrain_reference, tmp_path):
+    """mode="tune": Ray Tune trials over batches of groups, each running the shared unit of work;
+    a trial whose worker is killed is run again by Tune's FailureConfig; warm start and champion
+    reach the trials."""
+    marker = tmp_path / "killed"
+    metric = KillOnce(str(marker), threshold=0.0)
+    tuner = GroupedProphetTuner(backend="ray", backend_options={"mode": "tune"},
+                                **{**CROSS_BACKEND, "metric": metric}).fit(sales6)
+    assert marker.exists(), "no worker was killed: the test proved nothing"
+    assert_same_results(tuner, local_reference)
+    assert_forecast_matches(tuner.predict(tuner.make_future_dataframe(periods=5)), local_reference, periods=5)
+    previous, expected = retrain_reference
+    retrained = GroupedProphetTuner(backend="ray", backend_options={"mode": "tune"}, warm_start=previous,
+                                    champion=previous, **{**CROSS_BACKEND, **RETRAIN})
+    assert_same_retrain(retrained.fit(sales6), expected)
+
+
 def test_killed_worker_is_retried_and_no_group_lost(ray_local, sales6, local_reference, tmp_path):
     marker = tmp_path / "killed"
     metric = KillOnce(str(marker), threshold=0.0)
@@ -105,7 +123,7 @@ def test_auto_mode_uses_trials_when_fewer_groups_than_cpus(ray_local, sales6):
 
 
 def test_bad_mode(ray_local, sales6):
-    with pytest.raises(ValueError, match=r"Invalid Ray mode: 'fast', expected one of \['auto', 'groups', 'trials'\]"):
+    with pytest.raises(ValueError, match=r"Invalid Ray mode: 'fast', expected one of \['auto', 'groups', 'tune', 'trials'\]"):
         GroupedProphetTuner(backend="ray", backend_options={"mode": "fast"}, **CROSS_BACKEND).fit(sales6)
 
 
@@ -154,7 +172,7 @@ def test_trial_timeout(ray_local, tmp_path):
     check_trial_timeout(str(tmp_path / "slept"), lambda df: df, backend="ray", backend_options={"mode": "groups"})
 
 
-@pytest.mark.parametrize("mode", ["groups", "trials"])
+@pytest.mark.parametrize("mode", ["groups", "tune", "trials"])
 def test_checkpoint_resume(ray_local, tmp_path, mode):
     check_checkpoint_resume(str(tmp_path / "ckpt"), lambda df: df, backend="ray", backend_options={"mode": mode})
 

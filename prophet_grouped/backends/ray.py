@@ -1,11 +1,15 @@
 """Ray backend: on a local Ray, an existing cluster, or Ray started on top of Spark.
 
-Two ways of spending the cluster, chosen by ``mode``:
+Three ways of spending the cluster, chosen by ``mode``:
 
 - ``"groups"``: one Ray task per group runs the shared unit of work
-  (:func:`~prophet_grouped.tuning.tune_group`) with its own Optuna study. Plain tasks, not Ray
-  Tune trials: Tune's per-trial bookkeeping (about a second per trial) costs more than a
-  Prophet fit (0.02-0.3 s). Identical results to the local backend.
+  (:func:`~prophet_grouped.tuning.tune_group`) with its own Optuna study. Identical results to
+  the local backend.
+- ``"tune"``: a Ray Tune ``Tuner`` over the groups, one Tune trial per batch of groups (about
+  four per CPU: Tune's bookkeeping costs about a second per trial, more than a Prophet fit), each
+  running the same shared unit of work; a trial whose worker died is run again
+  (``FailureConfig``). Identical results to the local backend; docs/backends.md compares its
+  speed with plain tasks.
 - ``"trials"``: for fewer groups than CPUs, the trials of one group run in parallel through Ray
   Tune with ``OptunaSearch`` (the same search space, as a define-by-run function) and a
   concurrency limit of the cluster's CPUs; the best parameters are refitted with the shared code.
@@ -30,10 +34,10 @@ from ..results import GroupResult
 from .base import Backend, Priors, Task
 
 if TYPE_CHECKING:
-    from ..progress import Progress
     from ..config import TuningConfig
+    from ..progress import Progress
 
-MODES = ("auto", "groups", "trials")
+MODES = ("auto", "groups", "tune", "trials")
 _RAY_ON_SPARK_MASTERS = ("local[", "local-cluster[", "spark://")
 
 
@@ -55,12 +59,25 @@ def _tune_slice(key: tuple[Any, ...], history: pd.DataFrame, start: int, stop: i
     return tune_group(key, history.iloc[start:stop].reset_index(drop=True), config, prior)
 
 
+def _tune_batch(tune_config: dict[str, Any], history: pd.DataFrame, batches: list[list[Any]],
+                config: TuningConfig, priors: Priors) -> dict[str, Any]:
+    """Ray Tune trainable ("tune" mode): the shared unit of work on each group of one batch;
+    the results travel back as the trial's one metric (pickled, base64 text: Tune keeps metrics
+    as JSON)."""
+    import base64
+    import pickle
+
+    from ..tuning import tune_group
+
+    results = [tune_group(key, history.iloc[lo:hi].reset_index(drop=True), config, priors.get(key))
+               for key, lo, hi in batches[tune_config["batch"]]]
+    return {"results": base64.b64encode(pickle.dumps(results)).decode("ascii")}
+
+
 def _evaluate_trial(tune_config: dict[str, Any], group: Any, config: TuningConfig) -> dict[str, float]:
     """Ray Tune trainable (trials mode): the shared trial on the group's shared folds."""
     from ..engines import quiet, stan_output_dir
-    from ..tuning import run_trial
-
-    from ..tuning import uncached_fits
+    from ..tuning import run_trial, uncached_fits
 
     with quiet(), stan_output_dir() as out:
         loss = run_trial(tune_config["_prophet_params"], group, config, out)
@@ -115,24 +132,52 @@ def _check_answers(address: str, timeout: float = 5.0) -> None:
         ) from None
 
 
-def _warn_token_auth_mismatch() -> None:
-    """Ray >= 2.5x turns token authentication on for ``ray start`` when ~/.ray/auth_token exists
-    (a local ray.init() writes one) and RAY_AUTH_MODE is unset. Seen here with Ray 2.60: the Ray
-    worker nodes that Spark executors start then fail to authenticate and setup_ray_cluster
-    waits for them for minutes."""
-    import warnings
+@contextlib.contextmanager
+def _node_auth() -> Iterator[None]:
+    """While Ray on Spark starts and runs: when its head node would turn token authentication
+    on (a token file exists and RAY_AUTH_MODE is unset, see :mod:`._ray_auth`), every node it
+    starts gets the mode and the token, and this process authenticates too; with a start hook
+    of the user's own (which can't be extended), authentication is turned off for this cluster,
+    with a warning. The environment is restored on exit."""
+    from ._ray_auth import HOOK_VARIABLE, token_auth_env
 
-    token = os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
-    if os.environ.get("RAY_AUTH_MODE") is None and os.path.exists(token):
+    if token_auth_env() is None:
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in ("RAY_AUTH_MODE", HOOK_VARIABLE)}
+    if os.environ.get(HOOK_VARIABLE):
+        import warnings
+
         warnings.warn(
-            f"RAY_AUTH_MODE is not set and {token} exists, so Ray turns token authentication on for "
-            f"the Ray-on-Spark head node; its worker nodes may then fail to authenticate and "
-            f"setup_ray_cluster may wait for them for minutes. Set RAY_AUTH_MODE (to 'disabled', or "
-            f"to 'token' with the token available on every Spark worker) in the environment before "
-            f"the Spark session starts.",
-            RuntimeWarning,
-            stacklevel=4,
+            f"A Ray token exists and RAY_AUTH_MODE is not set, so Ray would start the Ray-on-Spark head "
+            f"node with token authentication, but {HOOK_VARIABLE}={os.environ[HOOK_VARIABLE]!r} names a start "
+            f"hook of your own, through which this library can't give the token to the worker nodes: "
+            f"token authentication is off for this cluster. Set RAY_AUTH_MODE ('token' with the token in "
+            f"your hook's environment variables, or 'disabled') to decide yourself.",
+            RuntimeWarning, stacklevel=4,
         )
+        os.environ["RAY_AUTH_MODE"] = "disabled"
+    else:
+        os.environ[HOOK_VARIABLE] = "prophet_grouped.backends._ray_auth.TokenAuthStartHook"
+        os.environ["RAY_AUTH_MODE"] = "token"
+    _refresh_ray_config()  # this process read the mode when Ray was imported
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        _refresh_ray_config()
+
+
+def _refresh_ray_config() -> None:
+    """Make this process's Ray read RAY_AUTH_MODE again (Ray caches its configuration; its own
+    token set-up refreshes it the same way)."""
+    from ray._raylet import Config
+
+    Config.initialize("")
 
 
 def check_ray_on_spark_master(master: str) -> None:
@@ -176,7 +221,7 @@ class RayBackend(Backend):
         every CPU of the Spark cluster (Ray's own defaults).
     num_cpus : int or None
         CPUs of a local Ray started here (default: every core).
-    mode : {"auto", "groups", "trials"}
+    mode : {"auto", "groups", "tune", "trials"}
         How the cluster is spent (see the module doc).
     max_retries : int
         Retries of a group's task whose worker died.
@@ -278,16 +323,16 @@ class RayBackend(Backend):
 
             import_optional("pyspark")
             options = self._ray_on_spark_sizing(spark)
-            _warn_token_auth_mismatch()
-            setup_ray_cluster(num_cpus_head_node=0, **options)
-            try:
-                ray.init(logging_level="ERROR", runtime_env=env)
+            with _node_auth():
+                setup_ray_cluster(num_cpus_head_node=0, **options)
                 try:
-                    yield
+                    ray.init(logging_level="ERROR", runtime_env=env)
+                    try:
+                        yield
+                    finally:
+                        ray.shutdown()
                 finally:
-                    ray.shutdown()
-            finally:
-                shutdown_ray_cluster()
+                    shutdown_ray_cluster()
 
     def _ray_on_spark_sizing(self, spark: Any) -> dict[str, Any]:
         """setup_ray_cluster sizing: one Ray worker node per Spark executor, with its cores.
@@ -331,6 +376,8 @@ class RayBackend(Backend):
                 mode = "trials" if len(tasks) < cpus and not priors else "groups"
             if mode == "groups":
                 yield from self._run_groups(ray, tasks, config, priors or {})
+            elif mode == "tune":
+                yield from self._run_tune(tasks, config, priors or {}, cpus)
             else:
                 for key, frame in tasks:
                     yield self._run_trials(ray, key, frame, config, cpus)
@@ -392,6 +439,58 @@ class RayBackend(Backend):
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             yield from ray.get(done)
+
+    def _run_tune(self, tasks: Sequence[Task], config: TuningConfig, priors: Priors, cpus: int) -> Iterator[GroupResult]:
+        """One Ray Tune trial per batch of groups (about four batches per CPU, so that Tune's
+        bookkeeping of about a second per trial is shared by several groups); trials whose worker
+        died are run again (``FailureConfig``); the results come back with the ResultGrid."""
+        import base64
+        import pickle
+
+        from ray import tune
+
+        n_batches = min(len(tasks), 4 * max(1, cpus))
+        batches: list[list[Any]] = [[] for _ in range(n_batches)]
+        load = [0] * n_batches
+        start = 0
+        for key, frame in tasks:  # longest first (split_groups' order), each to the least loaded
+            target = load.index(min(load))
+            batches[target].append((key, start, start + len(frame)))
+            load[target] += len(frame)
+            start += len(frame)
+        history = pd.concat([frame for _, frame in tasks], ignore_index=True)
+        trainable = tune.with_parameters(_tune_batch, history=history, batches=batches, config=config, priors=priors)
+        storage = tempfile.mkdtemp(prefix="prophet_grouped_tune_")
+        saved = os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS")
+        os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # no CSV/JSON copies of the results
+        try:
+            grid = tune.Tuner(
+                tune.with_resources(trainable, {"cpu": 1}),
+                param_space={"batch": tune.grid_search(list(range(n_batches)))},
+                # reuse_actors: a batch runs in a worker that has imported Prophet already.
+                tune_config=tune.TuneConfig(max_concurrent_trials=max(1, cpus), reuse_actors=True),
+                run_config=tune.RunConfig(verbose=0, storage_path=storage,
+                                          failure_config=tune.FailureConfig(max_failures=self.max_retries)),
+            ).fit()
+            lost = []
+            for result in grid:
+                if result.error is None and "results" in result.metrics:
+                    yield from pickle.loads(base64.b64decode(result.metrics["results"]))
+                else:
+                    lost.append((result.config["batch"], result.error))
+        finally:
+            if saved is None:
+                os.environ.pop("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", None)
+            else:
+                os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = saved
+            shutil.rmtree(storage, ignore_errors=True)
+        from ..results import error_text
+
+        for index, error in lost:
+            reason = error_text(error) if error is not None else "the Tune trial reported no results"
+            for key, _, _ in batches[index]:
+                yield GroupResult(key=key, status="failed",
+                                  error=f"its Ray Tune trial failed {self.max_retries + 1} time(s): {reason}")
 
     def _run_trials(self, ray: Any, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, cpus: int) -> GroupResult:
         from ..checkpoint import checkpointed

@@ -25,9 +25,9 @@ from ..results import RESULT_SCHEMA, GroupResult, records_frame
 from .base import Backend, Priors, Task
 
 if TYPE_CHECKING:
+    from ..config import TuningConfig
     from ..estimator import GroupedProphetTuner
     from ..progress import Progress
-    from ..config import TuningConfig
 
 _PART = "_pg_partition"
 # Session settings switched for the backend's own queries and restored afterwards: Arrow to

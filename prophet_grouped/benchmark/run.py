@@ -35,7 +35,7 @@ from .baseline import baseline_series  # noqa: E402
 from .cpu import CpuMeter  # noqa: E402
 
 GROUPS = ["store", "item"]
-ALL_RUNS = ["baseline", "local", "local-stan", "spark-naive", "spark", "ray", "ray-on-spark"]
+ALL_RUNS = ["baseline", "local", "local-stan", "spark-naive", "spark", "ray", "ray-tasks", "ray-tune", "ray-on-spark"]
 
 
 def make_data(series: int, days: int) -> pd.DataFrame:
@@ -133,17 +133,19 @@ class Bench:
         self.record(f"tuner spark engine={tuner.engine_}", meter, tuner.results_["best_score"],
                     tuner.results_["n_trials"], startup=getattr(self, "spark_startup", 0.0))
 
-    def run_ray(self) -> None:
+    def run_ray(self, mode: str = "auto") -> None:
+        """A local Ray; ``mode``: the Ray backend's (``"tune"``: Ray Tune trials over batches of groups)."""
         import ray
 
         start = time.perf_counter()
         ray.init(address="local", num_cpus=self.cores, include_dashboard=False, logging_level="ERROR")
         startup = time.perf_counter() - start
         try:
-            tuner = self.tuner(backend="ray")
+            tuner = self.tuner(backend="ray", backend_options={"mode": mode})
             with CpuMeter() as meter:
                 tuner.fit(self.df)
-            self.record(f"tuner ray engine={tuner.engine_}", meter, tuner.results_["best_score"],
+            label = "tuner ray" if mode == "auto" else f"tuner ray mode={mode}"
+            self.record(f"{label} engine={tuner.engine_}", meter, tuner.results_["best_score"],
                         tuner.results_["n_trials"], startup=startup)
         finally:
             ray.shutdown()
@@ -179,7 +181,8 @@ class Bench:
     def run(self, name: str) -> None:
         {"baseline": self.run_baseline, "local": self.run_local,
          "local-stan": functools.partial(self.run_local, "stan"), "spark-naive": self.run_spark_naive,
-         "spark": self.run_spark, "ray": self.run_ray, "ray-on-spark": self.run_ray_on_spark}[name]()
+         "spark": self.run_spark, "ray": self.run_ray, "ray-tasks": functools.partial(self.run_ray, "groups"),
+         "ray-tune": functools.partial(self.run_ray, "tune"), "ray-on-spark": self.run_ray_on_spark}[name]()
 
 
 def chart(rows: list[dict[str, Any]], path: str) -> None:
