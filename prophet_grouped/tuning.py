@@ -291,8 +291,32 @@ def fail_group(result: GroupResult, error: str, frame: pd.DataFrame, config: Tun
         result.status = "fallback"
 
 
+class TrialRunner:
+    """Evaluates a group's trials somewhere else, several at a time (Ray's ``"trials"`` mode):
+    the study itself stays in :func:`tune_group`.
+
+    :func:`tune_group` calls :meth:`prepare` once with the group, then :meth:`evaluate` from
+    :attr:`parallel` threads at once (Optuna's ``n_jobs``), then :meth:`uncached_fits`.
+    """
+
+    #: Trials in flight at once.
+    parallel: int = 1
+
+    def prepare(self, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> None:
+        """Make the group's folds ready where trials run (as :func:`prepare_group` does here)."""
+        raise NotImplementedError
+
+    def evaluate(self, params: Mapping[str, Any]) -> float:
+        """:func:`run_trial`'s loss for ``params``, or its exception raised here."""
+        raise NotImplementedError
+
+    def uncached_fits(self) -> int:
+        """:func:`uncached_fits` summed over the places trials ran."""
+        raise NotImplementedError
+
+
 def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig,
-               prior: GroupPrior | None = None) -> GroupResult:
+               prior: GroupPrior | None = None, runner: TrialRunner | None = None) -> GroupResult:
     """Tune, then refit on the whole history, the Prophet model of one group.
 
     With ``config.checkpoint_dir`` a group finished by an earlier fit is read back instead of
@@ -310,6 +334,8 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig,
     prior : GroupPrior or None
         What the group takes from a previous fit (warm start, champion), see
         :mod:`prophet_grouped.retrain`.
+    runner : TrialRunner or None
+        Where the trials run, ``runner.parallel`` at a time; None: here, one after the other.
 
     Returns
     -------
@@ -321,11 +347,12 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig,
 
     key = group_key(key)
     frame = frame[["ds", "y", *config.drivers.columns]]
-    return checkpoint.checkpointed(config.checkpoint_dir, key, frame, lambda: _tune(key, frame, config, prior),
+    return checkpoint.checkpointed(config.checkpoint_dir, key, frame, lambda: _tune(key, frame, config, prior, runner),
                                    config.retry_failed)
 
 
-def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior: GroupPrior | None) -> GroupResult:
+def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior: GroupPrior | None,
+          runner: TrialRunner | None = None) -> GroupResult:
     start = time.perf_counter()
     errors: list[str] = []
     result = GroupResult(key=key, status="failed")
@@ -338,11 +365,15 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
         try:
             group = prepare_group(frame, config, key)
             result.dropped_regressors = ",".join(group.drivers.dropped) or None
+            if runner is not None:
+                runner.prepare(key, frame, config)
 
             def objective(trial: optuna.Trial) -> float:
                 try:
                     params = group.space.sample(trial)
                     trial.set_user_attr("params", params)
+                    if runner is not None:
+                        return runner.evaluate(params)
                     return run_trial(params, group, config, out)
                 except Exception as exc:
                     errors.append(error_text(exc))
@@ -356,7 +387,8 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             if config.early_stopping_rounds is not None:
                 stopper = EarlyStopping(config.early_stopping_rounds)
                 callbacks.append(stopper)
-            study.optimize(objective, n_trials=config.n_trials, callbacks=callbacks, catch=(Exception,))
+            study.optimize(objective, n_trials=config.n_trials, callbacks=callbacks, catch=(Exception,),
+                           n_jobs=1 if runner is None else max(1, runner.parallel))
             result.prior_trials = 0 if warm is None else warm.added
             own = [t for t in study.trials if not retrain.is_prior(t)]
             result.n_trials = len(own)
@@ -370,7 +402,7 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             if config.champion:
                 best_params, best_score, result.champion_score, result.promoted = retrain.challenge(
                     prior, best_params, best_score, group, config, out, errors, scored)
-            result.n_uncached_fits = uncached_fits(group, config)
+            result.n_uncached_fits = uncached_fits(group, config) + (0 if runner is None else runner.uncached_fits())
             finish_group(result, refit_best(group.frame, config, best_params, out, group.drivers), config)
             result.best_params = best_params
             result.best_score = best_score

@@ -65,10 +65,14 @@ def test_warm_start_and_champion_in_ray_tasks_match_local(ray_local, sales6, ret
     previous, expected = retrain_reference
     tuner = GroupedProphetTuner(backend="ray", warm_start=previous, champion=previous, **{**CROSS_BACKEND, **RETRAIN})
     assert_same_retrain(tuner.fit(sales6), expected)
+    # trials mode runs the same shared study (trials in parallel: another TPE order, so the
+    # promotions may differ): the previous trials reach it and the champion is scored
+    one = sales6[(sales6["store"] == 1) & (sales6["item"] == 1)]
     trials_mode = GroupedProphetTuner(backend="ray", backend_options={"mode": "trials"}, warm_start=previous,
-                                      **{**CROSS_BACKEND, **RETRAIN})
-    with pytest.raises(ValueError, match="warm_start and champion run in Ray's 'groups' mode"):
-        trials_mode.fit(sales6)
+                                      champion=previous, **{**CROSS_BACKEND, **RETRAIN}).fit(one)
+    row = trials_mode.results_.iloc[0]
+    assert row["status"] == "ok" and row["prior_trials"] > 0 and row["promoted"] in (True, False)
+    assert row["champion_score"] == expected.results_.set_index(["store", "item"]).loc[(1, 1), "champion_score"]
 
 
 def test_tune_mode_runs_the_groups_as_ray_tune_trials_with_local_results(ray_local, sales6, local_reference,
@@ -97,7 +101,7 @@ def test_killed_worker_is_retried_and_no_group_lost(ray_local, sales6, local_ref
     assert_same_results(tuner, local_reference)
 
 
-def test_trials_mode_runs_one_group_through_ray_tune(ray_local, sales6):
+def test_trials_mode_runs_each_groups_trials_in_parallel_on_ray(ray_local, sales6):
     df = sales6[(sales6["store"] == 1) & (sales6["item"] <= 2)]
     tuner = GroupedProphetTuner(backend="ray", backend_options={"mode": "trials"},
                                 **{**CROSS_BACKEND, "n_trials": 4}).fit(df)
@@ -109,7 +113,7 @@ def test_trials_mode_runs_one_group_through_ray_tune(ray_local, sales6):
     for key in tuner.models_:
         row = res.set_index(GROUPS).loc[key]
         assert tuner.trials_[key] and min(tuner.trials_[key]) == pytest.approx(float(row["best_score"]))
-        # Prophet's default configuration went first through OptunaSearch's points_to_evaluate.
+        # Prophet's default configuration went first (the shared study enqueues it).
         assert float(row["default_score"]) in tuner.trials_[key] and row["best_score"] <= row["default_score"]
     fc = tuner.predict(tuner.make_future_dataframe(periods=5))
     assert len(fc) == 10 and fc["yhat"].notna().all()

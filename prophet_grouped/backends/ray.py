@@ -10,9 +10,11 @@ Three ways of spending the cluster, chosen by ``mode``:
   running the same shared unit of work; a trial whose worker died is run again
   (``FailureConfig``). Identical results to the local backend; docs/backends.md compares its
   speed with plain tasks.
-- ``"trials"``: for fewer groups than CPUs, the trials of one group run in parallel through Ray
-  Tune with ``OptunaSearch`` (the same search space, as a define-by-run function) and a
-  concurrency limit of the cluster's CPUs; the best parameters are refitted with the shared code.
+- ``"trials"``: for fewer groups than CPUs, each group's study (the shared one:
+  :func:`~prophet_grouped.tuning.tune_group`, run in this process) evaluates its trials as many at
+  a time as the cluster has CPUs (Optuna's ``n_jobs``), on long-lived Ray actors that hold the
+  group's folds (the engine's feature cache stays warm). Parallel TPE sees the trials in another
+  order than the local backend: results are not bit-identical to it.
 
 ``"auto"`` (default) picks ``"trials"`` when there are fewer groups than cluster CPUs.
 """
@@ -23,7 +25,6 @@ import contextlib
 import os
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -74,38 +75,78 @@ def _tune_batch(tune_config: dict[str, Any], history: pd.DataFrame, batches: lis
     return {"results": base64.b64encode(pickle.dumps(results)).decode("ascii")}
 
 
-def _evaluate_trial(tune_config: dict[str, Any], group: Any, config: TuningConfig) -> dict[str, float]:
-    """Ray Tune trainable (trials mode): the shared trial on the group's shared folds."""
-    from ..engines import quiet, stan_output_dir
-    from ..tuning import run_trial, uncached_fits
+class _TrialWorker:
+    """Ray actor of the "trials" mode: holds one group's prepared folds (its engine's feature
+    cache stays warm across the group's trials) and runs the shared trial on them."""
 
-    with quiet(), stan_output_dir() as out:
-        loss = run_trial(tune_config["_prophet_params"], group, config, out)
-    # Each trial has its own copy of the folds: it reports its own uncached fits.
-    return {"loss": loss, "uncached_fits": uncached_fits(group, config)}
+    def prepare(self, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> None:
+        from ..engines import quiet
+        from ..tuning import prepare_group
 
+        self.config = config
+        with quiet():
+            self.group = prepare_group(frame, config, key)
 
-def _refit(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, best: dict[str, Any] | None,
-           error: str | None) -> GroupResult:
-    """Ray task (trials mode): refit a group's best parameters, or handle its failure, with the
-    shared code; the result has no trial fields yet."""
-    from ..engines import quiet, stan_output_dir
-    from ..results import error_text
-    from ..tuning import fail_group, finish_group, refit_best, usable_rows
+    def evaluate(self, params: dict[str, Any]) -> tuple[bool, Any]:
+        """(True, loss) or (False, the exception), so that the driver raises the trial's own error."""
+        from ..engines import quiet, stan_output_dir
+        from ..tuning import run_trial
 
-    result = GroupResult(key=key, status="failed")
-    with quiet(), stan_output_dir() as out:
-        if best is None:
-            fail_group(result, str(error), frame, config, out)
-            return result
         try:
-            usable, drivers = usable_rows(frame, config, key)
-            result.dropped_regressors = ",".join(drivers.dropped) or None
-            finish_group(result, refit_best(usable, config, best, out, drivers), config)
-            result.status = "ok"
-        except Exception as exc:
-            fail_group(result, error_text(exc), frame, config, out)
-    return result
+            with quiet(), stan_output_dir() as out:
+                return True, run_trial(params, self.group, self.config, out)
+        except Exception as exc:  # noqa: BLE001  (the trial's failure, raised again in the study)
+            return False, exc
+
+    def uncached_fits(self) -> int:
+        from ..tuning import uncached_fits
+
+        return uncached_fits(self.group, self.config)
+
+
+class _RayTrialRunner:
+    """:class:`~prophet_grouped.tuning.TrialRunner` on a pool of :class:`_TrialWorker` actors:
+    each trial goes to a free actor; an actor that died is restarted by Ray, given the group
+    again and the trial sent again (up to ``max_retries`` times)."""
+
+    def __init__(self, ray: Any, actors: list[Any], max_retries: int) -> None:
+        import queue
+
+        self.ray = ray
+        self.actors = actors
+        self.parallel = len(actors)
+        self.max_retries = max_retries
+        self._free: Any = queue.Queue()
+        for actor in actors:
+            self._free.put(actor)
+        self._group: tuple[Any, ...] = ()
+
+    def prepare(self, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> None:
+        refs = (self.ray.put(frame), self.ray.put(config))
+        self._group = (key, *refs)
+        self.ray.get([actor.prepare.remote(key, *refs) for actor in self.actors])
+
+    def evaluate(self, params: Any) -> float:
+        from ray.exceptions import RayActorError
+
+        actor = self._free.get()
+        try:
+            for attempt in range(self.max_retries + 1):
+                try:
+                    ok, value = self.ray.get(actor.evaluate.remote(dict(params)))
+                    break
+                except RayActorError:
+                    if attempt == self.max_retries:
+                        raise
+                    self.ray.get(actor.prepare.remote(*self._group))  # a restarted actor: the group again
+            if not ok:
+                raise value
+            return float(value)
+        finally:
+            self._free.put(actor)
+
+    def uncached_fits(self) -> int:
+        return int(sum(self.ray.get([actor.uncached_fits.remote() for actor in self.actors])))
 
 
 def _check_answers(address: str, timeout: float = 5.0) -> None:
@@ -144,7 +185,6 @@ def _node_auth() -> Iterator[None]:
     if token_auth_env() is None:
         yield
         return
-    saved = {name: os.environ.get(name) for name in ("RAY_AUTH_MODE", HOOK_VARIABLE)}
     if os.environ.get(HOOK_VARIABLE):
         import warnings
 
@@ -156,11 +196,22 @@ def _node_auth() -> Iterator[None]:
             f"your hook's environment variables, or 'disabled') to decide yourself.",
             RuntimeWarning, stacklevel=4,
         )
-        os.environ["RAY_AUTH_MODE"] = "disabled"
+        values = {"RAY_AUTH_MODE": "disabled"}
     else:
-        os.environ[HOOK_VARIABLE] = "prophet_grouped.backends._ray_auth.TokenAuthStartHook"
-        os.environ["RAY_AUTH_MODE"] = "token"
-    _refresh_ray_config()  # this process read the mode when Ray was imported
+        values = {HOOK_VARIABLE: "prophet_grouped.backends._ray_auth.TokenAuthStartHook", "RAY_AUTH_MODE": "token"}
+    try:
+        with _environ(values):
+            _refresh_ray_config()  # this process read the mode when Ray was imported
+            yield
+    finally:
+        _refresh_ray_config()
+
+
+@contextlib.contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """Environment variables set to ``values`` for the block, then as they were."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
     try:
         yield
     finally:
@@ -169,7 +220,6 @@ def _node_auth() -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        _refresh_ray_config()
 
 
 def _refresh_ray_config() -> None:
@@ -189,20 +239,6 @@ def check_ray_on_spark_master(master: str) -> None:
             f"session's master is {master!r}. Start Ray separately and pass backend_options="
             f"{{'address': ...}}."
         )
-
-
-class _DefineByRun:
-    """OptunaSearch's define-by-run space: the shared search space's sampling function.
-
-    The sampled Prophet parameters travel under one key, so a callable space's derived values
-    are kept apart from the names Optuna suggests.
-    """
-
-    def __init__(self, space: Any) -> None:
-        self.space = space
-
-    def __call__(self, trial: Any) -> dict[str, Any]:
-        return {"_prophet_params": self.space.sample(trial)}
 
 
 class RayBackend(Backend):
@@ -363,24 +399,17 @@ class RayBackend(Backend):
             progress: Progress | None = None, priors: Priors | None = None) -> Iterator[GroupResult]:
         if not tasks:
             return
-        if priors and self.mode == "trials":
-            raise ValueError(
-                "warm_start and champion run in Ray's 'groups' mode (one task per group); "
-                "mode='trials' runs its own Ray Tune study per group, which does not take them. Use "
-                "backend_options={'mode': 'groups'} (or 'auto')."
-            )
         with self.cluster() as ray:
             cpus = int(ray.cluster_resources().get("CPU", 1))
             mode = self.mode
             if mode == "auto":
-                mode = "trials" if len(tasks) < cpus and not priors else "groups"
+                mode = "trials" if len(tasks) < cpus else "groups"
             if mode == "groups":
                 yield from self._run_groups(ray, tasks, config, priors or {})
             elif mode == "tune":
                 yield from self._run_tune(tasks, config, priors or {}, cpus)
             else:
-                for key, frame in tasks:
-                    yield self._run_trials(ray, key, frame, config, cpus)
+                yield from self._run_trials(ray, tasks, config, priors or {}, cpus)
 
     # ------------------------------------------------------------------ predict
     def forecast(self, jobs: list[Any], nonnegative: Any, random_state: int,
@@ -461,17 +490,19 @@ class RayBackend(Backend):
         history = pd.concat([frame for _, frame in tasks], ignore_index=True)
         trainable = tune.with_parameters(_tune_batch, history=history, batches=batches, config=config, priors=priors)
         storage = tempfile.mkdtemp(prefix="prophet_grouped_tune_")
-        saved = os.environ.get("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS")
-        os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "1"  # no CSV/JSON copies of the results
+        # No CSV/JSON copies of the results; Tune's older output engine, which verbose=0 silences
+        # (Ray 2.60's new one prints its experiment table anyway).
+        quiet_tune = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1", "RAY_AIR_NEW_OUTPUT": "0"}
         try:
-            grid = tune.Tuner(
-                tune.with_resources(trainable, {"cpu": 1}),
-                param_space={"batch": tune.grid_search(list(range(n_batches)))},
-                # reuse_actors: a batch runs in a worker that has imported Prophet already.
-                tune_config=tune.TuneConfig(max_concurrent_trials=max(1, cpus), reuse_actors=True),
-                run_config=tune.RunConfig(verbose=0, storage_path=storage,
-                                          failure_config=tune.FailureConfig(max_failures=self.max_retries)),
-            ).fit()
+            with _environ(quiet_tune):
+                grid = tune.Tuner(
+                    tune.with_resources(trainable, {"cpu": 1}),
+                    param_space={"batch": tune.grid_search(list(range(n_batches)))},
+                    # reuse_actors: a batch runs in a worker that has imported Prophet already.
+                    tune_config=tune.TuneConfig(max_concurrent_trials=max(1, cpus), reuse_actors=True),
+                    run_config=tune.RunConfig(verbose=0, storage_path=storage,
+                                              failure_config=tune.FailureConfig(max_failures=self.max_retries)),
+                ).fit()
             lost = []
             for result in grid:
                 if result.error is None and "results" in result.metrics:
@@ -479,10 +510,6 @@ class RayBackend(Backend):
                 else:
                     lost.append((result.config["batch"], result.error))
         finally:
-            if saved is None:
-                os.environ.pop("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", None)
-            else:
-                os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = saved
             shutil.rmtree(storage, ignore_errors=True)
         from ..results import error_text
 
@@ -492,102 +519,18 @@ class RayBackend(Backend):
                 yield GroupResult(key=key, status="failed",
                                   error=f"its Ray Tune trial failed {self.max_retries + 1} time(s): {reason}")
 
-    def _run_trials(self, ray: Any, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, cpus: int) -> GroupResult:
-        from ..checkpoint import checkpointed
+    def _run_trials(self, ray: Any, tasks: Sequence[Task], config: TuningConfig, priors: Priors,
+                    cpus: int) -> Iterator[GroupResult]:
+        """Each group's study (the shared :func:`~prophet_grouped.tuning.tune_group`, run here)
+        with its trials evaluated ``cpus`` at a time by long-lived actors."""
+        from ..tuning import tune_group
 
-        return checkpointed(config.checkpoint_dir, key, frame,
-                            lambda: self._tune_trials(ray, key, frame, config, cpus), config.retry_failed)
-
-    def _tune_trials(self, ray: Any, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, cpus: int) -> GroupResult:
-        from ray import tune
-        from ray.tune.search import ConcurrencyLimiter
-        from ray.tune.search.optuna import OptunaSearch
-
-        from ..engines import quiet, stan_output_dir
-        from ..results import error_text
-        from ..tuning import group_seed, prepare_group, select_best, trial_failures
-
-        started = time.perf_counter()
-        storage = tempfile.mkdtemp(prefix="prophet_grouped_tune_")
-        trials: list[float | None] = []
-        n_failed = 0
-        errors: list[str] = []
-        n_uncached = 0
-        n_folds = 0
-        stopped = False
-        best_params: dict[str, Any] | None = None
-        best_score = default_score = float("nan")
-        error = None
+        actor_cls = ray.remote(num_cpus=1, max_restarts=self.max_retries)(_TrialWorker)
+        actors = [actor_cls.remote() for _ in range(max(1, cpus))]
         try:
-            group = prepare_group(frame, config, key)
-            n_folds = len(group.folds)
-            default_trial = group.space.default_trial()
-            searcher = OptunaSearch(space=_DefineByRun(group.space), metric="loss", mode="min",
-                                    seed=group_seed(config.random_state, key),
-                                    points_to_evaluate=None if default_trial is None else [default_trial])
-            algo = ConcurrencyLimiter(searcher, max_concurrent=max(1, cpus))
-            trainable = tune.with_parameters(_evaluate_trial, group=group, config=config)
-            stopper = None if config.early_stopping_rounds is None else _patience_stopper(config.early_stopping_rounds)
-            tuner = tune.Tuner(
-                tune.with_resources(trainable, {"cpu": 1}),
-                # reuse_actors: a trial runs in a worker that has imported Prophet already (Tune
-                # starts a fresh process per trial by default).
-                tune_config=tune.TuneConfig(search_alg=algo, num_samples=config.n_trials, reuse_actors=True),
-                run_config=tune.RunConfig(
-                    stop=stopper, verbose=0, storage_path=storage,
-                    failure_config=tune.FailureConfig(max_failures=self.max_retries),
-                ),
-            )
-            grid = tuner.fit()
-            trials = [r.metrics.get("loss") if r.error is None else None for r in grid]
-            n_failed = sum(1 for r in grid if r.error is not None)
-            n_uncached = sum(int(r.metrics.get("uncached_fits") or 0) for r in grid if r.error is None)
-            stopped = bool(stopper is not None and stopper.stop_all())
-            errors = [error_text(r.error) for r in grid if r.error is not None]
-            with quiet(), stan_output_dir() as out:
-                best_params, best_score, default_score = select_best(
-                    [(r.config["_prophet_params"], loss) for r, loss in zip(grid, trials)], group, config, out,
-                    errors)
-        except Exception as exc:
-            error = error_text(exc)
+            runner = _RayTrialRunner(ray, actors, self.max_retries)
+            for key, frame in tasks:
+                yield tune_group(key, frame, config, priors.get(key), runner)
         finally:
-            shutil.rmtree(storage, ignore_errors=True)
-        refit = ray.remote(num_cpus=1, max_retries=self.max_retries)(_refit)
-        result = ray.get(refit.remote(key, frame, config, best_params, error))
-        result.key = key
-        result.trials = trials
-        result.n_trials = len(trials)
-        result.n_failed_trials = n_failed
-        result.stopped_early = stopped
-        result.n_folds = n_folds
-        result.n_uncached_fits = n_uncached
-        result.default_score = default_score
-        if result.status == "ok":
-            result.best_params = best_params or {}
-            result.best_score = best_score
-            result.error = trial_failures(errors, len(trials))
-        result.seconds = time.perf_counter() - started
-        return result
-
-
-def _patience_stopper(patience: int) -> Any:
-    """A Tune stopper ending the experiment after ``patience`` reported trials without a new best."""
-    from ray import tune
-
-    class PatienceStopper(tune.Stopper):
-        def __init__(self) -> None:
-            self.best = float("inf")
-            self.since_best = 0
-
-        def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
-            loss = result.get("loss")
-            if loss is not None and loss < self.best:
-                self.best, self.since_best = loss, 0
-            else:
-                self.since_best += 1
-            return False
-
-        def stop_all(self) -> bool:
-            return self.since_best >= patience
-
-    return PatienceStopper()
+            for actor in actors:
+                ray.kill(actor)
