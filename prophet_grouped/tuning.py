@@ -414,3 +414,22 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             limits.restore_original_limits()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def tune_rows(rows: pd.DataFrame, group_cols: list[str], config: TuningConfig,
+              priors: Mapping[tuple[Any, ...], GroupPrior] | None = None) -> GroupResult:
+    """:func:`tune_group` on one group's raw rows (its group columns, ``ds``, ``y`` and the
+    drivers' columns, as a Spark task or a staged Parquet file holds them), checked as
+    :func:`~prophet_grouped.data.validate_history` checks a frame: rows that can't be used make
+    a ``"failed"`` result with the reason, not an error. ``priors``: by group key."""
+    from .data import validate_history
+
+    key = group_key(tuple(rows[c].iloc[0] for c in group_cols))
+    extra = config.drivers.columns
+    try:
+        frame = validate_history(rows, group_cols, "ds", "y", extra=extra,
+                                 numeric=config.drivers.future_columns)[["ds", "y", *extra]]
+    except (ValueError, TypeError) as exc:
+        return GroupResult(key=key, status="failed", error=error_text(exc))
+    return tune_group(key, frame, config, None if priors is None else priors.get(key))
+

@@ -333,3 +333,17 @@ def test_date_keys_give_local_results_forecasts_and_checkpoint_files(spark, date
                                   **DATE_KEYED).fit(sdf)
     assert {name: os.stat(ckpt / "groups" / name).st_mtime_ns for name in os.listdir(ckpt / "groups")} == written
     assert_same_results(resumed, date_keyed_reference)
+
+
+@pytest.mark.ray
+def test_a_spark_dataframe_reaches_ray_through_staged_parquet(spark, sales6, local_reference, tmp_path):
+    """backend="ray" on a Spark DataFrame: Spark writes the groups as Parquet into staging_dir
+    (whole groups per file), Ray tasks read their files; same results as local; nothing left."""
+    import os
+
+    staging = tmp_path / "staging"
+    tuner = GroupedProphetTuner(backend="ray", backend_options={"num_cpus": 2, "staging_dir": str(staging)},
+                                **CROSS_BACKEND)
+    tuner.fit(spark.createDataFrame(sales6))
+    assert_same_results(tuner, local_reference)
+    assert staging.is_dir() and os.listdir(staging) == [], "the fit's staged files are removed"

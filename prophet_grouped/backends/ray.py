@@ -60,6 +60,16 @@ def _tune_slice(key: tuple[Any, ...], history: pd.DataFrame, start: int, stop: i
     return tune_group(key, history.iloc[start:stop].reset_index(drop=True), config, prior)
 
 
+def _tune_staged(path: str, group_cols: list[str], config: TuningConfig, priors: Priors) -> list[GroupResult]:
+    """Ray task: the groups of one Parquet folder that Spark staged (whole groups), each through
+    the shared unit of work on its raw rows (:func:`~prophet_grouped.tuning.tune_rows`)."""
+    from ..tuning import tune_rows
+
+    rows = pd.read_parquet(path)
+    return [tune_rows(part.reset_index(drop=True), group_cols, config, priors)
+            for _, part in rows.groupby(group_cols, sort=True, dropna=False)]
+
+
 def _tune_batch(tune_config: dict[str, Any], history: pd.DataFrame, batches: list[list[Any]],
                 config: TuningConfig, priors: Priors) -> dict[str, Any]:
     """Ray Tune trainable ("tune" mode): the shared unit of work on each group of one batch;
@@ -261,6 +271,11 @@ class RayBackend(Backend):
         How the cluster is spent (see the module doc).
     max_retries : int
         Retries of a group's task whose worker died.
+    staging_dir : str or None
+        Where Spark writes a Spark DataFrame's groups as Parquet for the Ray tasks to read: a
+        folder every Spark executor and Ray node reads and writes as a local path (on a
+        cluster: NFS, ``/dbfs/...``). None: the temporary folder, right when Spark and Ray run on
+        one machine. A subfolder is made for the fit and removed after it.
     """
 
     name = "ray"
@@ -275,6 +290,7 @@ class RayBackend(Backend):
         num_cpus: int | None = None,
         mode: str = "auto",
         max_retries: int = 3,
+        staging_dir: str | None = None,
     ) -> None:
         self.address = address
         self.spark = spark
@@ -284,12 +300,13 @@ class RayBackend(Backend):
         self.num_cpus = num_cpus
         self.mode = mode
         self.max_retries = max_retries
+        self.staging_dir = staging_dir
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RayBackend:
         # A SparkSession can't be copied; sklearn's clone deep-copies parameters.
         return RayBackend(**{k: getattr(self, k) for k in (
             "address", "spark", "ray_on_spark", "max_worker_nodes", "num_cpus_worker_node", "num_cpus",
-            "mode", "max_retries")})
+            "mode", "max_retries", "staging_dir")})
 
     def __repr__(self) -> str:
         return f"RayBackend(address={self.address!r}, ray_on_spark={self.ray_on_spark or self.spark is not None}, mode={self.mode!r})"
@@ -436,20 +453,56 @@ class RayBackend(Backend):
         config: TuningConfig, n_jobs: int | None, progress: Progress | None = None,
         priors: Priors | None = None,
     ) -> Iterator[GroupResult]:
-        """A Spark DataFrame comes to Ray as Arrow (``DataFrame.toArrow``), then runs as pandas."""
-        from ..data import split_groups, validate_history
+        """A Spark DataFrame reaches Ray through Parquet files that Spark writes to
+        ``staging_dir`` (each file whole groups), not through the driver: in ``"groups"`` mode
+        each Ray task reads one file and tunes its groups. The ``"tune"`` and ``"trials"`` modes
+        read the files in the driver. The files are removed after the fit."""
+        from .spark import _PART, group_plan, spark_history
 
         functions = import_optional("pyspark.sql.functions")
-        # timestamp_ntz: the session's wall-clock times, as Spark's pandas UDFs see them.
-        extra = config.drivers.columns
-        table = sdf.select(*group_cols, functions.col(time_col).cast("timestamp_ntz").alias(time_col),
-                           target_col, *extra).toArrow()
-        history = validate_history(table.to_pandas(), group_cols, time_col, target_col, extra=extra,
-                                   numeric=config.drivers.future_columns)
-        tasks = split_groups(history, group_cols, extra)
+        history = spark_history(sdf, group_cols, time_col, target_col, config)
+        # timestamp_ntz: the session's wall-clock times in the files, as Spark's pandas UDFs see them.
+        history = history.withColumn("ds", functions.col("ds").cast("timestamp_ntz"))
+        slots = max(1, sdf.sparkSession.sparkContext.defaultParallelism)
+        plan, plan_rows, n_parts = group_plan(history, group_cols, 4 * slots)
         if progress is not None:
-            progress.set_total(len(tasks))
-        yield from self.run(tasks, config, n_jobs, progress, priors)
+            progress.set_total(len(plan_rows))
+        root = self.staging_dir or tempfile.gettempdir()
+        os.makedirs(root, exist_ok=True)
+        folder = tempfile.mkdtemp(prefix="prophet_grouped_staging_", dir=root)
+        try:
+            (history.join(functions.broadcast(plan), on=group_cols).repartition(n_parts, _PART)
+             .write.mode("overwrite").partitionBy(_PART).parquet(folder))
+            parts = sorted(os.path.join(folder, d) for d in os.listdir(folder) if d.startswith(f"{_PART}="))
+            if self.mode in ("tune", "trials") or (self.mode == "auto" and len(plan_rows) < slots):
+                yield from self._run_staged_in_driver(parts, group_cols, config, n_jobs, progress, priors)
+                return
+            from ..keys import group_key
+
+            part_of = {group_key(row[:-1]): row[-1] for row in plan_rows}
+            by_part: dict[Any, dict[Any, Any]] = {}
+            for key, prior in (priors or {}).items():
+                if key in part_of:
+                    by_part.setdefault(part_of[key], {})[key] = prior
+            with self.cluster() as ray:
+                config_ref = ray.put(config)
+                remote = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)(_tune_staged)
+                pending = [remote.remote(path, group_cols, config_ref, by_part.get(int(path.rsplit("=", 1)[1]), {}))
+                           for path in parts]
+                while pending:
+                    done, pending = ray.wait(pending, num_returns=1)
+                    yield from ray.get(done[0])
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _run_staged_in_driver(self, parts: list[str], group_cols: list[str], config: TuningConfig,
+                              n_jobs: int | None, progress: Progress | None, priors: Priors | None) -> Iterator[GroupResult]:
+        from ..data import split_groups, validate_history
+
+        extra = config.drivers.columns
+        frame = pd.concat([pd.read_parquet(path) for path in parts], ignore_index=True)
+        history = validate_history(frame, group_cols, "ds", "y", extra=extra, numeric=config.drivers.future_columns)
+        yield from self.run(split_groups(history, group_cols, extra), config, n_jobs, progress, priors)
 
     def _run_groups(self, ray: Any, tasks: Sequence[Task], config: TuningConfig, priors: Priors) -> Iterator[GroupResult]:
         # The data goes into the object store once; each task reads its slice of it.

@@ -72,23 +72,14 @@ def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningCo
                       progress_address: tuple[str, int, str] | None = None, priors: Any = None) -> pd.DataFrame:
     """applyInPandas function: one group's rows in, its result row out (the shared unit of work).
     ``priors``: a Spark broadcast of group key -> prior (warm start, champion), or None."""
-    from ..data import validate_history
     from ..progress import notify
-    from ..results import error_text
-    from ..tuning import tune_group
+    from ..tuning import tune_rows
 
-    # The canonical key (a date column's datetime.date as the Timestamp pandas gives: the same
-    # seed and files as on the other backends); the output row keeps Spark's own values.
+    # The output row keeps Spark's own key values (a date column's datetime.date); the result's
+    # key is canonical (the same seed and files as on the other backends).
     raw = {c: pdf[c].iloc[0] for c in group_cols}
-    key = group_key(tuple(raw.values()))
-    try:
-        extra = config.drivers.columns
-        frame = validate_history(pdf, group_cols, "ds", "y", extra=extra,
-                                 numeric=config.drivers.future_columns)[["ds", "y", *extra]]
-    except (ValueError, TypeError) as exc:
-        result = GroupResult(key=key, status="failed", error=error_text(exc))
-    else:
-        result = tune_group(key, frame, config, None if priors is None else priors.value.get(key))
+    result = tune_rows(pdf, group_cols, config, None if priors is None else priors.value)
+    key = result.key
     notify(progress_address, key, result.n_trials)
     return records_frame([result], group_cols).assign(**raw)
 
@@ -119,6 +110,52 @@ def _predict_spark_group(
     for j, col in enumerate(FORECAST_COLUMNS):
         out[col] = values[:, j]
     return out[columns]
+
+
+def spark_history(sdf: Any, group_cols: list[str], time_col: str, target_col: str, config: TuningConfig) -> Any:
+    """``sdf`` checked (columns, types) and selected as the shared unit of work reads it: the
+    group columns, ``ds`` (timestamp), ``y`` (double) and the drivers' columns. Raises
+    ValueError saying what is wrong with the frame."""
+    types = import_optional("pyspark.sql.types")
+    functions = import_optional("pyspark.sql.functions")
+    fields = {f.name: f.dataType for f in sdf.schema.fields}
+    missing = [c for c in group_cols + [time_col, target_col] if c not in fields]
+    if missing:
+        raise ValueError(
+            f"The following columns are missing from the Spark DataFrame: {missing}. Got columns: "
+            f"{list(fields)}. Set group_cols, time_col and target_col to the names your data uses."
+        )
+    atomic = (types.StringType, types.IntegralType, types.BooleanType, types.DateType,
+              types.TimestampType, types.DecimalType, types.DoubleType, types.FloatType)
+    bad_keys = {c: fields[c].simpleString() for c in group_cols if not isinstance(fields[c], atomic)}
+    if bad_keys:
+        raise ValueError(f"Group columns must have atomic types (string, integer, date...), got {bad_keys}.")
+    ds_type = fields[time_col]
+    if not isinstance(ds_type, (types.DateType, types.TimestampType, types.StringType)) and \
+            type(ds_type).__name__ != "TimestampNTZType":
+        raise ValueError(
+            f"Column {time_col!r} must be a date, timestamp or date string, got {ds_type.simpleString()}."
+        )
+    if not isinstance(fields[target_col], types.NumericType):
+        raise ValueError(
+            f"Column {target_col!r} must be numeric, got {fields[target_col].simpleString()}; "
+            f"cast it with F.col({target_col!r}).cast('double')."
+        )
+    numeric = config.drivers.future_columns
+    bad = {c: fields[c].simpleString() for c in numeric
+           if not isinstance(fields[c], (types.NumericType, types.BooleanType))}
+    if bad:
+        raise ValueError(
+            f"Regressor, cap and floor columns must be numeric (or boolean flags), got {bad}; cast them "
+            f"with F.col(name).cast('double')."
+        )
+    return sdf.select(
+        *[functions.col(c) for c in group_cols],
+        functions.col(time_col).cast("timestamp").alias("ds"),
+        functions.col(target_col).cast("double").alias("y"),
+        *[functions.col(c).cast("double") if c in numeric else functions.col(c).cast("string")
+          for c in config.drivers.columns],
+    )
 
 
 class SparkBackend(Backend):
@@ -212,46 +249,7 @@ class SparkBackend(Backend):
         priors: Priors | None = None,
     ) -> Iterator[GroupResult]:
         """Tune the groups of a Spark DataFrame without collecting its rows."""
-        types = import_optional("pyspark.sql.types")
-        functions = import_optional("pyspark.sql.functions")
-        fields = {f.name: f.dataType for f in sdf.schema.fields}
-        missing = [c for c in group_cols + [time_col, target_col] if c not in fields]
-        if missing:
-            raise ValueError(
-                f"The following columns are missing from the Spark DataFrame: {missing}. Got columns: "
-                f"{list(fields)}. Set group_cols, time_col and target_col to the names your data uses."
-            )
-        atomic = (types.StringType, types.IntegralType, types.BooleanType, types.DateType,
-                  types.TimestampType, types.DecimalType, types.DoubleType, types.FloatType)
-        bad_keys = {c: fields[c].simpleString() for c in group_cols if not isinstance(fields[c], atomic)}
-        if bad_keys:
-            raise ValueError(f"Group columns must have atomic types (string, integer, date...), got {bad_keys}.")
-        ds_type = fields[time_col]
-        if not isinstance(ds_type, (types.DateType, types.TimestampType, types.StringType)) and \
-                type(ds_type).__name__ != "TimestampNTZType":
-            raise ValueError(
-                f"Column {time_col!r} must be a date, timestamp or date string, got {ds_type.simpleString()}."
-            )
-        if not isinstance(fields[target_col], types.NumericType):
-            raise ValueError(
-                f"Column {target_col!r} must be numeric, got {fields[target_col].simpleString()}; "
-                f"cast it with F.col({target_col!r}).cast('double')."
-            )
-        numeric = config.drivers.future_columns
-        bad = {c: fields[c].simpleString() for c in numeric
-               if not isinstance(fields[c], (types.NumericType, types.BooleanType))}
-        if bad:
-            raise ValueError(
-                f"Regressor, cap and floor columns must be numeric (or boolean flags), got {bad}; cast them "
-                f"with F.col(name).cast('double')."
-            )
-        sdf = sdf.select(
-            *[functions.col(c) for c in group_cols],
-            functions.col(time_col).cast("timestamp").alias("ds"),
-            functions.col(target_col).cast("double").alias("y"),
-            *[functions.col(c).cast("double") if c in numeric else functions.col(c).cast("string")
-              for c in config.drivers.columns],
-        )
+        sdf = spark_history(sdf, group_cols, time_col, target_col, config)
         yield from self._run(sdf, group_cols, config, progress, in_spark=True, priors=priors)
 
     def _run(self, sdf: Any, group_cols: list[str], config: TuningConfig,
@@ -265,21 +263,11 @@ class SparkBackend(Backend):
         functions = import_optional("pyspark.sql.functions")
         types = import_optional("pyspark.sql.types")
         spark = sdf.sparkSession
-        sizes = sdf.groupBy(*group_cols).count().collect()
-        if not sizes:
-            raise ValueError("The Spark DataFrame is empty: there is nothing to fit.")
-        if progress is not None:
-            progress.set_total(len(sizes))
         slots = max(1, spark.sparkContext.defaultParallelism)
-        n_parts = max(1, min(len(sizes), slots * self.partitions_per_slot))
-        # Partition ids whose hashes land in distinct partitions, so that no two planned
-        # partitions share a task.
-        part_ids = _distinct_hash_ids(spark, n_parts)
-        assignment = plan_partitions([row["count"] for row in sizes], n_parts)
-        plan_rows = [tuple(row[c] for c in group_cols) + (part_ids[p],) for row, p in zip(sizes, assignment)]
+        plan, plan_rows, n_parts = group_plan(sdf, group_cols, slots * self.partitions_per_slot)
+        if progress is not None:
+            progress.set_total(len(plan_rows))
         key_fields = [sdf.schema[c] for c in group_cols]
-        plan_schema = types.StructType(key_fields + [types.StructField(_PART, types.LongType(), False)])
-        plan = spark.createDataFrame(plan_rows, plan_schema)
         schema = types.StructType(
             key_fields + [types.StructField(name, _spark_type(types, t), True) for name, t in RESULT_SCHEMA]
         )
@@ -392,6 +380,29 @@ def _spark_type(types: Any, name: str) -> Any:
         "string": types.StringType(), "double": types.DoubleType(),
         "long": types.LongType(), "boolean": types.BooleanType(),
     }[name]
+
+
+def group_plan(sdf: Any, group_cols: list[str], max_parts: int) -> tuple[Any, list[tuple[Any, ...]], int]:
+    """Which partition each group of ``sdf`` goes to: at most ``max_parts`` partitions, longest
+    groups first, each to the least loaded (:func:`plan_partitions`). Returns the plan as a
+    small DataFrame (group columns and the partition column), its rows (key values then the
+    partition id) and the number of partitions; ``sdf.join(broadcast(plan), group_cols)
+    .repartition(n, partition column)`` puts each planned partition in a partition of its own.
+    Raises ValueError when ``sdf`` has no rows."""
+    types = import_optional("pyspark.sql.types")
+    spark = sdf.sparkSession
+    sizes = sdf.groupBy(*group_cols).count().collect()
+    if not sizes:
+        raise ValueError("The Spark DataFrame is empty: there is nothing to fit.")
+    n_parts = max(1, min(len(sizes), max_parts))
+    # Partition ids whose hashes land in distinct partitions, so that no two planned
+    # partitions share a task.
+    part_ids = _distinct_hash_ids(spark, n_parts)
+    assignment = plan_partitions([row["count"] for row in sizes], n_parts)
+    plan_rows = [tuple(row[c] for c in group_cols) + (part_ids[p],) for row, p in zip(sizes, assignment)]
+    key_fields = [sdf.schema[c] for c in group_cols]
+    plan_schema = types.StructType(key_fields + [types.StructField(_PART, types.LongType(), False)])
+    return spark.createDataFrame(plan_rows, plan_schema), plan_rows, n_parts
 
 
 def _distinct_hash_ids(spark: Any, n: int) -> list[int]:
