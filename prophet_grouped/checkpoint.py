@@ -40,18 +40,28 @@ FORMAT = 1
 MISMATCH = "checkpoint_mismatch"
 
 
-def _describe(value: Any) -> Any:
-    """A stable, JSON-able description of a setting (functions by name, not by address)."""
+def _describe(value: Any, _seen: frozenset[int] = frozenset()) -> Any:
+    """A stable, JSON-able description of a setting (functions by name, not by address).
+
+    Modules (a function's closure may hold one) are described by name; an object met again
+    inside itself (a cycle) by its type.
+    """
+    if isinstance(value, types.ModuleType):
+        return f"module {value.__name__}"
+    if id(value) in _seen:
+        return f"<cycle: {type(value).__qualname__}>"
+    if not isinstance(value, (str, int, float, bool)) and value is not None:
+        _seen = _seen | {id(value)}
     if isinstance(value, pd.DataFrame):  # an event table: its content, not its repr
         from .covariates import frame_digest
 
         return {"frame": frame_digest(value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _describe(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: _describe(getattr(value, f.name), _seen) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
-        return {str(k): _describe(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+        return {str(k): _describe(v, _seen) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, (list, tuple)):
-        return [_describe(v) for v in value]
+        return [_describe(v, _seen) for v in value]
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     if callable(value) and hasattr(value, "__qualname__"):
@@ -61,13 +71,13 @@ def _describe(value: Any) -> Any:
         if code is None:
             return name
         digest = hashlib.sha256(_code_text(code).encode())
-        digest.update(json.dumps(_describe(list(getattr(value, "__defaults__", None) or ()))).encode())
+        digest.update(json.dumps(_describe(list(getattr(value, "__defaults__", None) or ()), _seen)).encode())
         cells = [c.cell_contents for c in (getattr(value, "__closure__", None) or ()) if _cell_set(c)]
-        digest.update(json.dumps(_describe(cells), default=repr).encode())
+        digest.update(json.dumps(_describe(cells, _seen), default=repr).encode())
         return f"{name}#{digest.hexdigest()[:16]}"
     if hasattr(value, "__dict__"):  # e.g. a callable object: its class and its attributes
         cls = type(value)
-        return {f"{cls.__module__}.{cls.__qualname__}": _describe(vars(value))}
+        return {f"{cls.__module__}.{cls.__qualname__}": _describe(vars(value), _seen)}
     return repr(value)
 
 

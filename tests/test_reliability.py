@@ -355,3 +355,25 @@ def test_failed_groups_are_tuned_again_on_resume_unless_kept(tmp_path):
     pd.testing.assert_series_equal(kept.results_["error"], retried.results_["error"])
     with pytest.raises(TypeError, match="retry_failed must be True or False, got 'no'"):
         GroupedProphetTuner(retry_failed="no").fit(df)
+
+
+def test_a_callable_setting_whose_closure_holds_a_module_is_described():
+    """A search space defined in a function that imported numpy locally holds the module in its
+    closure: its checkpoint description names the module (it once recursed through it)."""
+    from prophet_grouped.checkpoint import _describe
+
+    def make_space():
+        import numpy as npl
+
+        def space(trial):
+            return {"n_changepoints": npl.int64(trial.suggest_int("n_changepoints", 5, 25))}
+
+        return space
+
+    described = _describe(make_space())
+    assert described.startswith("tests.test_reliability.test_a_callable_setting_whose_closure_holds_a_module_is_described."
+                                "<locals>.make_space.<locals>.space#")
+    assert described == _describe(make_space())  # stable: the same code and closure, the same text
+    cyclic: list = []
+    cyclic.append(cyclic)
+    assert _describe(cyclic) == ["<cycle: list>"]

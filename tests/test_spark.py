@@ -4,7 +4,7 @@
 import pandas as pd
 import pytest
 
-from prophet_grouped import GroupedProphetTuner
+from prophet_grouped import GroupedProphetTuner, make_retail_sales
 from prophet_grouped.backends.spark import plan_partitions
 
 from .conftest import (
@@ -347,3 +347,28 @@ def test_a_spark_dataframe_reaches_ray_through_staged_parquet(spark, sales6, loc
     tuner.fit(spark.createDataFrame(sales6))
     assert_same_results(tuner, local_reference)
     assert staging.is_dir() and os.listdir(staging) == [], "the fit's staged files are removed"
+
+
+def test_checkpoint_folder_problems_on_executors(spark, tmp_path):
+    """A folder that can't be written is one clear error before any Spark job; numpy values a
+    callable space returns are checkpointed by the executors (no crashed job)."""
+    import os
+
+    import numpy as np
+
+    df = make_retail_sales(n_stores=1, n_items=1, periods=300, seed=0)
+    settings = dict(group_cols=GROUPS, n_trials=3, horizon=30, random_state=0, cv_folds=1)
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(ValueError, match=r"checkpoint_dir='.*file.txt/ckpt' can't be written \(.*\)\. Give a folder"):
+        GroupedProphetTuner(backend="spark", checkpoint_dir=str(tmp_path / "file.txt" / "ckpt"), **settings).fit(
+            spark.createDataFrame(df))
+
+    def space(trial):
+        return {"n_changepoints": np.int64(trial.suggest_int("n_changepoints", 5, 25)),
+                "changepoint_prior_scale": np.float64(trial.suggest_float("changepoint_prior_scale", 0.01, 0.5))}
+
+    ckpt = tmp_path / "ckpt"
+    tuner = GroupedProphetTuner(backend="spark", checkpoint_dir=str(ckpt), search_space=space, **settings).fit(
+        spark.createDataFrame(df))
+    assert tuner.results_.loc[0, "status"] == "ok" and tuner.results_.loc[0, "error"] is None
+    assert len(os.listdir(ckpt / "groups")) == 1
