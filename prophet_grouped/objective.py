@@ -18,7 +18,7 @@ from .data import MIN_TRAIN_POINTS
 from .engines import fit_prophet, fold_cache
 from .forecast import clip_forecast, clip_to_capacity
 from .metrics import score
-from .search_space import _SEASONAL_RE, DEFAULT_FOURIER_ORDERS, SEASONALITY_PERIODS
+from .search_space import DEFAULT_FOURIER_ORDERS, SEASONAL_PARAM_RE, SEASONALITY_PERIODS
 
 if TYPE_CHECKING:
     from prophet import Prophet
@@ -68,7 +68,7 @@ def build_prophet(
         kwargs["holidays"] = drivers.holidays
     seasonal: dict[str, dict[str, Any]] = {}
     for name, value in params.items():
-        match = _SEASONAL_RE.match(name)
+        match = SEASONAL_PARAM_RE.match(name)
         if name in regressor_names:
             continue
         if match:

@@ -198,7 +198,7 @@ def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | N
         return None
     from optuna.distributions import distribution_to_json, json_to_distribution
 
-    from .search_space import _contains
+    from .search_space import distribution_contains
 
     space = group.space.distributions
     if space is None:
@@ -220,7 +220,7 @@ def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | N
         candidates = []
     first = 1 if default_trial is not None else 0
     for params, _ in candidates:
-        in_space = len(params) == len(space) and all(_contains(space[n], v) for n, v in params.items())
+        in_space = len(params) == len(space) and all(distribution_contains(space[n], v) for n, v in params.items())
         if in_space and params != default_trial:  # scored again, on the new folds
             study.enqueue_trial(params)
             first += 1

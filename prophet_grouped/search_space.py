@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 SEASONALITY_PERIODS = {"yearly": 365.25, "monthly": 30.5, "weekly": 7.0, "daily": 1.0}
 #: Fourier orders used when a space tunes a seasonality's prior scale but not its order.
 DEFAULT_FOURIER_ORDERS = {"yearly": 10, "monthly": 5, "weekly": 3, "daily": 4}
-_SEASONAL_RE = re.compile(r"^(yearly|monthly|weekly|daily)_(seasonality_prior_scale|fourier_order)$")
+SEASONAL_PARAM_RE = re.compile(r"^(yearly|monthly|weekly|daily)_(seasonality_prior_scale|fourier_order)$")
 
 PRESETS = ("auto", "paper", "prophet-docs")
 
@@ -139,7 +139,7 @@ def auto_space(profile: GroupProfile) -> SearchSpace:
     return SearchSpace(distributions=space, fixed=fixed)
 
 
-def _contains(dist: Any, value: Any) -> bool:
+def distribution_contains(dist: Any, value: Any) -> bool:
     """Whether an optuna distribution can take ``value``."""
     from optuna.distributions import CategoricalDistribution
 
@@ -263,7 +263,7 @@ class SearchSpace:
         defaults = prophet_defaults()
         trial = {}
         for name, dist in (self.distributions or {}).items():
-            if name not in defaults or not _contains(dist, defaults[name]):
+            if name not in defaults or not distribution_contains(dist, defaults[name]):
                 return None
             trial[name] = defaults[name]
         return trial
@@ -282,7 +282,7 @@ class SearchSpace:
 
         orders = {}
         for name, dist in (self.distributions or {}).items():
-            match = _SEASONAL_RE.match(name)
+            match = SEASONAL_PARAM_RE.match(name)
             if match and match.group(2) == "fourier_order" and isinstance(dist, IntDistribution):
                 orders[match.group(1)] = int(dist.high)
         return orders

@@ -457,7 +457,7 @@ class RayBackend(Backend):
         ``staging_dir`` (each file whole groups), not through the driver: in ``"groups"`` mode
         each Ray task reads one file and tunes its groups. The ``"tune"`` and ``"trials"`` modes
         read the files in the driver. The files are removed after the fit."""
-        from .spark import _PART, group_plan, spark_history
+        from .spark import PARTITION_COL, group_plan, spark_history
 
         functions = import_optional("pyspark.sql.functions")
         history = spark_history(sdf, group_cols, time_col, target_col, config)
@@ -471,9 +471,9 @@ class RayBackend(Backend):
         os.makedirs(root, exist_ok=True)
         folder = tempfile.mkdtemp(prefix="prophet_grouped_staging_", dir=root)
         try:
-            (history.join(functions.broadcast(plan), on=group_cols).repartition(n_parts, _PART)
-             .write.mode("overwrite").partitionBy(_PART).parquet(folder))
-            parts = sorted(os.path.join(folder, d) for d in os.listdir(folder) if d.startswith(f"{_PART}="))
+            (history.join(functions.broadcast(plan), on=group_cols).repartition(n_parts, PARTITION_COL)
+             .write.mode("overwrite").partitionBy(PARTITION_COL).parquet(folder))
+            parts = sorted(os.path.join(folder, d) for d in os.listdir(folder) if d.startswith(f"{PARTITION_COL}="))
             if self.mode in ("tune", "trials") or (self.mode == "auto" and len(plan_rows) < slots):
                 yield from self._run_staged_in_driver(parts, group_cols, config, n_jobs, progress, priors)
                 return

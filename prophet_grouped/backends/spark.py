@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..estimator import GroupedProphetTuner
     from ..progress import Progress
 
-_PART = "_pg_partition"
+PARTITION_COL = "_pg_partition"
 # Session settings switched for the backend's own queries and restored afterwards: Arrow to
 # send a pandas frame, and no coalescing of the planned partitions by adaptive execution.
 _ARROW_CONF = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
@@ -284,9 +284,9 @@ class SparkBackend(Backend):
                                      progress_address=address, priors=shared)
             out = (
                 sdf.join(functions.broadcast(plan), on=group_cols)
-                .repartition(n_parts, _PART)
-                .groupBy(_PART, *group_cols)
-                .applyInPandas(lambda pdf: work(pdf.drop(columns=[_PART])), schema)
+                .repartition(n_parts, PARTITION_COL)
+                .groupBy(PARTITION_COL, *group_cols)
+                .applyInPandas(lambda pdf: work(pdf.drop(columns=[PARTITION_COL])), schema)
             )
             # Tune every partition at once into executor storage, then stream the result rows
             # to the driver one partition at a time: the driver never holds every group's
@@ -401,7 +401,7 @@ def group_plan(sdf: Any, group_cols: list[str], max_parts: int) -> tuple[Any, li
     assignment = plan_partitions([row["count"] for row in sizes], n_parts)
     plan_rows = [tuple(row[c] for c in group_cols) + (part_ids[p],) for row, p in zip(sizes, assignment)]
     key_fields = [sdf.schema[c] for c in group_cols]
-    plan_schema = types.StructType(key_fields + [types.StructField(_PART, types.LongType(), False)])
+    plan_schema = types.StructType(key_fields + [types.StructField(PARTITION_COL, types.LongType(), False)])
     return spark.createDataFrame(plan_rows, plan_schema), plan_rows, n_parts
 
 
