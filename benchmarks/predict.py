@@ -13,7 +13,7 @@ measures, side by side in this run:
 With ``--end-to-end``: ``forecast(periods=90)`` of ``--groups`` generated groups of ``--days``
 days with ``make bench``'s settings (the "paper" space, 20 trials, early stopping after 5, US
 holidays, one validation window), tuned, refit and forecast in one pass: wall time and the
-driver's peak memory (compare with ``prophet-grouped bench --full --runs local`` of an older
+driver's peak memory (compare with ``python benchmarks/bench.py --full --runs local`` of an older
 commit, which tunes only).
 
     python benchmarks/predict.py                      # 1,416 groups x 2,330 days, 90 days ahead
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
 def end_to_end(args: argparse.Namespace) -> None:
     import resource
 
-    from prophet_grouped.benchmark.run import make_data
+    from bench import make_data
 
     df = make_data(args.groups, args.days)
     tuner = GroupedProphetTuner(group_cols=["store", "item"], n_trials=20, early_stopping_rounds=5, horizon=90,

@@ -257,13 +257,29 @@ def cmd_plot(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}", file=sys.stderr)
 
 
+def _bench_script() -> str | None:
+    """benchmarks/bench.py of the checkout this package runs from (an editable install), or of
+    the current folder; None for an installed package without its repository."""
+    for root in (os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.getcwd()):
+        path = os.path.join(root, "benchmarks", "bench.py")
+        if os.path.exists(path):
+            return path
+    return None
+
+
 def cmd_bench(args: argparse.Namespace, rest: Sequence[str]) -> None:
-    try:
-        from .benchmark.run import main
-    except ImportError as exc:
-        raise CommandError(f"the benchmark needs extra packages ({exc}); install them with: "
-                           f"pip install 'prophet_grouped[bench]'") from exc
-    main(list(rest))
+    import importlib.util
+    import runpy
+
+    script = _bench_script()
+    if script is None:
+        raise CommandError("the benchmark is not part of the installed package; it lives in the repository's "
+                           "benchmarks/ folder: in a checkout, run `python benchmarks/bench.py` (or `make bench`).")
+    missing = [m for m in ("psutil", "matplotlib") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise CommandError(f"the benchmark needs {missing}; install them with: pip install 'prophet_grouped[bench]'")
+    sys.argv = [script, *rest]
+    runpy.run_path(script, run_name="__main__")
 
 
 def _tuning_options(p: argparse.ArgumentParser) -> None:

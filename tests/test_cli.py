@@ -225,3 +225,14 @@ def test_a_single_series_needs_no_group_column(tmp_path):
     plot = run("plot", "out", "--out", "one.png", cwd=tmp_path)
     assert plot.returncode == 0, plot.stderr
     assert (tmp_path / "one.png").stat().st_size > 0
+
+
+def test_bench_outside_a_checkout_says_where_the_benchmark_is(monkeypatch, capsys):
+    """The benchmark is not installed with the package: without the repository's benchmarks/
+    folder, `bench` says where it lives (exit 1)."""
+    from prophet_grouped import cli
+
+    assert cli._bench_script().endswith(os.path.join("benchmarks", "bench.py"))  # this checkout's
+    monkeypatch.setattr(cli, "_bench_script", lambda: None)
+    assert cli.main(["bench", "--series", "2"]) == 1
+    assert "the benchmark is not part of the installed package" in capsys.readouterr().err
