@@ -47,7 +47,7 @@ from cpu import CpuMeter
 from prophet_grouped import GroupedProphetTuner, make_retail_sales
 
 GROUPS = ["store", "item"]
-ALL_RUNS = ["baseline", "local", "local-stan", "spark-naive", "spark", "ray", "ray-tasks", "ray-tune", "ray-on-spark"]
+ALL_RUNS = ["baseline", "local", "local-loky", "local-stan", "spark-naive", "spark", "ray", "ray-tasks", "ray-tune", "ray-on-spark"]
 
 
 def make_data(series: int, days: int) -> pd.DataFrame:
@@ -117,11 +117,16 @@ class Bench:
         res = pd.DataFrame(out)
         self.record("baseline (stock Prophet, process pool)", meter, res["best_score"], res["n_trials"])
 
-    def run_local(self, engine: str = "auto") -> None:
-        tuner = self.tuner(engine=engine)
+    def run_local(self, engine: str = "auto", start_method: str = "auto") -> None:
+        from prophet_grouped.backends.local import LocalBackend
+
+        backend = LocalBackend(start_method=start_method)
+        workers = backend.resolved_start_method()
+        tuner = self.tuner(engine=engine, backend=backend)
         with CpuMeter() as meter:
             tuner.fit(self.df)
-        self.record(f"tuner local engine={tuner.engine_}", meter, tuner.results_["best_score"], tuner.results_["n_trials"])
+        self.record(f"tuner local ({workers} workers) engine={tuner.engine_}", meter, tuner.results_["best_score"],
+                    tuner.results_["n_trials"])
 
     def run_spark_naive(self) -> None:
         a = self.args
@@ -192,7 +197,8 @@ class Bench:
 
     def run(self, name: str) -> None:
         {"baseline": self.run_baseline, "local": self.run_local,
-         "local-stan": functools.partial(self.run_local, "stan"), "spark-naive": self.run_spark_naive,
+         "local-stan": functools.partial(self.run_local, "stan"),
+         "local-loky": functools.partial(self.run_local, start_method="loky"), "spark-naive": self.run_spark_naive,
          "spark": self.run_spark, "ray": self.run_ray, "ray-tasks": functools.partial(self.run_ray, "groups"),
          "ray-tune": functools.partial(self.run_ray, "tune"), "ray-on-spark": self.run_ray_on_spark}[name]()
 
@@ -217,6 +223,25 @@ def chart(rows: list[dict[str, Any]], path: str) -> None:
     fig.savefig(path, dpi=100)
 
 
+def run_fresh(args: argparse.Namespace, name: str) -> list[dict[str, Any]]:
+    """The rows of run ``name`` measured by this script in a new Python process."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [sys.executable, __file__, "--series", str(args.series), "--days", str(args.days),
+               "--trials", str(args.trials), "--horizon", str(args.horizon), "--holidays", args.holidays,
+               "--spark-master", args.spark_master, "--runs", name, "--out", out]
+        if args.patience is not None:
+            cmd += ["--patience", str(args.patience)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(out, "bench.json")) as fh:
+            rows = json.load(fh)["runs"]
+    for row in rows:
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> None:
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # "Importing plotly failed": unused here
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -232,6 +257,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--spark-master", default=None, help="default local[<cores>]")
     p.add_argument("--full", action="store_true", help="the published size: 1,416 x 2,330 days, 20 trials, patience 5")
     p.add_argument("--out", default="benchmarks/results")
+    p.add_argument("--fresh", action="store_true",
+                   help="each run in its own new Python process, so that every run pays its imports and "
+                        "worker start-up (what a user's first fit pays)")
     args = p.parse_args(argv)
     if args.full:
         args.series, args.days, args.trials, args.patience = 1416, 2330, 20, 5
@@ -242,9 +270,13 @@ def main(argv: list[str] | None = None) -> None:
         p.error(f"unknown runs {unknown}; choose from {ALL_RUNS}")
     bench = Bench(args)
     print(f"{args.series} series x {args.days} days, {args.trials} trials, patience {args.patience}, "
-          f"holidays {args.holidays}, {bench.cores} cores", flush=True)
+          f"holidays {args.holidays}, {bench.cores} cores{', each run in a fresh process' if args.fresh else ''}",
+          flush=True)
     for name in runs:
-        bench.run(name)
+        if args.fresh:
+            bench.rows.extend(run_fresh(args, name))
+        else:
+            bench.run(name)
     os.makedirs(args.out, exist_ok=True)
     meta = {"machine": {"cores": bench.cores, "python": platform.python_version(), "platform": platform.platform()},
             "args": vars(args), "runs": bench.rows}

@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import os
-import threading
+import subprocess
+import sys
 import time
 
 import psutil
 
+#: The memory sampler: a separate process, so that the measured process runs no extra thread
+#: (the local backend forks its workers only from a process without other threads).
+_SAMPLER = """
+import sys, psutil
+me = psutil.Process(int(sys.argv[1]))
+peak = 0.0
+import select
+while not select.select([sys.stdin], [], [], 0.2)[0]:
+    try:
+        peak = max(peak, me.memory_info().rss / 2**20)
+    except psutil.Error:
+        break
+print(peak, flush=True)
+"""
 
-def _tree_cpu() -> dict[tuple[int, float], float]:
-    """CPU seconds of this process and each live descendant, each with its waited-for children."""
+
+def _tree_cpu(skip: int | None = None) -> dict[tuple[int, float], float]:
+    """CPU seconds of this process and each live descendant (but ``skip``), each with its
+    waited-for children."""
     me = psutil.Process()
     found = {}
     for proc in [me] + me.children(recursive=True):
+        if proc.pid == skip:
+            continue
         try:
             with proc.oneshot():
                 if proc.status() == psutil.STATUS_ZOMBIE:
@@ -39,23 +58,21 @@ class CpuMeter:
         me = psutil.Process()
         self.driver_start_mb = me.memory_info().rss / 2**20
         self.driver_peak_mb = self.driver_start_mb
-        self._stop = threading.Event()
-
-        def sample() -> None:  # the driver's resident memory, every 0.2 s
-            while not self._stop.wait(0.2):
-                self.driver_peak_mb = max(self.driver_peak_mb, me.memory_info().rss / 2**20)
-
-        self._sampler = threading.Thread(target=sample, daemon=True)
-        self._sampler.start()
-        self._base = _tree_cpu()
+        # The driver's resident memory, every 0.2 s, from another process.
+        self._sampler = subprocess.Popen([sys.executable, "-c", _SAMPLER, str(os.getpid())],
+                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self._base = _tree_cpu(skip=self._sampler.pid)
         self._start = time.perf_counter()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.wall = time.perf_counter() - self._start
-        self._stop.set()
-        self._sampler.join()
-        final = _tree_cpu()
+        final = _tree_cpu(skip=self._sampler.pid)
+        out, _ = self._sampler.communicate("stop\n")
+        try:
+            self.driver_peak_mb = max(self.driver_peak_mb, float(out.strip()))
+        except ValueError:
+            pass
         self.cpu_seconds = sum(v - self._base.get(k, 0.0) for k, v in final.items())
         self.cores = len(os.sched_getaffinity(0))
         self.utilization = self.cpu_seconds / (self.wall * self.cores)

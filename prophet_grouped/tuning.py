@@ -181,6 +181,17 @@ def prepare_group(frame: pd.DataFrame, config: TuningConfig, key: Sequence[Any] 
     return PreparedGroup(frame, folds, space, clips(config.nonnegative, y), drivers)
 
 
+def warm_up(config: TuningConfig) -> None:
+    """Import here what a group's unit of work imports (Prophet, the engine, Optuna), so that
+    workers forked from this process start with it done."""
+    import optuna  # noqa: F401
+    import threadpoolctl  # noqa: F401
+
+    from . import checkpoint  # noqa: F401
+
+    preload(config.engine)
+
+
 def run_trial(params: Mapping[str, Any], group: PreparedGroup, config: TuningConfig, output_dir: str) -> float:
     """One trial: the loss of ``params`` over the group's folds, within ``config.trial_timeout``."""
     preload(config.engine)

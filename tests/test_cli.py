@@ -164,11 +164,13 @@ def test_bench_runs_and_writes_json_and_utilization_chart(tmp_path):
     import json
 
     out = run("bench", "--series", "2", "--days", "300", "--trials", "2", "--horizon", "30",
-              "--runs", "baseline,local", "--out", "res", cwd=tmp_path)
+              "--runs", "baseline,local", "--out", "res", "--fresh", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
     with open(tmp_path / "res" / "bench.json") as fh:
         runs = json.load(fh)["runs"]
-    assert [r["run"] for r in runs] == ["baseline (stock Prophet, process pool)", "tuner local engine=batch"]
+    # Each run in a new process, which runs no other thread: the local backend forks its workers.
+    assert [r["run"] for r in runs] == ["baseline (stock Prophet, process pool)",
+                                        "tuner local (fork workers) engine=batch"]
     for r in runs:
         assert r["trials"] == 4 and 0 < r["cpu_util"] <= 1.05 and r["wall_s"] > 0
     assert "| driver peak MB | speed-up vs baseline |" in out.stdout

@@ -78,9 +78,15 @@ def resolve_engine(engine: str) -> str:
     return "batch"
 
 
+_PRELOADED: set[str] = set()
+
+
 def preload(engine: str) -> None:
-    """Import what fitting with ``engine`` needs, so that no import runs inside a trial."""
-    get_engine(engine).preload()
+    """Import what fitting with ``engine`` needs, so that no import runs inside a trial (once
+    per process and engine)."""
+    if engine not in _PRELOADED:
+        get_engine(engine).preload()
+        _PRELOADED.add(engine)
 
 
 def fit_prophet(
