@@ -163,8 +163,10 @@ class WarmStart:
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         import optuna
 
-        own = [t for t in study.trials if not is_prior(t) and t.state.is_finished()]
-        if self.added or len(own) < self.first:
+        if self.added:
+            return
+        own = [t for t in study.get_trials(deepcopy=False) if not is_prior(t) and t.state.is_finished()]
+        if len(own) < self.first:
             return
         ratios = []
         for params, old in self.rescored:

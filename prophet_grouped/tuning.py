@@ -70,7 +70,7 @@ class EarlyStopping:
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         from optuna.trial import TrialState
 
-        finished = [t for t in study.trials
+        finished = [t for t in study.get_trials(deepcopy=False)
                     if t.state in (TrialState.COMPLETE, TrialState.FAIL) and not retrain.is_prior(t)]
         complete = [t for t in finished if t.state == TrialState.COMPLETE]
         if not complete:
@@ -401,7 +401,7 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             study.optimize(objective, n_trials=config.n_trials, callbacks=callbacks, catch=(Exception,),
                            n_jobs=1 if runner is None else max(1, runner.parallel))
             result.prior_trials = 0 if warm is None else warm.added
-            own = [t for t in study.trials if not retrain.is_prior(t)]
+            own = [t for t in study.get_trials(deepcopy=False) if not retrain.is_prior(t)]
             result.n_trials = len(own)
             result.n_failed_trials = len(errors)
             result.trials = [t.value for t in own]
