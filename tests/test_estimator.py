@@ -239,6 +239,18 @@ def test_import_does_not_pull_in_spark_or_ray():
     assert out.split() == ["False", "False", "False"]
 
 
+def test_a_worker_tuning_groups_imports_no_scikit_learn():
+    """Workers import the unit of work, not the estimator: no scikit-learn (1.5 s of imports)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from prophet_grouped.tuning import tune_group; from prophet_grouped import GroupFitWarning; "
+            "print('sklearn' in sys.modules); from prophet_grouped import GroupedProphetTuner; "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]
+
+
 def test_fallback_default_gives_failed_groups_an_untuned_model(sales8):
     df = _data_with_bad_group(sales8)
     tuner = GroupedProphetTuner(group_cols=GROUPS, n_trials=2, metric=_failing_metric, random_state=0,
