@@ -47,7 +47,7 @@ from cpu import CpuMeter
 from prophet_grouped import GroupedProphetTuner, make_retail_sales
 
 GROUPS = ["store", "item"]
-ALL_RUNS = ["baseline", "local", "local-loky", "local-stan", "spark-naive", "spark", "ray", "ray-tasks", "ray-tune", "ray-on-spark"]
+ALL_RUNS = ["baseline", "local", "local-again", "local-loky", "local-stan", "spark-naive", "spark", "ray", "ray-tasks", "ray-tune", "ray-on-spark"]
 
 
 def make_data(series: int, days: int) -> pd.DataFrame:
@@ -198,7 +198,8 @@ class Bench:
     def run(self, name: str) -> None:
         {"baseline": self.run_baseline, "local": self.run_local,
          "local-stan": functools.partial(self.run_local, "stan"),
-         "local-loky": functools.partial(self.run_local, start_method="loky"), "spark-naive": self.run_spark_naive,
+         "local-loky": functools.partial(self.run_local, start_method="loky"),
+         "local-again": self.run_local, "spark-naive": self.run_spark_naive,
          "spark": self.run_spark, "ray": self.run_ray, "ray-tasks": functools.partial(self.run_ray, "groups"),
          "ray-tune": functools.partial(self.run_ray, "tune"), "ray-on-spark": self.run_ray_on_spark}[name]()
 
