@@ -101,3 +101,15 @@ def test_bad_start_method():
         GroupedProphetTuner(backend_options={"start_method": "spawn"}, n_jobs=2,
                             **{**CROSS_BACKEND, "n_trials": 1}).fit(
             __import__("prophet_grouped").make_retail_sales(1, 2, 200))
+
+
+def test_fork_workers_fit_with_stan_too():
+    """Forked workers run cmdstan processes of their own (the Stan engine): same results as one process."""
+    from prophet_grouped import make_retail_sales
+
+    df = make_retail_sales(n_stores=1, n_items=2, periods=200, seed=4)
+    settings = dict(group_cols=["store", "item"], n_trials=2, horizon=14, cv_folds=1, random_state=0, engine="stan")
+    serial = GroupedProphetTuner(n_jobs=1, **settings).fit(df)
+    forked = GroupedProphetTuner(n_jobs=2, backend_options={"start_method": "fork"}, **settings).fit(df)
+    assert forked.engine_ == "stan"
+    assert_same_results(forked, serial)
