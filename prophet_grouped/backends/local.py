@@ -67,8 +67,9 @@ class LocalBackend(Backend):
     joblib_backend : str
         joblib backend name used by ``start_method="loky"``; ``"loky"`` (processes) by default.
     max_retries : int
-        How many times a group whose worker process died (killed, out of memory) is sent
-        again; groups that finished are kept.
+        When a worker process dies (killed, out of memory), its group is sent again, up to
+        ``max_retries`` times per group with forked workers; with loky every unfinished group is
+        sent again, up to ``max_retries`` times in all. Groups that finished are kept.
     """
 
     name = "local"
