@@ -85,9 +85,43 @@ def test_cached_features_give_the_same_losses_as_fitting_prophet(space, hints):
                 params = sampler.sample(study.ask())
                 cached = evaluate(params, folds, smape, "batch", out, None, "US")
                 ordinary = evaluate(params, plain, smape, "batch", out, None, "US")
-                assert cached == pytest.approx(ordinary, rel=1e-9)
+                # Additive trials: prophet-batch's own solve, equal to rounding. Multiplicative
+                # trials: the one-series solver, which reaches prophet-batch's optimum (next
+                # test) but may stop elsewhere on a flat posterior (2e-9 apart seen here).
+                assert cached == pytest.approx(ordinary, rel=1e-9 if params["seasonality_mode"] == "additive" else 1e-6)
             used_cache += sum(entry is not _UNSUPPORTED for f in folds for entry in f.cache._entries.values())
     assert used_cache > 0
+
+
+@pytest.mark.parametrize("periods", [400, 1500])
+def test_one_series_multiplicative_solver_reaches_prophet_batchs_optimum(periods):
+    """Multiplicative trials are solved by engines._multiplicative (prophet-batch's algorithm for
+    one series). On sampled trials it must accept what prophet-batch accepts and reach the same
+    log posterior: as high, to rounding, with parameters and forecasts close."""
+    from prophet_batch.batch import _solve_multiplicative
+
+    from prophet_grouped.engines._multiplicative import solve_one
+    from prophet_grouped.objective import make_folds
+
+    df = make_retail_sales(n_stores=1, n_items=2, periods=periods, seed=11)
+    space = resolve_search_space("paper")
+    compared = 0
+    for item, part in df.groupby("item"):
+        folds = make_folds(part[["ds", "y"]].reset_index(drop=True), 60, "D", 2, None, space.max_fourier_orders(),
+                           engine="batch")
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=item))
+        for _ in range(3):
+            params = {**space.sample(study.ask()), "seasonality_mode": "multiplicative"}
+            for fold in folds:
+                _, _, inputs = fold.cache.problem(build_prophet(params, None, "US", uncertainty_samples=0))
+                theirs, ours = _solve_multiplicative([inputs])[0], solve_one(inputs)
+                assert isinstance(theirs, tuple) and isinstance(ours, tuple), (theirs, ours)
+                lp_theirs, lp_ours = theirs[5], ours[5]
+                assert lp_ours == pytest.approx(lp_theirs, rel=1e-12)
+                for a, b in zip(theirs[:4], ours[:4]):
+                    np.testing.assert_allclose(b, a, atol=1e-4)
+                compared += 1
+    assert compared == 12
 
 
 def test_stan_fast_data_file_gives_the_same_fit():

@@ -14,9 +14,10 @@ validation dates depend only on the dates and on the Fourier orders. Building th
 of a Prophet trial's cost (``make_all_seasonality_features`` twice, for fit and predict, with
 the holiday tables rebuilt each time). :class:`FoldCache` builds them once per fold and
 feature configuration, with Prophet's own ``preprocess``; each trial then only sets the prior
-scales and modes, solves the MAP problem with prophet-batch's solver (the same function the
-batch engine calls, on the same inputs) and forecasts the validation dates with Prophet's
-formula. Extra regressors (standardized per fold as Prophet does) and events tables (country
+scales and modes, solves the MAP problem with prophet-batch's solver (additive: the same
+function the batch engine calls, on the same inputs; multiplicative: the same algorithm written
+for one series, :mod:`._multiplicative`, which reaches the same optimum) and forecasts the
+validation dates with Prophet's formula. Extra regressors (standardized per fold as Prophet does) and events tables (country
 holidays and a holidays frame, with per-event prior scales) are columns of the cached design
 matrix like the Fourier features. Anything outside what this covers (logistic growth,
 conditional seasonalities, MCMC, a solve the solver rejects) returns None and the trial takes
@@ -224,13 +225,9 @@ class FoldCache:
             self.misses += 1
         return yhat
 
-    def _forecast(self, model: Prophet) -> np.ndarray | None:
-        from prophet_batch.batch import (
-            _solve_additive,
-            _solve_multiplicative,
-            design_matrix,
-        )
-
+    def problem(self, model: Prophet) -> tuple[_Entry, _View, Any] | None:
+        """The fold's MAP problem for ``model``'s settings: (entry, view, prophet-batch's model
+        inputs with the trial's prior scales and modes); None when the cache doesn't cover it."""
         described = feature_key(model)
         if described is None:
             return None
@@ -242,12 +239,26 @@ class FoldCache:
         sigmas, s_m = _vectors(view.owners, view.index.size, model, entry.event_priors)
         inputs = dataclasses.replace(view.inputs, tau=float(model.changepoint_prior_scale),
                                      sigmas=sigmas, s_a=1.0 - s_m, s_m=s_m)
+        return entry, view, inputs
+
+    def _forecast(self, model: Prophet) -> np.ndarray | None:
+        from prophet_batch.batch import _solve_additive, design_matrix
+
+        from ._multiplicative import solve_one
+
+        problem = self.problem(model)
+        if problem is None:
+            return None
+        entry, view, inputs = problem
+        s_m = inputs.s_m
         if s_m.any():
-            result = _solve_multiplicative([inputs])[0]
+            # prophet-batch's algorithm for one series (its batched solver's bookkeeping costs
+            # more than the arithmetic for one series); the same optimum, see _multiplicative.
+            result = solve_one(inputs)
         else:
             if view.Z is None:
                 view.Z = design_matrix(inputs)
-            result = _solve_additive([(view.Z, inputs.y, sigmas, inputs.tau)])[0]
+            result = _solve_additive([(view.Z, inputs.y, inputs.sigmas, inputs.tau)])[0]
         if isinstance(result, str):
             return None
         k, m, delta, beta, _, _ = result
@@ -293,9 +304,12 @@ class BatchEngine(Engine):
             import prophet_batch  # noqa: F401
 
 
-#: What this module calls in prophet-batch: public ``fit_many`` and three private functions of
-#: ``prophet_batch.batch`` (pinned below its next minor version in pyproject.toml).
-BATCH_FUNCTIONS = ("fit_many", "batch._solve_additive", "batch._solve_multiplicative", "batch.design_matrix")
+#: What this engine uses of prophet-batch: public ``fit_many``, and private functions, a class and
+#: constants of ``prophet_batch.batch`` (pinned below its next minor version in pyproject.toml):
+#: the additive solve and design matrix, and what ``_multiplicative`` builds on.
+BATCH_FUNCTIONS = ("fit_many", "batch._solve_additive", "batch.design_matrix", "batch._MultiplicativeBatch")
+BATCH_CONSTANTS = ("batch._MIN_SIGMA", "batch._KM_PRIOR_VAR", "batch._MULT_LM_LAM0", "batch._MULT_KKT_TOL",
+                   "batch._PERFECT_FIT")
 
 
 @lru_cache(maxsize=1)
@@ -308,12 +322,12 @@ def check_prophet_batch() -> str | None:
     try:
         with quiet():
             module = importlib.import_module("prophet_batch")
-            for name in BATCH_FUNCTIONS:
+            for name in BATCH_FUNCTIONS + BATCH_CONSTANTS:
                 target: Any = module
                 for part in name.split("."):
                     target = getattr(target, part) if hasattr(target, part) else importlib.import_module(
                         f"{target.__name__}.{part}")
-                if not callable(target):
+                if name in BATCH_FUNCTIONS and not callable(target):
                     return f"prophet_batch.{name} is not a function"
             return _check_solves()
     except Exception as exc:  # noqa: BLE001  (any failure means: fall back to Stan)

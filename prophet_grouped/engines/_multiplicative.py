@@ -1,0 +1,196 @@
+"""prophet-batch's multiplicative MAP solve, for one series at a time.
+
+prophet-batch's ``solve_map_multiplicative`` solves many series at once: every step works on
+batched arrays with masks for the series still running. A trial solves one series, where that
+bookkeeping costs more than the arithmetic (measured: a 730-day trial's solve takes about 21
+outer iterations, 32 inner MAP solves and 250 feature-sign steps, 80 ms, mostly numpy calls on
+tiny arrays). This module runs the same algorithm on one series' plain vectors and matrices:
+the same hybrid of alternating block solves and damped Gauss-Newton steps, the same
+feature-sign search with the same step rules, the same closed-form sigma, the same stopping
+rule. It reaches the same optimum (the same log posterior to about 1e-15 relative, measured over
+192 trials of 400-2,330 days; 1.7x faster); ``tests/test_engines.py`` compares it with
+``prophet_batch.batch._solve_multiplicative`` on sampled trials. Where the posterior is flat the
+two may stop at slightly different points of it (validation forecasts up to about 5e-4 relative
+apart in one of those trials, 1e-9 typically).
+
+prophet-batch's own problem set-up (``_MultiplicativeBatch``: the padded arrays, the block KKT
+check and the unpacking into Prophet's parameters) is used as it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def _feature_sign(H: np.ndarray, c: np.ndarray, lam: float, l1: np.ndarray, w: np.ndarray, act: np.ndarray,
+                  s: np.ndarray, tol: float, max_iter: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """min 0.5 wᵀHw − cᵀw + lam Σ_{j in l1} |w_j| from the warm start (w, act, s):
+    prophet-batch's feature-sign search for one series."""
+    p = c.size
+    need_step = True
+    for _ in range(max_iter):
+        g = H @ w - c
+        if not need_step:
+            viol = l1 & ~act & (np.abs(g) > lam * (1 + tol))
+            if not viol.any():
+                break
+            worst = int(np.argmax(np.where(viol, np.abs(g), -np.inf)))
+            s[worst] = -np.sign(g[worst])
+            act[worst] = True
+        # Exact minimizer of the sign-fixed quadratic on the active set.
+        idx = np.flatnonzero(act)
+        w_new = np.zeros(p)
+        w_new[idx] = np.linalg.solve(H[np.ix_(idx, idx)], c[idx] - lam * s[idx])
+        dw = w_new - w
+        # Discrete line search on the true objective: the full step, or a point where a
+        # nonzero L1 coordinate changes sign.
+        crossing = np.flatnonzero(l1 & (w != 0) & (w * w_new < 0))
+        a = g @ dw
+        b = dw @ H @ dw
+        t_cand = np.append(w[crossing] / (w[crossing] - w_new[crossing]), 1.0)
+        pts = w[None, :] + t_cand[:, None] * dw[None, :]
+        phi = a * t_cand + 0.5 * b * t_cand ** 2 + lam * np.abs(pts[:, l1]).sum(axis=1)
+        k = int(np.argmin(phi))
+        t = t_cand[k]
+        w = w + t * dw
+        if k < crossing.size:
+            w[crossing[k]] = 0.0
+        # Zero L1 coefficients leave the active set; signs follow the coefficients.
+        act = act & ~(l1 & (w == 0))
+        s = np.where(l1 & act, np.sign(w), 0.0)
+        need_step = not t >= 1.0
+    return w, act, s
+
+
+def _solve_map(G: np.ndarray, C: np.ndarray, yy: float, T: float, ridge: np.ndarray, l1: np.ndarray, tau: float,
+               w0: np.ndarray, sigma0: float, max_outer: int = 200, tol: float = 1e-12,
+               max_inner: int = 500) -> tuple[np.ndarray, float]:
+    """prophet-batch's ``solve_map`` for one series: w given sigma, sigma given w, until sigma
+    settles (relative change below ``tol``)."""
+    from prophet_batch.batch import _MIN_SIGMA
+
+    w = np.array(w0, dtype=float)
+    act = ~l1 | (w != 0)
+    s = np.where(l1 & act, np.sign(w), 0.0)
+    sigma2 = sigma0 ** 2
+    diag = np.arange(C.size)
+    for _ in range(max_outer):
+        H = G.copy()
+        H[diag, diag] += sigma2 * ridge
+        w, act, s = _feature_sign(H, C, sigma2 / tau, l1, w, act, s, 1e-9, max_inner)
+        rss = max(yy - 2 * (C @ w) + w @ G @ w, 0.0)
+        s2_new = max((-T + np.sqrt(T * T + 16 * rss)) / 8, _MIN_SIGMA ** 2)
+        converged = abs(s2_new - sigma2) / sigma2 < tol
+        sigma2 = s2_new
+        if converged:
+            break
+    return w, float(np.sqrt(sigma2))
+
+
+def _gram(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    return Z.T @ Z, Z.T @ y, float(y @ y)
+
+
+def solve_multiplicative(ZT: np.ndarray, Xa: np.ndarray, Xm: np.ndarray, y: np.ndarray, T: float,
+                         delta_mask: np.ndarray, ridge_a: np.ndarray, ridge_m: np.ndarray, tau: float,
+                         max_iter: int = 1000, switch_after: int = 10) -> tuple[Any, ...]:
+    """prophet-batch's ``solve_map_multiplicative`` (method ``"hybrid"``, ``tol=0``) for one
+    series: ``switch_after`` alternating block iterations, then Levenberg-Marquardt damped
+    Gauss-Newton steps with backtracking, until a step no longer improves the log posterior.
+
+    Returns theta, beta_a, beta_m, sigma, log posterior, iterations (unbatched)."""
+    from prophet_batch.batch import _KM_PRIOR_VAR, _MIN_SIGMA, _MULT_LM_LAM0
+
+    P, Ka, Km = ZT.shape[1], Xa.shape[1], Xm.shape[1]
+    ridge_T = np.concatenate([np.full(2, 1 / _KM_PRIOR_VAR), np.where(delta_mask, 0.0, 1.0)])
+    l1_T = np.concatenate([np.zeros(2, bool), delta_mask])
+    ridge_A, l1_A = np.concatenate([ridge_T, ridge_a]), np.concatenate([l1_T, np.zeros(Ka, bool)])
+    ridge_B, l1_B = np.concatenate([ridge_m, ridge_a]), np.zeros(Km + Ka, bool)
+    ridge_J = np.concatenate([ridge_T, ridge_a, ridge_m])
+    l1_J = np.concatenate([l1_T, np.zeros(Ka + Km, bool)])
+
+    def log_posterior(th: np.ndarray, a: np.ndarray, m: np.ndarray, sg: float) -> float:
+        yhat = (ZT @ th) * (1 + Xm @ m) + Xa @ a
+        rss = np.sum((y - yhat) ** 2)
+        return float(-(th[0] ** 2 + th[1] ** 2) / (2 * _KM_PRIOR_VAR) - np.sum(np.abs(th[2:]) * delta_mask) / tau
+                     - 0.5 * np.sum(ridge_a * a ** 2) - 0.5 * np.sum(ridge_m * m ** 2)
+                     - sg ** 2 / (2 * 0.5 ** 2) - T * np.log(sg) - rss / (2 * sg ** 2))
+
+    theta, ba, bm, sigma = np.zeros(P), np.zeros(Ka), np.zeros(Km), 1.0
+    lp, lam = -np.inf, np.nan
+    it = 0
+    for it in range(1, max_iter + 1):
+        if it <= switch_after:
+            ZA = np.concatenate([(1 + Xm @ bm)[:, None] * ZT, Xa], axis=1)
+            wA, sigma = _solve_map(*_gram(ZA, y), T, ridge_A, l1_A, tau, np.concatenate([theta, ba]), sigma)
+            theta, ba = wA[:P], wA[P:]
+            trend = ZT @ theta
+            ZB = np.concatenate([trend[:, None] * Xm, Xa], axis=1)
+            wB, sigma = _solve_map(*_gram(ZB, y - trend), T, ridge_B, l1_B, tau, np.concatenate([bm, ba]), sigma)
+            bm, ba = wB[:Km], wB[Km:]
+            lp_new = log_posterior(theta, ba, bm, sigma)
+        else:
+            # Linearize yhat around p = [θ, β_a, β_m]: yhat(p') ≈ yhat(p) + J (p' − p).
+            trend = ZT @ theta
+            mult = 1 + Xm @ bm
+            J = np.concatenate([mult[:, None] * ZT, Xa, trend[:, None] * Xm], axis=1)
+            p_cur = np.concatenate([theta, ba, bm])
+            y_lin = y - (trend * mult + Xa @ ba) + J @ p_cur
+            G, C, yy = _gram(J, y_lin)
+            damping = _MULT_LM_LAM0 * np.diag(G).max() if np.isnan(lam) else lam
+            p_new, _ = _solve_map(G + damping * np.eye(G.shape[0]), C + damping * p_cur, yy + damping * (p_cur @ p_cur),
+                                  T, ridge_J, l1_J, tau, p_cur, sigma, max_outer=1)
+            # Backtrack until the true log posterior doesn't decrease; sigma in closed form.
+            step = 1.0
+            lp_cur = lp if it > 1 else -np.inf
+            accepted = False
+            p_acc, s_acc, lp_acc = p_cur, sigma, lp_cur
+            for _ in range(30):
+                trial = p_cur + step * (p_new - p_cur)
+                th, a, m = trial[:P], trial[P:P + Ka], trial[P + Ka:]
+                yh = (ZT @ th) * (1 + Xm @ m) + Xa @ a
+                rss = np.sum((y - yh) ** 2)
+                sg = float(np.sqrt(max((-T + np.sqrt(T ** 2 + 16 * rss)) / 8, _MIN_SIGMA ** 2)))
+                lp_try = log_posterior(th, a, m, sg)
+                if lp_try >= lp_cur:
+                    p_acc, s_acc, lp_acc, accepted = trial, sg, lp_try, True
+                    break
+                step /= 2
+            lam = damping / 10 if accepted and step == 1.0 else (damping if accepted else damping * 10)
+            theta, ba, bm = p_acc[:P], p_acc[P:P + Ka], p_acc[P + Ka:]
+            sigma, lp_new = s_acc, lp_acc
+        done = abs(lp_new - lp) <= 0.0
+        lp = lp_new
+        if done:
+            break
+    return theta, ba, bm, sigma, lp, it
+
+
+def solve_one(inputs: Any) -> tuple[float, float, np.ndarray, np.ndarray, float, float] | str:
+    """``prophet_batch.batch._solve_multiplicative([inputs])[0]`` with the one-series solver:
+    (k, m, delta, beta, sigma_obs, lp), or why the solve is refused (then the trial takes the
+    ordinary path)."""
+    from prophet_batch.batch import (
+        _MIN_SIGMA,
+        _MULT_KKT_TOL,
+        _PERFECT_FIT,
+        _MultiplicativeBatch,
+    )
+
+    mb = _MultiplicativeBatch([inputs])
+    try:
+        theta, ba, bm, sigma, lp, _ = solve_multiplicative(mb.ZT[0], mb.Xa[0], mb.Xm[0], mb.y[0], float(mb.T[0]),
+                                                           mb.delta_mask[0], mb.ridge_a[0], mb.ridge_m[0],
+                                                           float(mb.tau[0]))
+    except np.linalg.LinAlgError as exc:
+        return f"multiplicative solver failed: {exc}"
+    theta, ba, bm = theta[None, :], ba[None, :], bm[None, :]
+    kkt = mb.kkt(theta, ba, bm, np.array([sigma]))[0]
+    if not kkt <= _MULT_KKT_TOL:  # also rejects NaN
+        return f"multiplicative solver did not converge (block KKT {kkt:.1e})"
+    if sigma <= _MIN_SIGMA:
+        return _PERFECT_FIT
+    k, m, delta, beta = mb.unpack(0, theta, ba, bm)
+    return k, m, delta, beta, float(sigma), float(lp)
