@@ -38,12 +38,23 @@ def _stock_model(params: dict[str, Any], holidays_country: str | None):  # -> Pr
     return model
 
 
+def stock_imports() -> None:
+    """Undo, in this process, what importing prophet_grouped changes in how Prophet is imported
+    (prophet.plot deferred until used): the study's code imports Prophet as it is."""
+    import sys
+
+    from prophet_grouped._imports import _DeferredProphetPlot
+
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _DeferredProphetPlot)]
+
+
 def baseline_series(
     key: Any, frame: pd.DataFrame, n_trials: int, patience: int, horizon: int,
     holidays_country: str | None, seed: int,
 ) -> dict[str, Any]:
     """Tune one series the way the study did; returns the key, best loss, trials and seconds."""
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)  # before Prophet's first import
+    stock_imports()
     import optuna
 
     from prophet_grouped.metrics import smape

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._imports import drop_plotly_notice
+from ._imports import defer_prophet_plot, drop_plotly_notice
 from .exceptions import GroupFitWarning
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 drop_plotly_notice()  # Prophet's notice at import; plots here use matplotlib
+defer_prophet_plot()  # import prophet without matplotlib.pyplot until Prophet plots
 
 #: Public name -> the module that defines it, imported when the name is first used.
 _LAZY = {"GroupedProphetTuner": ".estimator", "make_retail_sales": ".data"}

@@ -251,6 +251,39 @@ def test_a_worker_tuning_groups_imports_no_scikit_learn():
     assert out.split() == ["False", "True"]
 
 
+def test_prophet_imported_after_prophet_grouped_loads_its_plotting_module_when_first_used():
+    """prophet_grouped defers prophet.plot (and matplotlib.pyplot, 0.6-0.9 s per process) until
+    Prophet plots; every way of reaching Prophet's plotting must still work, on the real module."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np, pandas as pd\n"
+        "import prophet_grouped\n"
+        "import prophet\n"
+        "from prophet_grouped.tuning import tune_group, warm_up\n"
+        "print('matplotlib' in sys.modules)\n"
+        "df = pd.DataFrame({'ds': pd.date_range('2021-01-01', periods=60), 'y': np.arange(60.0) % 7})\n"
+        "m = prophet.Prophet(yearly_seasonality=False, uncertainty_samples=0).fit(df)\n"
+        "fc = m.predict(m.make_future_dataframe(5))\n"
+        "print(type(prophet.plot.plot_components).__name__)\n"  # the stand-in's; fitting did not import pyplot
+        "print('matplotlib.pyplot' in sys.modules)\n"
+        "print(type(m.plot(fc)).__name__, type(m.plot_components(fc)).__name__)\n"
+        "import prophet.plot\n"
+        "from prophet.plot import add_changepoints_to_plot, plot_plotly\n"
+        "print(prophet.plot.__file__.endswith('plot.py'), sys.modules['prophet.plot'] is prophet.plot)\n"
+        "print(add_changepoints_to_plot.__module__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "function", "False", "Figure", "Figure", "True", "True", "prophet.plot"]
+    assert "Importing plotly failed" not in done.stderr
+
+    # A process that imported Prophet first gets Prophet's module as it is.
+    code = "import prophet, prophet_grouped, sys; print(sys.modules['prophet.plot'].__file__.endswith('plot.py'))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.split() == ["True"]
+
+
 def test_fallback_default_gives_failed_groups_an_untuned_model(sales8):
     df = _data_with_bad_group(sales8)
     tuner = GroupedProphetTuner(group_cols=GROUPS, n_trials=2, metric=_failing_metric, random_state=0,
