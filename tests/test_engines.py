@@ -55,6 +55,7 @@ def test_batch_engine_matches_or_beats_stan(frame, params):
             fits[engine] = fit_prophet(
                 lambda: build_prophet(params, holidays_country="US", uncertainty_samples=0), train, engine, out
             )
+    assert "regressor_column_matrix" not in vars(fits["batch"])  # Prophet's own method again
     loss = {e: smape(valid["y"].to_numpy(), m.predict(valid[["ds"]])["yhat"].to_numpy()) for e, m in fits.items()}
     lp = {e: log_posterior(m) for e, m in fits.items()}
     print(f"{params['seasonality_mode']}: loss stan {loss['stan']:.4f} batch {loss['batch']:.4f}; "
@@ -122,6 +123,55 @@ def test_one_series_multiplicative_solver_reaches_prophet_batchs_optimum(periods
                     np.testing.assert_allclose(b, a, atol=1e-4)
                 compared += 1
     assert compared == 12
+
+
+def _component_models():
+    from prophet import Prophet
+
+    events = pd.DataFrame({"holiday": ["sale", "sale", "closure"],
+                           "ds": pd.to_datetime(["2019-03-10", "2020-03-08", "2020-06-01"]),
+                           "lower_window": [-1, -1, 0], "upper_window": [2, 2, 0]})
+    yield "defaults", Prophet()
+    yield "multiplicative-events", Prophet(seasonality_mode="multiplicative", holidays=events)
+    m = Prophet(holidays=events, holidays_mode="multiplicative")
+    m.add_country_holidays("US")
+    m.add_regressor("price", mode="multiplicative")
+    m.add_regressor("promo")
+    yield "holidays-regressors", m
+    yield "no-features", Prophet(yearly_seasonality=False, weekly_seasonality=False, daily_seasonality=False)
+    m = Prophet(weekly_seasonality=False)
+    m.add_seasonality("monthly", 30.5, 5, mode="multiplicative")
+    m.add_country_holidays("US")
+    yield "custom-seasonality", m
+    m = Prophet(weekly_seasonality=False)
+    m.add_seasonality("weekly_on", 7, 3, condition_name="on")
+    yield "conditional", m
+
+
+@pytest.mark.parametrize("name", [name for name, _ in _component_models()])
+def test_fold_cache_component_matrix_is_prophets(name):
+    """The fold cache builds features with engines.batch.component_columns in place of Prophet's
+    regressor_column_matrix: preprocessing and the validation features must come out the same."""
+    import copy
+    import types
+
+    from prophet_grouped.engines.batch import component_columns
+
+    model = dict(_component_models())[name]
+    data = make_retail_sales(n_stores=1, n_items=1, periods=900, seed=3, covariates=True)
+    data = data.assign(on=data["ds"].dt.month < 6)
+    theirs, ours = copy.deepcopy(model), copy.deepcopy(model)
+    ours.regressor_column_matrix = types.MethodType(component_columns, ours)
+    inputs = {"theirs": theirs.preprocess(data), "ours": ours.preprocess(data)}
+    pd.testing.assert_frame_equal(ours.train_component_cols, theirs.train_component_cols)
+    assert ours.component_modes == theirs.component_modes
+    np.testing.assert_array_equal(inputs["ours"].s_m, inputs["theirs"].s_m)
+    future = data.iloc[-60:]
+    a = theirs.make_all_seasonality_features(theirs.setup_dataframe(future.copy()))
+    b = ours.make_all_seasonality_features(ours.setup_dataframe(future.copy()))
+    pd.testing.assert_frame_equal(b[0], a[0])
+    pd.testing.assert_frame_equal(b[2], a[2])
+    assert b[3] == a[3]
 
 
 def test_stan_fast_data_file_gives_the_same_fit():
