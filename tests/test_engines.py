@@ -174,6 +174,38 @@ def test_fold_cache_component_matrix_is_prophets(name):
     assert b[3] == a[3]
 
 
+@pytest.mark.parametrize("periods", [700, 800, 1300])  # yearly auto off, off then on, on
+def test_prophets_defaults_are_served_from_the_trials_features_with_the_same_loss(periods):
+    """Every study scores Prophet's default configuration. With a space that adds its own
+    seasonalities ("paper"), the fold cache serves the defaults' automatic seasonalities from the
+    trials' features; the loss must be the ordinary fit's, and no entry may be built for it."""
+    from prophet_grouped.objective import Fold, evaluate, make_folds
+
+    df = make_retail_sales(n_stores=1, n_items=1, periods=periods, seed=7)
+    space = resolve_search_space("paper")
+    frame = df[["ds", "y"]].reset_index(drop=True)
+    with stan_output_dir() as out:
+        folds = make_folds(frame, 60, "D", 2, None, space.max_fourier_orders(), engine="batch")
+        plain = [Fold(f.cutoff, f.train, f.valid) for f in folds]
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        for _ in range(3):
+            evaluate(space.sample(study.ask()), folds, smape, "batch", out, None, "US")
+        built = [len(f.cache._entries) for f in folds]
+        for mode in ("additive", "multiplicative"):
+            defaults = {**space.default_params(), "seasonality_mode": mode}
+            cached = evaluate(defaults, folds, smape, "batch", out, None, "US")
+            ordinary = evaluate(defaults, plain, smape, "batch", out, None, "US")
+            assert cached == pytest.approx(ordinary, rel=1e-9 if mode == "additive" else 1e-6)
+    assert [len(f.cache._entries) for f in folds] == built == [1, 1]
+    shares = [[share for share in f.cache._shares.values() if share is not None] for f in folds]
+    assert [len(found) for found in shares] == [1, 1]  # the defaults' key, on each fold
+    shares = [found[0] for found in shares]
+    yearly = [share[1]["yearly"] for share in shares]
+    spans = [(f.train["ds"].max() - f.train["ds"].min()).days for f in folds]
+    assert yearly == [10 if span >= 730 else 0 for span in spans]  # Prophet's rule: two years of history
+    assert all(share[1]["monthly"] == 0 and share[1]["weekly"] == 3 for share in shares)
+
+
 def test_stan_fast_data_file_gives_the_same_fit():
     """engine='stan' writes cmdstan's data file with orjson; the fit must be Stan's own."""
     df = make_retail_sales(n_stores=1, n_items=1, periods=1000, seed=0)[["ds", "y"]]

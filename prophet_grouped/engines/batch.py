@@ -59,6 +59,8 @@ class _Entry:
     flat: bool
     #: Prior scales a holidays frame gives its events (the others use holidays_prior_scale).
     event_priors: dict[str, float] = dataclasses.field(default_factory=dict)
+    #: Every seasonality's (period, Fourier order) as built, automatic ones included, in column order.
+    seasonal: dict[str, tuple[float, int]] = dataclasses.field(default_factory=dict)
     views: dict[tuple[Any, ...], Any] = dataclasses.field(default_factory=dict)
 
     def view(self, orders: dict[str, int]) -> _View:
@@ -110,6 +112,18 @@ def feature_key(model: Prophet) -> tuple[tuple[Any, ...], dict[str, int]] | None
            str(model.yearly_seasonality), str(model.weekly_seasonality), str(model.daily_seasonality),
            seasonal, model.country_holidays, model.scaling, regressors, frame_digest(model.holidays))
     return key, {name: int(props["fourier_order"]) for name, props in model.seasonalities.items()}
+
+
+def _non_seasonal(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A feature key without its seasonality fields (the built-in seasonalities' settings and
+    the added seasonalities)."""
+    return key[:4] + key[8:]
+
+
+#: Fourier orders of Prophet's automatic seasonalities. Fold caches build a seasonality named
+#: like one at no less than this order, so that Prophet's default configuration (scored in every
+#: study) can be served from the trials' features (see FoldCache._shared).
+_AUTO_ORDERS = {"yearly": 10, "weekly": 3, "daily": 4}
 
 
 def _owner_settings(model: Prophet, owner: str, event_priors: dict[str, float]) -> tuple[float, str]:
@@ -206,6 +220,7 @@ class FoldCache:
         self.valid = valid
         self.max_orders = dict(max_orders or {})
         self._entries: dict[tuple[Any, ...], Any] = {}
+        self._shares: dict[tuple[Any, ...], tuple[_Entry, dict[str, int]] | None] = {}
         #: Trials this fold could not serve from cached features (they took the ordinary fit).
         self.misses = 0
 
@@ -215,7 +230,8 @@ class FoldCache:
             return None
         if entry is not None and all(n <= entry.orders.get(name, -1) for name, n in orders.items()):
             return entry
-        wanted = {name: max(n, self.max_orders.get(name, 0), entry.orders.get(name, 0) if entry else 0)
+        wanted = {name: max(n, self.max_orders.get(name, 0), _AUTO_ORDERS.get(name, 0),
+                            entry.orders.get(name, 0) if entry else 0)
                   for name, n in orders.items()}
         # The trial's own fresh model is the template (consumed: only its settings are read
         # afterwards), with each seasonality at the order the entry will hold.
@@ -224,6 +240,53 @@ class FoldCache:
         built = self._build(model, wanted)
         self._entries[key] = _UNSUPPORTED if built is None else built
         return built
+
+    def _shared(self, key: tuple[Any, ...], model: Prophet) -> tuple[_Entry, dict[str, int]] | None:
+        """An entry built for other trials that holds ``model``'s features as a subset of its
+        columns, and the orders selecting them; None when there is none (then ``model`` gets
+        an entry of its own).
+
+        This serves Prophet's default configuration, scored once per fold in every study,
+        whose automatic seasonalities are named and shaped like the ones a search space adds
+        (yearly: period 365.25, 10 Fourier terms; weekly: 7, 3): its features are then the
+        trials' features without the seasonalities it lacks. Everything else the features
+        depend on (trend settings, holidays, regressors) must be equal, and the seasonalities
+        must come in the entry's column order, so that the problem solved has exactly the
+        columns, in the order, that Prophet builds for the model.
+        """
+        if key in self._entries:
+            return None
+        if key in self._shares:
+            return self._shares[key]
+        found = None
+        base = _non_seasonal(key)
+        candidates = [e for k, e in self._entries.items() if e is not _UNSUPPORTED and _non_seasonal(k) == base]
+        if candidates:
+            wanted = self._seasonalities(model)
+            for entry in candidates:
+                if not all(name in entry.seasonal and entry.seasonal[name][0] == period
+                           and order <= entry.seasonal[name][1] for name, (period, order) in wanted.items()):
+                    continue
+                if [name for name in entry.seasonal if name in wanted] != list(wanted):
+                    continue
+                found = entry, {name: wanted[name][1] if name in wanted else 0 for name in entry.seasonal}
+                break
+        self._shares[key] = found
+        return found
+
+    def _seasonalities(self, model: Prophet) -> dict[str, tuple[float, int]]:
+        """The (period, Fourier order) of each seasonality ``model`` gets on this fold's training
+        rows, automatic ones included, in Prophet's column order: Prophet's own
+        ``set_auto_seasonalities`` on a copy of the model given the fold's dates."""
+        import copy
+
+        probe = copy.copy(model)
+        probe.seasonalities = copy.deepcopy(model.seasonalities)
+        probe.history = self.train.loc[self.train["y"].notna(), ["ds"]].sort_values("ds")
+        with quiet():
+            probe.set_auto_seasonalities()
+        return {name: (float(props["period"]), int(props["fourier_order"]))
+                for name, props in probe.seasonalities.items()}
 
     def _build(self, template: Prophet, orders: dict[str, int]) -> _Entry | None:
         """Preprocess the fold with ``template`` (a fresh model, consumed here)."""
@@ -260,6 +323,8 @@ class FoldCache:
             t_change=np.asarray(template.changepoints_t, dtype=float), y_scale=float(template.y_scale),
             floor_valid=valid["floor"].to_numpy(dtype=float), flat=template.growth == "flat",
             event_priors=event_priors,
+            seasonal={name: (float(props["period"]), int(props["fourier_order"]))
+                      for name, props in template.seasonalities.items()},
         )
         # Self-check: the prior scales and modes derived per owner are Prophet's own.
         sigmas, s_m = _vectors(entry.view({}).owners, inputs.K, template, event_priors)
@@ -284,9 +349,13 @@ class FoldCache:
         if described is None:
             return None
         key, orders = described
-        entry = self._entry(key, orders, model)
-        if entry is None:
-            return None
+        shared = self._shared(key, model)
+        if shared is not None:
+            entry, orders = shared
+        else:
+            entry = self._entry(key, orders, model)
+            if entry is None:
+                return None
         view = entry.view(orders)
         sigmas, s_m = _vectors(view.owners, view.index.size, model, entry.event_priors)
         inputs = dataclasses.replace(view.inputs, tau=float(model.changepoint_prior_scale),
