@@ -149,29 +149,39 @@ def _component_models():
 
 
 @pytest.mark.parametrize("name", [name for name, _ in _component_models()])
-def test_fold_cache_component_matrix_is_prophets(name):
-    """The fold cache builds features with engines.batch.component_columns in place of Prophet's
-    regressor_column_matrix: preprocessing and the validation features must come out the same."""
+def test_fold_cache_feature_shortcuts_are_prophets(name):
+    """The fold cache and the batch refit build features with engines.batch.component_columns
+    and holiday_frame in place of Prophet's regressor_column_matrix and
+    construct_holiday_dataframe: preprocessing and later features must come out the same."""
     import copy
-    import types
 
-    from prophet_grouped.engines.batch import component_columns
+    from prophet_grouped.engines.batch import _quick_features
 
     model = dict(_component_models())[name]
     data = make_retail_sales(n_stores=1, n_items=1, periods=900, seed=3, covariates=True)
     data = data.assign(on=data["ds"].dt.month < 6)
-    theirs, ours = copy.deepcopy(model), copy.deepcopy(model)
-    ours.regressor_column_matrix = types.MethodType(component_columns, ours)
-    inputs = {"theirs": theirs.preprocess(data), "ours": ours.preprocess(data)}
+    theirs, ours = copy.deepcopy(model), _quick_features(copy.deepcopy(model))
+    inputs = {"theirs": theirs.preprocess(data.iloc[:-60]), "ours": ours.preprocess(data.iloc[:-60])}
     pd.testing.assert_frame_equal(ours.train_component_cols, theirs.train_component_cols)
     assert ours.component_modes == theirs.component_modes
-    np.testing.assert_array_equal(inputs["ours"].s_m, inputs["theirs"].s_m)
-    future = data.iloc[-60:]
-    a = theirs.make_all_seasonality_features(theirs.setup_dataframe(future.copy()))
-    b = ours.make_all_seasonality_features(ours.setup_dataframe(future.copy()))
-    pd.testing.assert_frame_equal(b[0], a[0])
-    pd.testing.assert_frame_equal(b[2], a[2])
-    assert b[3] == a[3]
+    for field in ("X", "s_a", "s_m", "sigmas"):
+        np.testing.assert_array_equal(np.asarray(getattr(inputs["ours"], field)),
+                                      np.asarray(getattr(inputs["theirs"], field)))
+    if theirs.train_holiday_names is not None:
+        pd.testing.assert_series_equal(ours.train_holiday_names, theirs.train_holiday_names)
+    # Later dates (a new year: holidays the training years did not have are dropped).
+    future = pd.concat([data.iloc[-60:], data.iloc[-60:].assign(ds=lambda d: d["ds"] + pd.Timedelta(days=400))])
+    for frame in (future, data.iloc[:-60]):
+        a = theirs.make_all_seasonality_features(theirs.setup_dataframe(frame.copy()))
+        b = ours.make_all_seasonality_features(ours.setup_dataframe(frame.copy()))
+        pd.testing.assert_frame_equal(b[0], a[0])
+        pd.testing.assert_frame_equal(b[2], a[2])
+        assert b[3] == a[3]
+        pd.testing.assert_frame_equal(ours.construct_holiday_dataframe(frame["ds"]),
+                                      theirs.construct_holiday_dataframe(frame["ds"]))
+    # The shortcut leaves the model's settings as they were.
+    assert ours.country_holidays == theirs.country_holidays
+    assert (ours.holidays is None) == (theirs.holidays is None)
 
 
 @pytest.mark.parametrize("periods", [700, 800, 1300])  # yearly auto off, off then on, on
