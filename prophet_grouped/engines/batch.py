@@ -16,7 +16,7 @@ the holiday tables rebuilt each time). :class:`FoldCache` builds them once per f
 feature configuration, with Prophet's own ``preprocess``; each trial then only sets the prior
 scales and modes, solves the MAP problem with prophet-batch's solver (additive: the same
 function the batch engine calls, on the same inputs; multiplicative: the same algorithm written
-for one series, :mod:`._multiplicative`, which reaches the same optimum) and forecasts the
+for one series, :mod:`._one_series`, which reaches the same optimum) and forecasts the
 validation dates with Prophet's formula. Extra regressors (standardized per fold as Prophet does) and events tables (country
 holidays and a holidays frame, with per-event prior scales) are columns of the cached design
 matrix like the Fourier features. Anything outside what this covers (logistic growth,
@@ -92,6 +92,7 @@ class _View:
     inputs: Any
     X_valid: np.ndarray
     Z: np.ndarray | None = None  # additive design matrix, built on first use
+    stats: tuple[np.ndarray, np.ndarray, float] | None = None  # its ZᵀZ, Zᵀy, yᵀy, on first use
 
 
 def feature_key(model: Prophet) -> tuple[tuple[Any, ...], dict[str, int]] | None:
@@ -394,9 +395,9 @@ class FoldCache:
         return entry, view, inputs
 
     def _forecast(self, model: Prophet) -> np.ndarray | None:
-        from prophet_batch.batch import _solve_additive, design_matrix
+        from prophet_batch.batch import design_matrix
 
-        from ._multiplicative import solve_one
+        from ._one_series import additive_statistics, solve_additive_one, solve_one
 
         problem = self.problem(model)
         if problem is None:
@@ -404,13 +405,14 @@ class FoldCache:
         entry, view, inputs = problem
         s_m = inputs.s_m
         if s_m.any():
-            # prophet-batch's algorithm for one series (its batched solver's bookkeeping costs
-            # more than the arithmetic for one series); the same optimum, see _multiplicative.
+            # prophet-batch's algorithms for one series (its batched solver's bookkeeping costs
+            # more than the arithmetic for one series); the same optimum, see _one_series.
             result = solve_one(inputs)
         else:
-            if view.Z is None:
+            if view.stats is None:
                 view.Z = design_matrix(inputs)
-            result = _solve_additive([(view.Z, inputs.y, inputs.sigmas, inputs.tau)])[0]
+                view.stats = additive_statistics(view.Z, inputs.y)
+            result = solve_additive_one(view.stats, len(inputs.y), inputs.sigmas, inputs.tau)
         if isinstance(result, str):
             return None
         k, m, delta, beta, _, _ = result
@@ -461,7 +463,7 @@ class BatchEngine(Engine):
 
 #: What this engine uses of prophet-batch: public ``fit_many``, and private functions, a class and
 #: constants of ``prophet_batch.batch`` (pinned below its next minor version in pyproject.toml):
-#: the additive solve and design matrix, and what ``_multiplicative`` builds on.
+#: the additive solve and design matrix, and what ``_one_series`` builds on.
 BATCH_FUNCTIONS = ("fit_many", "batch._solve_additive", "batch.design_matrix", "batch._MultiplicativeBatch")
 BATCH_CONSTANTS = ("batch._MIN_SIGMA", "batch._KM_PRIOR_VAR", "batch._MULT_LM_LAM0", "batch._MULT_KKT_TOL",
                    "batch._PERFECT_FIT")

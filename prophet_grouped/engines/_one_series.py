@@ -1,22 +1,25 @@
-"""prophet-batch's multiplicative MAP solve, for one series at a time.
+"""prophet-batch's MAP solves, for one series at a time.
 
-prophet-batch's ``solve_map_multiplicative`` solves many series at once: every step works on
-batched arrays with masks for the series still running. A trial solves one series, where that
-bookkeeping costs more than the arithmetic (measured: a 730-day trial's solve takes about 21
-outer iterations, 32 inner MAP solves and 250 feature-sign steps, 80 ms, mostly numpy calls on
-tiny arrays). This module runs the same algorithm on one series' plain vectors and matrices:
-the same hybrid of alternating block solves and damped Gauss-Newton steps, the same
-feature-sign search with the same step rules, the same closed-form sigma, the same stopping
-rule. It reaches the same optimum (the same log posterior to about 1e-15 relative, measured over
-192 trials of 400-2,330 days; 2.0x faster); ``tests/test_engines.py`` compares it with
-``prophet_batch.batch._solve_multiplicative`` on sampled trials. Where the posterior is flat the
-two may stop at slightly different points of it (validation forecasts up to about 5e-4 relative
-apart in one of those trials, 1e-9 typically).
+prophet-batch solves many series at once: every step works on batched arrays with masks for
+the series still running. A trial solves one series, where that bookkeeping costs more than the
+arithmetic (measured: a 730-day multiplicative trial's solve takes about 21 outer iterations,
+32 inner MAP solves and 250 feature-sign steps, 80 ms, mostly numpy calls on tiny arrays). This
+module runs the same algorithms on one series' plain vectors and matrices: the same hybrid of
+alternating block solves and damped Gauss-Newton steps (multiplicative), the same feature-sign
+search with the same step rules, the same closed-form sigma, the same stopping rules.
 
-prophet-batch's own problem set-up (``_MultiplicativeBatch``: the padded arrays, the block KKT
-check and the unpacking into Prophet's parameters) is used as it is.
+Multiplicative: the same optimum as ``prophet_batch.batch._solve_multiplicative`` (the same
+log posterior to about 1e-15 relative, measured over 192 trials of 400-2,330 days; 2.0x
+faster). Where the posterior is flat the two may stop at slightly different points of it
+(validation forecasts up to about 5e-4 relative apart in one of those trials, 1e-9 typically).
+prophet-batch's own set-up (``_MultiplicativeBatch``: the padded arrays, the block KKT check and
+the unpacking into Prophet's parameters) is used as it is.
+
+Additive: ``_solve_additive``'s problem from statistics a fold cache computes once per feature
+configuration (``ZᵀZ``, ``Zᵀy``, ``yᵀy``) instead of every trial.
+
+``tests/test_engines.py`` compares both with prophet-batch's solves on sampled trials.
 """
-
 from __future__ import annotations
 
 from typing import Any
@@ -202,3 +205,40 @@ def solve_one(inputs: Any) -> tuple[float, float, np.ndarray, np.ndarray, float,
         return _PERFECT_FIT
     k, m, delta, beta = mb.unpack(0, theta, ba, bm)
     return k, m, delta, beta, float(sigma), float(lp)
+
+
+def additive_statistics(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """What an additive trial's solve needs of the fold's data, the same for every trial of a
+    feature configuration: ZᵀZ, Zᵀy, yᵀy (computed as prophet-batch's ``stack_problems`` does)."""
+    y = np.asarray(y, dtype=float)
+    return Z.T @ Z, Z.T @ y, float(y @ y)
+
+
+def solve_additive_one(stats: tuple[np.ndarray, np.ndarray, float], T: int, sigmas: np.ndarray,
+                       tau: float) -> tuple[float, float, np.ndarray, np.ndarray, float, float] | str:
+    """``prophet_batch.batch._solve_additive([(Z, y, sigmas, tau)])[0]`` for one series, from
+    :func:`additive_statistics` of (Z, y): the same problem (``stack_problems``' ridge and L1
+    layout, no padding), prophet-batch's ``solve_map`` algorithm from its starting point
+    (w = 0, sigma = 1), the same acceptance rules. (k, m, delta, beta, sigma_obs, lp), or why
+    the solve is refused."""
+    from prophet_batch.batch import _KM_PRIOR_VAR, _MIN_SIGMA, _PERFECT_FIT
+
+    G, C, yy = stats
+    K = len(sigmas)
+    S = C.size - 2 - K
+    ridge = np.concatenate([[1 / _KM_PRIOR_VAR, 1 / _KM_PRIOR_VAR], np.zeros(S),
+                            1 / np.asarray(sigmas, dtype=float) ** 2])
+    l1 = np.zeros(C.size, bool)
+    l1[2:2 + S] = True
+    try:
+        w, sigma = _solve_map(G, C, yy, float(T), ridge, l1, float(tau), np.zeros(C.size), 1.0)
+    except np.linalg.LinAlgError as exc:
+        return f"additive solver failed: {exc}"
+    rss = yy - 2 * (C @ w) + w @ (w @ G)
+    lp = float(-0.5 * np.sum(ridge * w ** 2) - np.sum(np.abs(w) * l1) / tau - sigma ** 2 / (2 * 0.5 ** 2)
+               - T * np.log(sigma) - rss / (2 * sigma ** 2))
+    if not (np.isfinite(sigma) and np.isfinite(lp) and np.isfinite(w).all()):
+        return "additive solver returned a non-finite solution"
+    if sigma <= _MIN_SIGMA:
+        return _PERFECT_FIT
+    return float(w[0]), float(w[1]), w[2:2 + S].copy(), w[2 + S:].copy(), float(sigma), lp
