@@ -94,6 +94,23 @@ def test_cached_features_give_the_same_losses_as_fitting_prophet(space, hints):
     assert used_cache > 0
 
 
+def _trial_problems(periods, mode, seed):
+    """prophet-batch's model inputs of 12 sampled "paper" trials in ``mode`` (2 series x 3
+    trials x 2 folds), as the fold cache builds them."""
+    from prophet_grouped.objective import make_folds
+
+    df = make_retail_sales(n_stores=1, n_items=2, periods=periods, seed=seed)
+    space = resolve_search_space("paper")
+    for item, part in df.groupby("item"):
+        folds = make_folds(part[["ds", "y"]].reset_index(drop=True), 60, "D", 2, None, space.max_fourier_orders(),
+                           engine="batch")
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=item))
+        for _ in range(3):
+            params = {**space.sample(study.ask()), "seasonality_mode": mode}
+            for fold in folds:
+                yield fold.cache.problem(build_prophet(params, None, "US", uncertainty_samples=0))[2]
+
+
 @pytest.mark.parametrize("periods", [400, 1500])
 def test_one_series_multiplicative_solver_reaches_prophet_batchs_optimum(periods):
     """Multiplicative trials are solved by engines._one_series (prophet-batch's algorithm for
@@ -102,26 +119,15 @@ def test_one_series_multiplicative_solver_reaches_prophet_batchs_optimum(periods
     from prophet_batch.batch import _solve_multiplicative
 
     from prophet_grouped.engines._one_series import solve_one
-    from prophet_grouped.objective import make_folds
 
-    df = make_retail_sales(n_stores=1, n_items=2, periods=periods, seed=11)
-    space = resolve_search_space("paper")
     compared = 0
-    for item, part in df.groupby("item"):
-        folds = make_folds(part[["ds", "y"]].reset_index(drop=True), 60, "D", 2, None, space.max_fourier_orders(),
-                           engine="batch")
-        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=item))
-        for _ in range(3):
-            params = {**space.sample(study.ask()), "seasonality_mode": "multiplicative"}
-            for fold in folds:
-                _, _, inputs = fold.cache.problem(build_prophet(params, None, "US", uncertainty_samples=0))
-                theirs, ours = _solve_multiplicative([inputs])[0], solve_one(inputs)
-                assert isinstance(theirs, tuple) and isinstance(ours, tuple), (theirs, ours)
-                lp_theirs, lp_ours = theirs[5], ours[5]
-                assert lp_ours == pytest.approx(lp_theirs, rel=1e-12)
-                for a, b in zip(theirs[:4], ours[:4]):
-                    np.testing.assert_allclose(b, a, atol=1e-4)
-                compared += 1
+    for inputs in _trial_problems(periods, "multiplicative", 11):
+        theirs, ours = _solve_multiplicative([inputs])[0], solve_one(inputs)
+        assert isinstance(theirs, tuple) and isinstance(ours, tuple), (theirs, ours)
+        assert ours[5] == pytest.approx(theirs[5], rel=1e-12)  # log posterior
+        for a, b in zip(theirs[:4], ours[:4]):
+            np.testing.assert_allclose(b, a, atol=1e-4)
+        compared += 1
     assert compared == 12
 
 
@@ -131,29 +137,22 @@ def test_one_series_additive_solve_is_prophet_batchs(periods):
     fold computes once; on sampled trials it must give prophet-batch's _solve_additive result."""
     from prophet_batch.batch import _solve_additive, design_matrix
 
-    from prophet_grouped.engines._one_series import additive_statistics, solve_additive_one
-    from prophet_grouped.objective import make_folds
+    from prophet_grouped.engines._one_series import (
+        additive_statistics,
+        solve_additive_one,
+    )
 
-    df = make_retail_sales(n_stores=1, n_items=2, periods=periods, seed=12)
-    space = resolve_search_space("paper")
     compared = 0
-    for item, part in df.groupby("item"):
-        folds = make_folds(part[["ds", "y"]].reset_index(drop=True), 60, "D", 2, None, space.max_fourier_orders(),
-                           engine="batch")
-        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=item))
-        for _ in range(3):
-            params = {**space.sample(study.ask()), "seasonality_mode": "additive"}
-            for fold in folds:
-                _, _, inputs = fold.cache.problem(build_prophet(params, None, "US", uncertainty_samples=0))
-                Z = design_matrix(inputs)
-                theirs = _solve_additive([(Z, inputs.y, inputs.sigmas, inputs.tau)])[0]
-                ours = solve_additive_one(additive_statistics(Z, inputs.y), len(inputs.y), inputs.sigmas, inputs.tau)
-                assert isinstance(theirs, tuple) and isinstance(ours, tuple), (theirs, ours)
-                assert ours[5] == pytest.approx(theirs[5], rel=1e-12)  # log posterior
-                assert ours[4] == pytest.approx(theirs[4], rel=1e-9)  # sigma_obs
-                for a, b in zip(theirs[:4], ours[:4]):
-                    np.testing.assert_allclose(b, a, rtol=1e-7, atol=1e-9)
-                compared += 1
+    for inputs in _trial_problems(periods, "additive", 12):
+        Z = design_matrix(inputs)
+        theirs = _solve_additive([(Z, inputs.y, inputs.sigmas, inputs.tau)])[0]
+        ours = solve_additive_one(additive_statistics(Z, inputs.y), len(inputs.y), inputs.sigmas, inputs.tau)
+        assert isinstance(theirs, tuple) and isinstance(ours, tuple), (theirs, ours)
+        assert ours[5] == pytest.approx(theirs[5], rel=1e-12)  # log posterior
+        assert ours[4] == pytest.approx(theirs[4], rel=1e-9)  # sigma_obs
+        for a, b in zip(theirs[:4], ours[:4]):
+            np.testing.assert_allclose(b, a, rtol=1e-7, atol=1e-9)
+        compared += 1
     assert compared == 12
 
 
