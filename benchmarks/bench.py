@@ -77,8 +77,8 @@ class Bench:
         a = self.args
         params = dict(group_cols=GROUPS, n_trials=a.trials, early_stopping_rounds=a.patience, horizon=a.horizon,
                       holidays_country=a.holidays, random_state=0, metric="smape",
-                      # The study's pattern: its space, one holdout window.
-                      search_space="paper", cv_folds=1)
+                      # The study's pattern: its space, one holdout window (--folds: others).
+                      search_space="paper", cv_folds=None if a.folds == "auto" else int(a.folds))
         params.update(kw)
         return GroupedProphetTuner(**params)
 
@@ -235,6 +235,7 @@ def run_fresh(args: argparse.Namespace, name: str) -> list[dict[str, Any]]:
                "--spark-master", args.spark_master, "--runs", name, "--out", out]
         if args.patience is not None:
             cmd += ["--patience", str(args.patience)]
+        cmd += ["--folds", str(args.folds)]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(out, "bench.json")) as fh:
             rows = json.load(fh)["runs"]
@@ -256,6 +257,9 @@ def main(argv: list[str] | None = None) -> None:
                    default="baseline,local,local-stan,spark-naive,spark,ray,ray-on-spark",
                    help=f"comma-separated, from {ALL_RUNS}")
     p.add_argument("--spark-master", default=None, help="default local[<cores>]")
+    p.add_argument("--folds", default="1",
+                   help="validation folds of the tuner's runs: a number, or 'auto' (the library's default); "
+                        "default 1, the study's one holdout window (the baseline always uses one)")
     p.add_argument("--full", action="store_true", help="the published size: 1,416 x 2,330 days, 20 trials, patience 5")
     p.add_argument("--out", default="benchmarks/results")
     p.add_argument("--fresh", action="store_true",
@@ -265,12 +269,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.full:
         args.series, args.days, args.trials, args.patience = 1416, 2330, 20, 5
     args.spark_master = args.spark_master or f"local[{len(os.sched_getaffinity(0))}]"
+    if args.folds != "auto" and not (args.folds.isdigit() and int(args.folds) >= 1):
+        p.error(f"--folds must be a whole number >= 1 or 'auto', got {args.folds!r}")
     runs = [r.strip() for r in args.runs.split(",") if r.strip()]
     unknown = [r for r in runs if r not in ALL_RUNS]
     if unknown:
         p.error(f"unknown runs {unknown}; choose from {ALL_RUNS}")
     bench = Bench(args)
-    print(f"{args.series} series x {args.days} days, {args.trials} trials, patience {args.patience}, "
+    print(f"{args.series} series x {args.days} days, {args.trials} trials, patience {args.patience}, folds {args.folds}, "
           f"holidays {args.holidays}, {bench.cores} cores{', each run in a fresh process' if args.fresh else ''}",
           flush=True)
     for name in runs:
