@@ -13,13 +13,15 @@ changepoint prior scale; the Fourier and holiday features of a fold's training a
 validation dates depend only on the dates and on the Fourier orders. Building them is most
 of a Prophet trial's cost (``make_all_seasonality_features`` twice, for fit and predict, with
 the holiday tables rebuilt each time). :class:`FoldCache` builds them once per fold and
-feature configuration, with Prophet's own ``preprocess``; each trial then only sets the prior
-scales and modes, solves the MAP problem with prophet-batch's solver (additive: the same
-function the batch engine calls, on the same inputs; multiplicative: the same algorithm written
-for one series, :mod:`._one_series`, which reaches the same optimum) and forecasts the
-validation dates with Prophet's formula. Extra regressors (standardized per fold as Prophet does) and events tables (country
-holidays and a holidays frame, with per-event prior scales) are columns of the cached design
-matrix like the Fourier features. Anything outside what this covers (logistic growth,
+feature configuration, with Prophet's own ``preprocess`` (two of its helpers replaced by
+equivalents that are faster: :func:`component_columns`, :func:`holiday_frame`); each trial then
+only sets the prior scales and modes, solves the MAP problem with prophet-batch's algorithms
+written for one series (:mod:`._one_series`: the same optimum) and forecasts the validation
+dates with Prophet's formula. Prophet's default configuration is served from the trials'
+features when its automatic seasonalities are among them (:meth:`FoldCache._shared`). Extra
+regressors (standardized per fold as Prophet does) and events tables (country holidays and a
+holidays frame, with per-event prior scales) are columns of the cached design matrix like the
+Fourier features. Anything outside what this covers (logistic growth,
 conditional seasonalities, MCMC, a solve the solver rejects) returns None and the trial takes
 the ordinary path.
 """
