@@ -431,6 +431,34 @@ class FoldCache:
         return trend * (1.0 + multiplicative) + additive
 
 
+def _fit_one_series(make_model: Callable[[], Prophet], df: pd.DataFrame, fit_kwargs: dict[str, Any]) -> Prophet | None:
+    """prophet-batch's ``fit_many`` for one series, with the one-series solves of
+    :mod:`._one_series` (the ones the trials use): its own preparation (``_prepare``: the model
+    preprocessed as ``Prophet.fit`` does, constant series) and its ``set_params``. None when
+    ``fit_many`` would fit the series with Stan or a solve is refused (then ``fit_many`` does)."""
+    from prophet_batch.batch import _kwargs_for, _prepare, set_params
+
+    from ._one_series import additive_statistics, solve_additive_one, solve_one
+
+    _, additive, multiplicative, constant, _, _ = _prepare(
+        df.assign(_series=0), "_series", lambda _: _quick_features(make_model()), False, "raise",
+        _kwargs_for(fit_kwargs))
+    if constant:
+        return constant[0][1]
+    if additive:
+        _, model, inputs, Z, _ = additive[0]
+        result = solve_additive_one(additive_statistics(Z, inputs.y), len(inputs.y), inputs.sigmas, inputs.tau)
+    elif multiplicative:
+        _, model, inputs, _ = multiplicative[0]
+        result = solve_one(inputs)
+    else:
+        return None
+    if isinstance(result, str):
+        return None
+    set_params(model, *result)
+    return model
+
+
 class BatchEngine(Engine):
     """prophet-batch: the MAP optimum solved directly (no Stan process), and each fold's
     features built once for all of a group's trials (:class:`FoldCache`)."""
@@ -442,13 +470,15 @@ class BatchEngine(Engine):
         from prophet_batch import fit_many
 
         fit_kwargs = self.stan_kwargs(output_dir, timeout)
-        model = fit_many(
-            df.assign(_series=0), id_col="_series", make_model=lambda _: _quick_features(make_model()),
-            fit_kwargs=fit_kwargs, on_error="raise",
-            # One series: an explicit batch size skips prophet-batch's memory estimate, which
-            # builds the feature matrices once more (about a quarter of a trial's time).
-            batch_size=1,
-        )[0]
+        model = _fit_one_series(make_model, df, fit_kwargs)
+        if model is None:  # what prophet-batch fits with Stan, or a solve it refuses
+            model = fit_many(
+                df.assign(_series=0), id_col="_series", make_model=lambda _: _quick_features(make_model()),
+                fit_kwargs=fit_kwargs, on_error="raise",
+                # One series: an explicit batch size skips prophet-batch's memory estimate, which
+                # builds the feature matrices once more (about a quarter of a trial's time).
+                batch_size=1,
+            )[0]
         for name in ("regressor_column_matrix", "construct_holiday_dataframe"):
             model.__dict__.pop(name, None)  # the model returned is plain Prophet
         return model
@@ -466,7 +496,8 @@ class BatchEngine(Engine):
 #: What this engine uses of prophet-batch: public ``fit_many``, and private functions, a class and
 #: constants of ``prophet_batch.batch`` (pinned below its next minor version in pyproject.toml):
 #: the additive solve and design matrix, and what ``_one_series`` builds on.
-BATCH_FUNCTIONS = ("fit_many", "batch._solve_additive", "batch.design_matrix", "batch._MultiplicativeBatch")
+BATCH_FUNCTIONS = ("fit_many", "batch._solve_additive", "batch.design_matrix", "batch._MultiplicativeBatch",
+                   "batch._prepare", "batch._kwargs_for", "batch.set_params")
 BATCH_CONSTANTS = ("batch._MIN_SIGMA", "batch._KM_PRIOR_VAR", "batch._MULT_LM_LAM0", "batch._MULT_KKT_TOL",
                    "batch._PERFECT_FIT")
 
@@ -475,7 +506,8 @@ BATCH_CONSTANTS = ("batch._MIN_SIGMA", "batch._KM_PRIOR_VAR", "batch._MULT_LM_LA
 def check_prophet_batch() -> str | None:
     """None when prophet-batch has the functions this engine calls and they behave (a trial of
     a 120-day series through :class:`FoldCache`, additive and multiplicative, gives the
-    forecast of an ordinary fit with the same engine to 1e-6); else the reason, in words."""
+    forecast of the engine's fit and of prophet-batch's own ``fit_many`` to 1e-6); else the
+    reason, in words."""
     import importlib
 
     try:
@@ -513,8 +545,14 @@ def _check_solves() -> str | None:
             return f"the cached {mode} solve was refused"
         import tempfile
 
+        from prophet_batch import fit_many
+
         with tempfile.TemporaryDirectory() as out:
             fitted = engine.fit(make, train, out).predict(valid[["ds"]])["yhat"].to_numpy()
-        if cached.shape != fitted.shape or not np.allclose(cached, fitted, rtol=1e-6, atol=1e-6):
-            return f"the cached {mode} solve differs from fit_many's (max gap {np.max(np.abs(cached - fitted)):.3g})"
+            theirs = fit_many(train.assign(_series=0), id_col="_series", make_model=lambda _: make(),
+                              batch_size=1)[0].predict(valid[["ds"]])["yhat"].to_numpy()
+        for name, other in (("the engine's fit", fitted), ("fit_many's", theirs)):
+            if cached.shape != other.shape or not np.allclose(cached, other, rtol=1e-6, atol=1e-6):
+                return (f"the cached {mode} solve differs from {name} "
+                        f"(max gap {np.max(np.abs(cached - other)):.3g})")
     return None
