@@ -210,8 +210,7 @@ def solve_one(inputs: Any) -> tuple[float, float, np.ndarray, np.ndarray, float,
 def additive_statistics(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """What an additive trial's solve needs of the fold's data, the same for every trial of a
     feature configuration: ZᵀZ, Zᵀy, yᵀy (computed as prophet-batch's ``stack_problems`` does)."""
-    y = np.asarray(y, dtype=float)
-    return Z.T @ Z, Z.T @ y, float(y @ y)
+    return _gram(Z, np.asarray(y, dtype=float))
 
 
 def solve_additive_one(stats: tuple[np.ndarray, np.ndarray, float], T: int, sigmas: np.ndarray,
