@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from prophet_grouped import make_retail_sales
-from prophet_grouped.engines import fit_prophet, stan_output_dir
+from prophet_grouped.engines import batch, fit_prophet, stan_output_dir
 from prophet_grouped.metrics import smape
 from prophet_grouped.objective import build_prophet
 from prophet_grouped.search_space import resolve_search_space
@@ -55,7 +55,7 @@ def test_batch_engine_matches_or_beats_stan(frame, params):
             fits[engine] = fit_prophet(
                 lambda: build_prophet(params, holidays_country="US", uncertainty_samples=0), train, engine, out
             )
-    assert "regressor_column_matrix" not in vars(fits["batch"])  # Prophet's own method again
+    assert not set(batch._QUICK) & set(vars(fits["batch"]))  # Prophet's own methods again
     loss = {e: smape(valid["y"].to_numpy(), m.predict(valid[["ds"]])["yhat"].to_numpy()) for e, m in fits.items()}
     lp = {e: log_posterior(m) for e, m in fits.items()}
     print(f"{params['seasonality_mode']}: loss stan {loss['stan']:.4f} batch {loss['batch']:.4f}; "
@@ -110,7 +110,7 @@ def test_batch_engine_fit_reaches_fit_manys_optimum(mode):
     with stan_output_dir() as out:
         ours = BatchEngine().fit(make, frame, out)
     theirs = fit_many(frame.assign(_series=0), id_col="_series", make_model=lambda _: make(), batch_size=1)[0]
-    assert type(ours).__name__ == "Prophet" and not {"regressor_column_matrix", "construct_holiday_dataframe"} & set(vars(ours))
+    assert type(ours).__name__ == "Prophet" and not set(batch._QUICK) & set(vars(ours))
     assert float(ours.params["lp__"][0, 0]) == pytest.approx(float(theirs.params["lp__"][0, 0]), rel=1e-12)
     assert log_posterior(ours) == pytest.approx(log_posterior(theirs), rel=1e-12)
     future = ours.make_future_dataframe(60)
@@ -208,6 +208,10 @@ def _component_models():
     m = Prophet(weekly_seasonality=False)
     m.add_seasonality("weekly_on", 7, 3, condition_name="on")
     yield "conditional", m
+    # The same tables as above with another default prior scale, and events with their own.
+    m = Prophet(holidays=events.assign(prior_scale=[2.0, 2.0, np.nan]), holidays_prior_scale=0.5)
+    m.add_country_holidays("US")
+    yield "event-priors", m
 
 
 @pytest.mark.parametrize("name", [name for name, _ in _component_models()])
@@ -219,6 +223,9 @@ def test_fold_cache_feature_shortcuts_are_prophets(name):
 
     from prophet_grouped.engines.batch import _quick_features
 
+    if name == "defaults":  # the per-process day grids, from nothing: built, grown, reused
+        batch._FOURIER.clear()
+        batch._holiday_grid.cache_clear()
     model = dict(_component_models())[name]
     data = make_retail_sales(n_stores=1, n_items=1, periods=900, seed=3, covariates=True)
     data = data.assign(on=data["ds"].dt.month < 6)
@@ -237,6 +244,7 @@ def test_fold_cache_feature_shortcuts_are_prophets(name):
         a = theirs.make_all_seasonality_features(theirs.setup_dataframe(frame.copy()))
         b = ours.make_all_seasonality_features(ours.setup_dataframe(frame.copy()))
         pd.testing.assert_frame_equal(b[0], a[0])
+        assert b[1] == a[1]  # prior scales
         pd.testing.assert_frame_equal(b[2], a[2])
         assert b[3] == a[3]
         pd.testing.assert_frame_equal(ours.construct_holiday_dataframe(frame["ds"]),
@@ -244,6 +252,32 @@ def test_fold_cache_feature_shortcuts_are_prophets(name):
     # The shortcut leaves the model's settings as they were.
     assert ours.country_holidays == theirs.country_holidays
     assert (ours.holidays is None) == (theirs.holidays is None)
+    assert ours.holidays_prior_scale == theirs.holidays_prior_scale
+
+
+def test_feature_shortcuts_on_hourly_dates_are_prophets():
+    """Hourly dates: Fourier features are Prophet's own (not midnights), holiday rows come from
+    the day grid (Prophet matches a row's date); both must equal Prophet's."""
+    import copy
+
+    from prophet import Prophet
+
+    from prophet_grouped.engines.batch import _quick_features
+
+    ds = pd.date_range("2020-12-20", periods=24 * 30, freq="h")
+    frame = pd.DataFrame({"ds": ds, "y": np.sin(np.arange(ds.size) / 5) + 10})
+    model = Prophet(holidays=pd.DataFrame({"holiday": ["eve"], "ds": pd.to_datetime(["2020-12-24"]),
+                                           "lower_window": [-1], "upper_window": [1]}))
+    model.add_country_holidays("US")
+    theirs, ours = copy.deepcopy(model), _quick_features(copy.deepcopy(model))
+    a, b = theirs.preprocess(frame), ours.preprocess(frame)
+    np.testing.assert_array_equal(np.asarray(b.X), np.asarray(a.X))
+    assert np.asarray(a.X).shape[1] > 10 and set(ours.train_holiday_names) == set(theirs.train_holiday_names)
+    later = frame.assign(ds=frame["ds"] + pd.Timedelta(days=3, hours=5))[["ds"]]
+    a = theirs.make_all_seasonality_features(theirs.setup_dataframe(later.copy()))
+    b = ours.make_all_seasonality_features(ours.setup_dataframe(later.copy()))
+    pd.testing.assert_frame_equal(b[0], a[0])
+    assert b[1] == a[1]
 
 
 @pytest.mark.parametrize("periods", [700, 800, 1300])  # yearly auto off, off then on, on
