@@ -22,9 +22,41 @@ configuration (``ZᵀZ``, ``Zᵀy``, ``yᵀy``) instead of every trial.
 """
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+
+def _singular(err: str, flag: int) -> None:
+    raise np.linalg.LinAlgError("Singular matrix")
+
+
+def _linear_solver() -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], Callable[[], Any]]:
+    """``np.linalg.solve`` of a float64 matrix and vector as its gufunc, without the checks and
+    the ``errstate`` it enters on every call (half its time on the small systems solved here, a
+    few thousand per trial); the context to enter once instead, which turns a singular matrix
+    into ``LinAlgError`` as ``np.linalg.solve`` does. The same gufunc, so the same numbers.
+    ``np.linalg.solve`` itself where numpy doesn't have it."""
+    try:
+        from numpy.linalg import _umath_linalg
+
+        gufunc = _umath_linalg.solve1
+        gufunc(np.eye(2), np.ones(2), signature="dd->d")
+    except Exception:  # noqa: BLE001  (another numpy: the public function)
+        return np.linalg.solve, contextlib.nullcontext
+
+    def solve(H: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return gufunc(H, c, signature="dd->d")
+
+    def errstate() -> Any:
+        return np.errstate(call=_singular, invalid="call", over="ignore", divide="ignore", under="ignore")
+
+    return solve, errstate
+
+
+_solve, _solve_errstate = _linear_solver()
 
 
 def _feature_sign(H: np.ndarray, c: np.ndarray, lam: float, l1: np.ndarray, w: np.ndarray, act: np.ndarray,
@@ -45,15 +77,15 @@ def _feature_sign(H: np.ndarray, c: np.ndarray, lam: float, l1: np.ndarray, w: n
             act[worst] = True
         # Exact minimizer of the sign-fixed quadratic on the active set.
         if act.all():
-            w_new = np.linalg.solve(H, c - lam * s)
+            w_new = _solve(H, c - lam * s)
         else:
             idx = np.flatnonzero(act)
             w_new = np.zeros(p)
-            w_new[idx] = np.linalg.solve(H[np.ix_(idx, idx)], c[idx] - lam * s[idx])
+            w_new[idx] = _solve(H[idx][:, idx], c[idx] - lam * s[idx])
         dw = w_new - w
         # Discrete line search on the true objective: the full step, or a point where a
         # nonzero L1 coordinate changes sign (without one, the full step is the only point).
-        crossing = np.flatnonzero(l1 & (w != 0) & (w * w_new < 0))
+        crossing = np.flatnonzero((w * w_new < 0) & l1)  # (w * w_new < 0 implies w != 0)
         k, t = 0, 1.0
         if crossing.size:
             if g is None:
@@ -77,26 +109,29 @@ def _feature_sign(H: np.ndarray, c: np.ndarray, lam: float, l1: np.ndarray, w: n
 
 def _solve_map(G: np.ndarray, C: np.ndarray, yy: float, T: float, ridge: np.ndarray, l1: np.ndarray, tau: float,
                w0: np.ndarray, sigma0: float, max_outer: int = 200, tol: float = 1e-12,
-               max_inner: int = 500) -> tuple[np.ndarray, float]:
+               max_inner: int = 500, min_sigma: float | None = None) -> tuple[np.ndarray, float]:
     """prophet-batch's ``solve_map`` for one series: w given sigma, sigma given w, until sigma
-    settles (relative change below ``tol``)."""
-    from prophet_batch.batch import _MIN_SIGMA
+    settles (relative change below ``tol``). ``min_sigma``: prophet-batch's ``_MIN_SIGMA``
+    (looked up when not given)."""
+    if min_sigma is None:
+        from prophet_batch.batch import _MIN_SIGMA as min_sigma
 
     w = np.array(w0, dtype=float)
     act = ~l1 | (w != 0)
     s = np.where(l1 & act, np.sign(w), 0.0)
     sigma2 = sigma0 ** 2
     diag = np.arange(C.size)
-    for _ in range(max_outer):
-        H = G.copy()
-        H[diag, diag] += sigma2 * ridge
-        w, act, s = _feature_sign(H, C, sigma2 / tau, l1, w, act, s, 1e-9, max_inner)
-        rss = max(yy - 2 * (C @ w) + w @ G @ w, 0.0)
-        s2_new = max((-T + np.sqrt(T * T + 16 * rss)) / 8, _MIN_SIGMA ** 2)
-        converged = abs(s2_new - sigma2) / sigma2 < tol
-        sigma2 = s2_new
-        if converged:
-            break
+    with _solve_errstate():
+        for _ in range(max_outer):
+            H = G.copy()
+            H[diag, diag] += sigma2 * ridge
+            w, act, s = _feature_sign(H, C, sigma2 / tau, l1, w, act, s, 1e-9, max_inner)
+            rss = max(yy - 2 * (C @ w) + w @ G @ w, 0.0)
+            s2_new = max((-T + np.sqrt(T * T + 16 * rss)) / 8, min_sigma ** 2)
+            converged = abs(s2_new - sigma2) / sigma2 < tol
+            sigma2 = s2_new
+            if converged:
+                break
     return w, float(np.sqrt(sigma2))
 
 
@@ -122,37 +157,45 @@ def solve_multiplicative(ZT: np.ndarray, Xa: np.ndarray, Xm: np.ndarray, y: np.n
     ridge_J = np.concatenate([ridge_T, ridge_a, ridge_m])
     l1_J = np.concatenate([l1_T, np.zeros(Ka + Km, bool)])
 
-    def log_posterior(th: np.ndarray, a: np.ndarray, m: np.ndarray, sg: float) -> float:
-        yhat = (ZT @ th) * (1 + Xm @ m) + Xa @ a
-        rss = np.sum((y - yhat) ** 2)
+    def log_posterior(th: np.ndarray, a: np.ndarray, m: np.ndarray, sg: float, rss: float | None = None) -> float:
+        if rss is None:
+            rss = np.sum((y - ((ZT @ th) * (1 + Xm @ m) + Xa @ a)) ** 2)
         return float(-(th[0] ** 2 + th[1] ** 2) / (2 * _KM_PRIOR_VAR) - np.sum(np.abs(th[2:]) * delta_mask) / tau
                      - 0.5 * np.sum(ridge_a * a ** 2) - 0.5 * np.sum(ridge_m * m ** 2)
                      - sg ** 2 / (2 * 0.5 ** 2) - T * np.log(sg) - rss / (2 * sg ** 2))
 
+    # The block and Jacobian design matrices, filled in place each iteration (the constant Xa
+    # columns once): the matrices np.concatenate would build, without the allocations and copies.
+    n = y.size
+    ZA, ZB, J = np.empty((n, P + Ka)), np.empty((n, Km + Ka)), np.empty((n, P + Ka + Km))
+    ZA[:, P:], ZB[:, Km:], J[:, P:P + Ka] = Xa, Xa, Xa
     theta, ba, bm, sigma = np.zeros(P), np.zeros(Ka), np.zeros(Km), 1.0
     lp, lam = -np.inf, np.nan
     it = 0
     for it in range(1, max_iter + 1):
         if it <= switch_after:
-            ZA = np.concatenate([(1 + Xm @ bm)[:, None] * ZT, Xa], axis=1)
-            wA, sigma = _solve_map(*_gram(ZA, y), T, ridge_A, l1_A, tau, np.concatenate([theta, ba]), sigma)
+            np.multiply((1 + Xm @ bm)[:, None], ZT, out=ZA[:, :P])
+            wA, sigma = _solve_map(*_gram(ZA, y), T, ridge_A, l1_A, tau, np.concatenate([theta, ba]), sigma,
+                                   min_sigma=_MIN_SIGMA)
             theta, ba = wA[:P], wA[P:]
             trend = ZT @ theta
-            ZB = np.concatenate([trend[:, None] * Xm, Xa], axis=1)
-            wB, sigma = _solve_map(*_gram(ZB, y - trend), T, ridge_B, l1_B, tau, np.concatenate([bm, ba]), sigma)
+            np.multiply(trend[:, None], Xm, out=ZB[:, :Km])
+            wB, sigma = _solve_map(*_gram(ZB, y - trend), T, ridge_B, l1_B, tau, np.concatenate([bm, ba]), sigma,
+                                   min_sigma=_MIN_SIGMA)
             bm, ba = wB[:Km], wB[Km:]
             lp_new = log_posterior(theta, ba, bm, sigma)
         else:
             # Linearize yhat around p = [θ, β_a, β_m]: yhat(p') ≈ yhat(p) + J (p' − p).
             trend = ZT @ theta
             mult = 1 + Xm @ bm
-            J = np.concatenate([mult[:, None] * ZT, Xa, trend[:, None] * Xm], axis=1)
+            np.multiply(mult[:, None], ZT, out=J[:, :P])
+            np.multiply(trend[:, None], Xm, out=J[:, P + Ka:])
             p_cur = np.concatenate([theta, ba, bm])
             y_lin = y - (trend * mult + Xa @ ba) + J @ p_cur
             G, C, yy = _gram(J, y_lin)
             damping = _MULT_LM_LAM0 * np.diag(G).max() if np.isnan(lam) else lam
             p_new, _ = _solve_map(G + damping * np.eye(G.shape[0]), C + damping * p_cur, yy + damping * (p_cur @ p_cur),
-                                  T, ridge_J, l1_J, tau, p_cur, sigma, max_outer=1)
+                                  T, ridge_J, l1_J, tau, p_cur, sigma, max_outer=1, min_sigma=_MIN_SIGMA)
             # Backtrack until the true log posterior doesn't decrease; sigma in closed form.
             step = 1.0
             lp_cur = lp if it > 1 else -np.inf
@@ -164,7 +207,7 @@ def solve_multiplicative(ZT: np.ndarray, Xa: np.ndarray, Xm: np.ndarray, y: np.n
                 yh = (ZT @ th) * (1 + Xm @ m) + Xa @ a
                 rss = np.sum((y - yh) ** 2)
                 sg = float(np.sqrt(max((-T + np.sqrt(T ** 2 + 16 * rss)) / 8, _MIN_SIGMA ** 2)))
-                lp_try = log_posterior(th, a, m, sg)
+                lp_try = log_posterior(th, a, m, sg, rss)
                 if lp_try >= lp_cur:
                     p_acc, s_acc, lp_acc, accepted = trial, sg, lp_try, True
                     break
