@@ -162,6 +162,22 @@ def test_one_series_multiplicative_solver_reaches_prophet_batchs_optimum(periods
     assert compared == 12
 
 
+def test_one_series_linear_solver_is_numpys():
+    """_one_series solves its small systems through numpy's gufunc without np.linalg.solve's
+    per-call checks: the same numbers, and a singular matrix still raises LinAlgError."""
+    from prophet_grouped.engines._one_series import _solve, _solve_errstate
+
+    rng = np.random.default_rng(0)
+    for n in (1, 5, 40, 90):
+        A = rng.normal(size=(n + 3, n + 3))
+        H, c = (A @ A.T + np.eye(n + 3))[:n, :n], rng.normal(size=n)  # H: a non-contiguous view
+        with _solve_errstate():
+            ours = _solve(H, c)
+        np.testing.assert_array_equal(ours, np.linalg.solve(H, c))
+    with _solve_errstate(), pytest.raises(np.linalg.LinAlgError):
+        _solve(np.zeros((3, 3)), np.ones(3))
+
+
 @pytest.mark.parametrize("periods", [400, 1500])
 def test_one_series_additive_solve_is_prophet_batchs(periods):
     """Additive trials are solved by engines._one_series.solve_additive_one from statistics the
