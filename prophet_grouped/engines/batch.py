@@ -13,8 +13,10 @@ changepoint prior scale; the Fourier and holiday features of a fold's training a
 validation dates depend only on the dates and on the Fourier orders. Building them is most
 of a Prophet trial's cost (``make_all_seasonality_features`` twice, for fit and predict, with
 the holiday tables rebuilt each time). :class:`FoldCache` builds them once per fold and
-feature configuration, with Prophet's own ``preprocess`` (two of its helpers replaced by
-equivalents that are faster: :func:`component_columns`, :func:`holiday_frame`); each trial then
+feature configuration, with Prophet's own ``preprocess`` (four of its helpers replaced by
+equivalents that are faster: :func:`component_columns`, :func:`holiday_frame`, and
+:func:`seasonality_features` and :func:`holiday_features`, whose rows come from one computation
+per process over a grid of days, shared by a group's folds, its refit and other groups); each trial then
 only sets the prior scales and modes, solves the MAP problem with prophet-batch's algorithms
 written for one series (:mod:`._one_series`: the same optimum) and forecasts the validation
 dates with Prophet's formula. Prophet's default configuration is served from the trials'
@@ -673,9 +675,11 @@ def _check_solves() -> str | None:
 
         from prophet_batch import fit_many
 
+        # Both predict with the feature helpers in place (tested equal to Prophet's, and much
+        # cheaper: this check runs before every fit's first group).
         with tempfile.TemporaryDirectory() as out:
-            fitted = engine.fit(make, train, out).predict(valid[["ds"]])["yhat"].to_numpy()
-            theirs = fit_many(train.assign(_series=0), id_col="_series", make_model=lambda _: make(),
+            fitted = _quick_features(engine.fit(make, train, out)).predict(valid[["ds"]])["yhat"].to_numpy()
+            theirs = fit_many(train.assign(_series=0), id_col="_series", make_model=lambda _: _quick_features(make()),
                               batch_size=1)[0].predict(valid[["ds"]])["yhat"].to_numpy()
         for name, other in (("the engine's fit", fitted), ("fit_many's", theirs)):
             if cached.shape != other.shape or not np.allclose(cached, other, rtol=1e-6, atol=1e-6):
