@@ -162,6 +162,36 @@ def test_one_series_multiplicative_solver_reaches_prophet_batchs_optimum(periods
     assert compared == 12
 
 
+def test_one_series_setup_is_prophet_batchs_multiplicative_batch():
+    """solve_one sets a multiplicative problem up for one series (features split by mode, ridges,
+    trend columns a fold cache computes once, the block KKT check, the unpacking) as prophet-batch's
+    _MultiplicativeBatch does for a batch: on sampled trials, the same solution to the last bit
+    as the solver given _MultiplicativeBatch's own arrays, check and unpacking."""
+    from prophet_batch.batch import _MULT_KKT_TOL, _MultiplicativeBatch
+
+    from prophet_grouped.engines._one_series import (
+        solve_multiplicative,
+        solve_one,
+        trend_columns,
+    )
+
+    compared = 0
+    for inputs in _trial_problems(700, "multiplicative", 5):
+        mb = _MultiplicativeBatch([inputs])
+        theta, ba, bm, sigma, lp, _ = solve_multiplicative(mb.ZT[0], mb.Xa[0], mb.Xm[0], mb.y[0], float(mb.T[0]),
+                                                           mb.delta_mask[0], mb.ridge_a[0], mb.ridge_m[0],
+                                                           float(mb.tau[0]))
+        assert mb.kkt(theta[None], ba[None], bm[None], np.array([sigma]))[0] <= _MULT_KKT_TOL
+        k, m, delta, beta = mb.unpack(0, theta[None], ba[None], bm[None])
+        for ours in (solve_one(inputs), solve_one(inputs, trend_columns(inputs))):
+            assert isinstance(ours, tuple), ours
+            assert ours[:2] == (k, m) and ours[4:] == (sigma, lp)
+            np.testing.assert_array_equal(ours[2], delta)
+            np.testing.assert_array_equal(ours[3], beta)
+        compared += 1
+    assert compared == 12
+
+
 def test_one_series_linear_solver_is_numpys():
     """_one_series solves its small systems through numpy's gufunc without np.linalg.solve's
     per-call checks: the same numbers, and a singular matrix still raises LinAlgError."""

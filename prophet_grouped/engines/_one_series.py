@@ -12,8 +12,9 @@ Multiplicative: the same optimum as ``prophet_batch.batch._solve_multiplicative`
 log posterior to about 1e-15 relative, measured over 192 trials of 400-2,330 days; 2.0x
 faster). Where the posterior is flat the two may stop at slightly different points of it
 (validation forecasts up to about 5e-4 relative apart in one of those trials, 1e-9 typically).
-prophet-batch's own set-up (``_MultiplicativeBatch``: the padded arrays, the block KKT check and
-the unpacking into Prophet's parameters) is used as it is.
+prophet-batch's set-up (``_MultiplicativeBatch``: the block KKT check with its tolerance, the
+unpacking into Prophet's parameters) is done for one series without its padded arrays, with the
+trend columns a fold cache computes once (:func:`trend_columns`).
 
 Additive: ``_solve_additive``'s problem from statistics a fold cache computes once per feature
 configuration (``ZᵀZ``, ``Zᵀy``, ``yᵀy``) instead of every trial.
@@ -222,32 +223,76 @@ def solve_multiplicative(ZT: np.ndarray, Xa: np.ndarray, Xm: np.ndarray, y: np.n
     return theta, ba, bm, sigma, lp, it
 
 
-def solve_one(inputs: Any) -> tuple[float, float, np.ndarray, np.ndarray, float, float] | str:
+def trend_columns(inputs: Any) -> np.ndarray:
+    """The trend columns of prophet-batch's design matrix for ``inputs`` (t, 1, the changepoint
+    hinges; zeroed for flat growth): ``design_matrix`` given no features. They depend only on a
+    fold's dates and changepoints, so a fold cache computes them once for all trials."""
+    import dataclasses
+
+    from prophet_batch.batch import design_matrix
+
+    T = len(np.asarray(inputs.t))
+    return design_matrix(dataclasses.replace(inputs, K=0, X=np.zeros((T, 0)), s_a=[], s_m=[]))
+
+
+def solve_one(inputs: Any, ZT: np.ndarray | None = None) -> tuple[float, float, np.ndarray, np.ndarray, float, float] | str:
     """``prophet_batch.batch._solve_multiplicative([inputs])[0]`` with the one-series solver:
     (k, m, delta, beta, sigma_obs, lp), or why the solve is refused (then the trial takes the
-    ordinary path)."""
+    ordinary path). ``ZT``: :func:`trend_columns` of ``inputs``, when the caller has them.
+
+    The set-up, the acceptance check and the unpacking are ``_MultiplicativeBatch``'s for one
+    series, without its padded batch arrays (built every trial, with the whole design matrix,
+    to take its trend columns): the features split by mode, ridges 1/sigma², every changepoint
+    under the L1 prior, the block KKT check with prophet-batch's ``kkt_violation`` and the same
+    tolerance. ``tests/test_engines.py`` compares the results with prophet-batch's own."""
     from prophet_batch.batch import (
+        _KM_PRIOR_VAR,
         _MIN_SIGMA,
         _MULT_KKT_TOL,
         _PERFECT_FIT,
-        _MultiplicativeBatch,
+        kkt_violation,
     )
 
-    mb = _MultiplicativeBatch([inputs])
+    if ZT is None:
+        ZT = trend_columns(inputs)
+    X = np.asarray(inputs.X, dtype=float)
+    mult = np.asarray(inputs.s_m, dtype=float) != 0
+    sig = np.asarray(inputs.sigmas, dtype=float)
+    ia, im = np.flatnonzero(~mult), np.flatnonzero(mult)
+    # Row-major, as prophet-batch's padded arrays are (BLAS sums in another order for another
+    # layout: the solution would move in its last bits).
+    Xa, Xm = np.ascontiguousarray(X[:, ~mult]), np.ascontiguousarray(X[:, mult])
+    y = np.asarray(inputs.y, dtype=float)
+    S = len(np.atleast_1d(inputs.t_change))
+    delta_mask = np.ones(S, bool)
+    ridge_a, ridge_m = 1 / sig[ia] ** 2, 1 / sig[im] ** 2
+    tau = float(inputs.tau)
     try:
-        theta, ba, bm, sigma, lp, _ = solve_multiplicative(mb.ZT[0], mb.Xa[0], mb.Xm[0], mb.y[0], float(mb.T[0]),
-                                                           mb.delta_mask[0], mb.ridge_a[0], mb.ridge_m[0],
-                                                           float(mb.tau[0]))
+        theta, ba, bm, sigma, lp, _ = solve_multiplicative(ZT, Xa, Xm, y, float(len(y)), delta_mask, ridge_a,
+                                                           ridge_m, tau)
     except np.linalg.LinAlgError as exc:
         return f"multiplicative solver failed: {exc}"
-    theta, ba, bm = theta[None, :], ba[None, :], bm[None, :]
-    kkt = mb.kkt(theta, ba, bm, np.array([sigma]))[0]
+    # _MultiplicativeBatch.kkt for one series: both blocks the solver alternates must hold.
+    ridge_t = np.concatenate([np.full(2, 1 / _KM_PRIOR_VAR), np.zeros(S)])
+    l1_t = np.concatenate([np.zeros(2, bool), delta_mask])
+    sig_b, tau_b = np.array([sigma]), np.array([tau])
+    G, C, _ = _gram(np.concatenate([(1 + Xm @ bm)[:, None] * ZT, Xa], axis=1), y)
+    k_a = kkt_violation(G[None], C[None], np.concatenate([theta, ba])[None], sig_b,
+                        np.concatenate([ridge_t, ridge_a])[None],
+                        np.concatenate([l1_t, np.zeros(len(ia), bool)])[None], tau_b)
+    trend = ZT @ theta
+    G, C, _ = _gram(np.concatenate([trend[:, None] * Xm, Xa], axis=1), y - trend)
+    ridge_b = np.concatenate([ridge_m, ridge_a])
+    k_b = kkt_violation(G[None], C[None], np.concatenate([bm, ba])[None], sig_b, ridge_b[None],
+                        np.zeros((1, ridge_b.size), bool), tau_b)
+    kkt = float(np.maximum(k_a, k_b)[0])
     if not kkt <= _MULT_KKT_TOL:  # also rejects NaN
         return f"multiplicative solver did not converge (block KKT {kkt:.1e})"
     if sigma <= _MIN_SIGMA:
         return _PERFECT_FIT
-    k, m, delta, beta = mb.unpack(0, theta, ba, bm)
-    return k, m, delta, beta, float(sigma), float(lp)
+    beta = np.zeros(len(sig))
+    beta[ia], beta[im] = ba, bm
+    return float(theta[0]), float(theta[1]), theta[2:2 + S].copy(), beta, float(sigma), float(lp)
 
 
 def additive_statistics(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:

@@ -67,6 +67,8 @@ class _Entry:
     #: Every seasonality's (period, Fourier order) as built, automatic ones included, in column order.
     seasonal: dict[str, tuple[float, int]] = dataclasses.field(default_factory=dict)
     views: dict[tuple[Any, ...], Any] = dataclasses.field(default_factory=dict)
+    #: The trend columns of the design matrix (the same for every view), on first use.
+    ZT: np.ndarray | None = None
 
     def view(self, orders: dict[str, int]) -> _View:
         """The columns of ``orders`` (each at most the entry's order): kept indices, X, Z."""
@@ -527,7 +529,12 @@ class FoldCache:
     def _forecast(self, model: Prophet) -> np.ndarray | None:
         from prophet_batch.batch import design_matrix
 
-        from ._one_series import additive_statistics, solve_additive_one, solve_one
+        from ._one_series import (
+            additive_statistics,
+            solve_additive_one,
+            solve_one,
+            trend_columns,
+        )
 
         problem = self.problem(model)
         if problem is None:
@@ -537,7 +544,9 @@ class FoldCache:
         if s_m.any():
             # prophet-batch's algorithms for one series (its batched solver's bookkeeping costs
             # more than the arithmetic for one series); the same optimum, see _one_series.
-            result = solve_one(inputs)
+            if entry.ZT is None:
+                entry.ZT = trend_columns(entry.inputs)
+            result = solve_one(inputs, entry.ZT)
         else:
             if view.stats is None:
                 view.Z = design_matrix(inputs)
@@ -624,7 +633,7 @@ class BatchEngine(Engine):
 #: What this engine uses of prophet-batch: public ``fit_many``, and private functions, a class and
 #: constants of ``prophet_batch.batch`` (pinned below its next minor version in pyproject.toml):
 #: the additive solve and design matrix, and what ``_one_series`` builds on.
-BATCH_FUNCTIONS = ("fit_many", "batch._solve_additive", "batch.design_matrix", "batch._MultiplicativeBatch",
+BATCH_FUNCTIONS = ("fit_many", "batch._solve_additive", "batch.design_matrix", "batch.kkt_violation",
                    "batch._prepare", "batch._kwargs_for", "batch.set_params")
 BATCH_CONSTANTS = ("batch._MIN_SIGMA", "batch._KM_PRIOR_VAR", "batch._MULT_LM_LAM0", "batch._MULT_KKT_TOL",
                    "batch._PERFECT_FIT")
