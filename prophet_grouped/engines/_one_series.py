@@ -140,6 +140,15 @@ def _gram(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     return Z.T @ Z, Z.T @ y, float(y @ y)
 
 
+def _trend_priors(delta_mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge and L1 layout of the trend block [k, m, delta] (prophet-batch's): k and m under
+    the Gaussian prior, the changepoints of ``delta_mask`` under the L1 prior."""
+    from prophet_batch.batch import _KM_PRIOR_VAR
+
+    return (np.concatenate([np.full(2, 1 / _KM_PRIOR_VAR), np.where(delta_mask, 0.0, 1.0)]),
+            np.concatenate([np.zeros(2, bool), delta_mask]))
+
+
 def solve_multiplicative(ZT: np.ndarray, Xa: np.ndarray, Xm: np.ndarray, y: np.ndarray, T: float,
                          delta_mask: np.ndarray, ridge_a: np.ndarray, ridge_m: np.ndarray, tau: float,
                          max_iter: int = 1000, switch_after: int = 10) -> tuple[Any, ...]:
@@ -151,8 +160,7 @@ def solve_multiplicative(ZT: np.ndarray, Xa: np.ndarray, Xm: np.ndarray, y: np.n
     from prophet_batch.batch import _KM_PRIOR_VAR, _MIN_SIGMA, _MULT_LM_LAM0
 
     P, Ka, Km = ZT.shape[1], Xa.shape[1], Xm.shape[1]
-    ridge_T = np.concatenate([np.full(2, 1 / _KM_PRIOR_VAR), np.where(delta_mask, 0.0, 1.0)])
-    l1_T = np.concatenate([np.zeros(2, bool), delta_mask])
+    ridge_T, l1_T = _trend_priors(delta_mask)
     ridge_A, l1_A = np.concatenate([ridge_T, ridge_a]), np.concatenate([l1_T, np.zeros(Ka, bool)])
     ridge_B, l1_B = np.concatenate([ridge_m, ridge_a]), np.zeros(Km + Ka, bool)
     ridge_J = np.concatenate([ridge_T, ridge_a, ridge_m])
@@ -246,7 +254,6 @@ def solve_one(inputs: Any, ZT: np.ndarray | None = None) -> tuple[float, float, 
     under the L1 prior, the block KKT check with prophet-batch's ``kkt_violation`` and the same
     tolerance. ``tests/test_engines.py`` compares the results with prophet-batch's own."""
     from prophet_batch.batch import (
-        _KM_PRIOR_VAR,
         _MIN_SIGMA,
         _MULT_KKT_TOL,
         _PERFECT_FIT,
@@ -273,8 +280,7 @@ def solve_one(inputs: Any, ZT: np.ndarray | None = None) -> tuple[float, float, 
     except np.linalg.LinAlgError as exc:
         return f"multiplicative solver failed: {exc}"
     # _MultiplicativeBatch.kkt for one series: both blocks the solver alternates must hold.
-    ridge_t = np.concatenate([np.full(2, 1 / _KM_PRIOR_VAR), np.zeros(S)])
-    l1_t = np.concatenate([np.zeros(2, bool), delta_mask])
+    ridge_t, l1_t = _trend_priors(delta_mask)
     sig_b, tau_b = np.array([sigma]), np.array([tau])
     G, C, _ = _gram(np.concatenate([(1 + Xm @ bm)[:, None] * ZT, Xa], axis=1), y)
     k_a = kkt_violation(G[None], C[None], np.concatenate([theta, ba])[None], sig_b,

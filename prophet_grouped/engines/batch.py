@@ -283,8 +283,8 @@ def _day_numbers(dates: pd.Series, whole: bool) -> np.ndarray | None:
     return days
 
 
-#: (period, Fourier order) -> grid of Prophet's fourier_series; a lower order's columns are a
-#: prefix of a higher one's, so one grid per period serves every order up to its own.
+#: period -> (the highest Fourier order asked for, grid of Prophet's fourier_series at it); a
+#: lower order's columns are a prefix of a higher one's, so one grid per period serves them all.
 _FOURIER: dict[float, tuple[int, _DayGrid]] = {}
 
 
