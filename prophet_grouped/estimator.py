@@ -489,6 +489,13 @@ class GroupedProphetTuner(BaseEstimator):
             champion=self.champion is not None,
             min_improvement=float(self.min_improvement),
         )
+        tuned = set(config.search_space.distributions or ()) & set(self.prophet_params or ())
+        if tuned:
+            raise ValueError(
+                f"{sorted(tuned)} are both fixed in prophet_params and tuned by search_space={self.search_space!r}: "
+                f"a parameter is either fixed or tuned. Remove them from prophet_params to tune them, or use a "
+                f"search space without them (the 'auto' space leaves out what prophet_params fixes)."
+            )
         return group_cols, config
 
     def _regressor_cols(self) -> tuple[str, ...]:

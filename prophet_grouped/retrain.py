@@ -182,6 +182,15 @@ class WarmStart:
         self.added = len(self.trials)
 
 
+def same_fixed(fixed: Mapping[str, Any], previous_best: Mapping[str, Any] | None) -> bool:
+    """Whether the previous fit's best parameters carry the same values of the space's fixed
+    parameters (a name the previous best lacks counts as the same: fits saved before the fixed
+    part was stored)."""
+    if not previous_best:
+        return True
+    return all(previous_best[name] == value for name, value in fixed.items() if name in previous_best)
+
+
 def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | None) -> WarmStart | None:
     """Set up a new (empty) study of ``group``: the first trials to run, and for a warm start
     the callback that adds the previous trials (None for a cold start or when they can't be
@@ -190,8 +199,9 @@ def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | N
     The first trials: Prophet's default configuration when the space can express it, then,
     warm-started, the previous study's ``WARM_TOP`` best parameter sets (or the previous best
     alone when the previous trials can't be reused) when they lie in the current space. The
-    previous trials are reused only when the group's space has the same distributions as the
-    previous study's (not after a change of space, nor for a callable space).
+    previous trials are reused only when the group's space has the same distributions and the
+    same fixed parameters as the previous study's (not after a change of space, such as the
+    yearly seasonality a history gains at two years, nor for a callable space).
     """
     default_trial = group.space.default_trial()
     if default_trial is not None:
@@ -206,7 +216,11 @@ def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | N
     if space is None:
         return None
     stored = prior.study or {}
-    same_space = stored.get("distributions") == {name: distribution_to_json(dist) for name, dist in space.items()}
+    # The same space: the same distributions, and the same fixed part (the "auto" space's
+    # seasonalities: a history that reached two years gains a yearly seasonality, and trials of
+    # the model without it say little about the model with it).
+    same_space = (stored.get("distributions") == {name: distribution_to_json(dist) for name, dist in space.items()}
+                  and same_fixed(group.space.fixed, prior.best))
     previous = [(dict(p), float(v)) for p, v in stored.get("trials", [])] if same_space else []
     ranked = sorted(previous, key=lambda pv: pv[1])
     if ranked:

@@ -111,7 +111,7 @@ def auto_seasonalities(profile: GroupProfile) -> dict[str, bool]:
     }
 
 
-def auto_space(profile: GroupProfile) -> SearchSpace:
+def auto_space(profile: GroupProfile, prophet_params: Mapping[str, Any] | None = None) -> SearchSpace:
     """The data-aware default space of one group.
 
     The seasonalities are those Prophet itself would add for the group's whole history (fixed,
@@ -122,11 +122,16 @@ def auto_space(profile: GroupProfile) -> SearchSpace:
     by the extra regressors (``regressor_prior_scale``, 0.01 to 10, log) when there are any, and
     the seasonality mode (which regressors follow) when there is something seasonal or a driver
     and ``y`` has no negative value.
+
+    What ``prophet_params`` fixes is neither tuned nor set here: the user's value stands (a
+    seasonality switch given there other than ``"auto"`` replaces the automatic one).
     """
     from optuna.distributions import CategoricalDistribution, FloatDistribution
 
-    fixed = auto_seasonalities(profile)
-    seasonal = any(fixed.values())
+    user = dict(prophet_params or {})
+    automatic = auto_seasonalities(profile)
+    fixed = {name: on for name, on in automatic.items() if name not in user}
+    seasonal = any(on if user.get(name, "auto") == "auto" else bool(user[name]) for name, on in automatic.items())
     space: dict[str, Any] = {"changepoint_prior_scale": FloatDistribution(0.001, 0.5, log=True)}
     if seasonal:
         space["seasonality_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)
@@ -136,7 +141,7 @@ def auto_space(profile: GroupProfile) -> SearchSpace:
         space["regressor_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)
     if (seasonal or profile.has_holidays or profile.n_regressors) and not profile.has_negative:
         space["seasonality_mode"] = CategoricalDistribution(["additive", "multiplicative"])
-    return SearchSpace(distributions=space, fixed=fixed)
+    return SearchSpace(distributions={name: dist for name, dist in space.items() if name not in user}, fixed=fixed)
 
 
 def distribution_contains(dist: Any, value: Any) -> bool:
@@ -248,10 +253,10 @@ class SearchSpace:
         assert self.distributions is not None
         return {**self.fixed, **{name: _suggest(trial, name, dist) for name, dist in self.distributions.items()}}
 
-    def for_group(self, profile: GroupProfile) -> SearchSpace:
-        """The space one group is tuned over: ``"auto"`` resolved from ``profile``, any other
-        space as it is."""
-        return auto_space(profile) if self.auto else self
+    def for_group(self, profile: GroupProfile, prophet_params: Mapping[str, Any] | None = None) -> SearchSpace:
+        """The space one group is tuned over: ``"auto"`` resolved from ``profile`` (leaving out
+        what ``prophet_params`` fixes), any other space as it is."""
+        return auto_space(profile, prophet_params) if self.auto else self
 
     def default_trial(self) -> dict[str, Any] | None:
         """Prophet's default configuration as a trial of this space (the values of its tuned

@@ -172,7 +172,8 @@ def prepare_group(frame: pd.DataFrame, config: TuningConfig, key: Sequence[Any] 
     if y.min() == y.max():
         raise ValueError(f"y is constant ({y[0]:g}) on all {len(y)} rows: there is nothing to tune")
     check_seasonality_mode({}, drivers.prophet_params, y)
-    space = config.search_space.for_group(GroupProfile.of(frame, drivers.has_holidays, len(drivers.regressors)))
+    space = config.search_space.for_group(GroupProfile.of(frame, drivers.has_holidays, len(drivers.regressors)),
+                                          drivers.prophet_params)
     n_folds = config.cv_folds
     if n_folds is None and config.cutoffs is None:
         n_folds = auto_fold_count(frame["ds"], config.horizon, config.freq)

@@ -55,6 +55,27 @@ def test_auto_space_tunes_holidays_and_leaves_multiplicative_out_for_negative_se
         "seasonality_mode": "additive"}
 
 
+def test_what_prophet_params_fixes_is_not_tuned_by_the_auto_space():
+    """The user's fixed values stand: the "auto" space neither tunes nor switches what
+    prophet_params sets (before, the space's seasonality switches and tuned values replaced it)."""
+    frame = _series(800, "D")
+    fixed = {"seasonality_mode": "multiplicative", "weekly_seasonality": False, "changepoint_prior_scale": 0.2}
+    space = auto_space(GroupProfile.of(frame, has_holidays=True), fixed)
+    assert set(space.distributions) == {"seasonality_prior_scale", "holidays_prior_scale"}
+    assert space.fixed == {"yearly_seasonality": True, "daily_seasonality": False}
+    # Every seasonality switched off there: no seasonality prior scale to tune either.
+    off = auto_space(GroupProfile.of(frame, has_holidays=False), {"weekly_seasonality": False, "yearly_seasonality": False})
+    assert set(off.distributions) == {"changepoint_prior_scale"}
+    df = make_retail_sales(n_stores=1, n_items=2, periods=400, seed=3)
+    tuner = GroupedProphetTuner(group_cols=["store", "item"], n_trials=3, cv_folds=1, horizon=28, n_jobs=1,
+                                prophet_params=fixed, random_state=0).fit(df)
+    assert not set(fixed) & set(tuner.best_params_.columns)
+    for model in tuner.models_.values():
+        assert (model.seasonality_mode, model.weekly_seasonality, model.changepoint_prior_scale) == (
+            "multiplicative", False, 0.2)
+        assert "weekly" not in model.seasonalities
+
+
 @pytest.fixture(scope="module")
 def two_groups():
     """A long group (600 days) and a short one (150 days), counts >= 0."""

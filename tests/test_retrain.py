@@ -63,6 +63,28 @@ def test_warm_start_adds_the_previous_trials_and_runs_the_previous_best_first(fi
     pd.testing.assert_frame_equal(third.results_.drop(columns="seconds"), warm.results_.drop(columns="seconds"))
 
 
+def test_a_model_that_gained_a_seasonality_does_not_reuse_the_previous_trials():
+    """Four weeks more history take the groups past two years: the "auto" space gains the yearly
+    seasonality, so the previous trials (of models without it) are not handed to the sampler;
+    the previous best is still scored again among the first trials."""
+    df = make_retail_sales(n_stores=1, n_items=2, periods=745, seed=3)
+    then = df[df["ds"] <= df["ds"].max() - pd.Timedelta(days=28)]
+    previous = GroupedProphetTuner(n_trials=4, random_state=0, **SETTINGS).fit(then)
+    assert not previous.best_params_["yearly_seasonality"].any()
+    warm = GroupedProphetTuner(n_trials=5, random_state=1, warm_start=previous, **SETTINGS).fit(df)
+    assert warm.best_params_["yearly_seasonality"].all()
+    assert (warm.results_["prior_trials"] == 0).all()
+    for key, study in previous.studies_.items():
+        best = min(study["trials"], key=lambda pv: pv[1])[0]
+        assert best in [params for params, _ in warm.studies_[key]["trials"][:2]]
+    # The same histories without the change (the yearly seasonality fixed off in both runs):
+    # the previous trials are reused.
+    off = dict(SETTINGS, prophet_params={"yearly_seasonality": False})
+    previous = GroupedProphetTuner(n_trials=4, random_state=0, **off).fit(then)
+    warm = GroupedProphetTuner(n_trials=5, random_state=1, warm_start=previous, **off).fit(df)
+    assert (warm.results_["prior_trials"] == 4).all()
+
+
 def test_champion_kept_unless_beaten_with_exactly_its_parameters(first, weeks):
     tuner, folder = first
     challenger = GroupedProphetTuner(n_trials=1, random_state=1, champion=folder, **SETTINGS).fit(weeks[1])

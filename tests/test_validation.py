@@ -62,6 +62,8 @@ CASES = {
     "bad prophet_params": (lambda: BASE, {"prophet_params": {"seasonalty_mode": "additive"}}, ValueError,
                            r"Unknown Prophet arguments in prophet_params: \['seasonalty_mode'\]"),
     "bad country": (lambda: BASE, {"holidays_country": "XX"}, ValueError, "holidays_country='XX' is not a country"),
+    "fixed and tuned": (lambda: BASE, {"prophet_params": {"seasonality_mode": "multiplicative"}, "search_space": "paper"},
+                        ValueError, r"\['seasonality_mode'\] are both fixed in prophet_params and tuned by search_space='paper'"),
     "bad engine": (lambda: BASE, {"engine": "gpu"}, ValueError, r"Unknown engine 'gpu'; expected one of \['auto', 'stan', 'batch'\]"),
     "bad group_cols": (lambda: BASE, {"group_cols": 3}, TypeError, "group_cols must be a column name or a non-empty list"),
     "bad early stopping": (lambda: BASE, {"early_stopping_rounds": 0}, ValueError,
