@@ -43,7 +43,7 @@ from .objective import horizon_offset
 from .progress import Progress
 from .keys import group_key
 from .results import PUBLIC_RESULT_COLUMNS, GroupResult
-from .search_space import prophet_kwargs, resolve_search_space
+from .search_space import prophet_kwargs, resolve_search_space, tuned_names
 from .config import TuningConfig
 
 
@@ -489,7 +489,7 @@ class GroupedProphetTuner(BaseEstimator):
             champion=self.champion is not None,
             min_improvement=float(self.min_improvement),
         )
-        tuned = set(config.search_space.distributions or ()) & set(self.prophet_params or ())
+        tuned = set(tuned_names(config.search_space)) & set(self.prophet_params) if self.prophet_params else set()
         if tuned:
             raise ValueError(
                 f"{sorted(tuned)} are both fixed in prophet_params and tuned by search_space={self.search_space!r}: "

@@ -258,7 +258,8 @@ def challenge(prior: GroupPrior | None, best_params: dict[str, Any], best_score:
 
     The new best replaces the champion only when its loss is below the champion's by the
     relative margin ``config.min_improvement``; a group without a champion, or whose champion
-    can no longer be fitted, is promoted.
+    can no longer be fitted, is promoted. A parameter this fit fixes in ``prophet_params`` keeps
+    its fixed value: the champion's value of it is left out.
     """
     from .results import error_text
     from .tuning import run_trial
@@ -266,6 +267,8 @@ def challenge(prior: GroupPrior | None, best_params: dict[str, Any], best_score:
     champion = None if prior is None else prior.champion
     if champion is None:
         return best_params, best_score, float("nan"), True
+    # What this fit fixes in prophet_params stands: the champion brings the rest.
+    champion = {name: value for name, value in champion.items() if name not in group.drivers.prophet_params}
     known = [loss for params, loss in scored if loss is not None and dict(params) == dict(champion)]
     try:
         champion_score = float(known[0]) if known else float(run_trial(dict(champion), group, config, output_dir))

@@ -327,6 +327,28 @@ def _as_distribution(name: str, value: object) -> Any:
     )
 
 
+def probe(function: Callable[[Any], Any]) -> Mapping[str, Any]:
+    """What a callable search space returns on one trial of a throwaway random study."""
+    import optuna
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    try:
+        params = function(study.ask())
+    except Exception as exc:
+        raise ValueError(f"The search_space callable raised on a trial: {exc!r}.") from exc
+    if not isinstance(params, Mapping):
+        raise TypeError(f"A callable search_space must return a dict of parameters, got {type(params).__name__}.")
+    return params
+
+
+def tuned_names(space: SearchSpace) -> list[str]:
+    """The names a resolved space tunes (a callable's from one probe trial; none for "auto"
+    before it is resolved for a group)."""
+    if space.function is not None:
+        return [str(name) for name in probe(space.function)]
+    return list(space.distributions or ())
+
+
 def resolve_search_space(space: object, regressors: tuple[str, ...] = ()) -> SearchSpace:
     """Turn the tuner's ``search_space`` argument into a :class:`SearchSpace`, or raise.
 
@@ -352,18 +374,7 @@ def resolve_search_space(space: object, regressors: tuple[str, ...] = ()) -> Sea
         check_param_names([str(k) for k in space], "search_space", regressors)
         return SearchSpace(distributions={k: _as_distribution(k, v) for k, v in space.items()})
     if callable(space):
-        import optuna
-
-        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-        trial = study.ask()
-        try:
-            params = space(trial)
-        except Exception as exc:
-            raise ValueError(f"The search_space callable raised on a trial: {exc!r}.") from exc
-        if not isinstance(params, Mapping):
-            raise TypeError(
-                f"A callable search_space must return a dict of parameters, got {type(params).__name__}."
-            )
+        params = probe(space)
         check_param_names([str(k) for k in params], "the dict returned by search_space", regressors)
         return SearchSpace(function=space)  # type: ignore[arg-type]
     raise TypeError(

@@ -104,6 +104,25 @@ def test_champion_kept_unless_beaten_with_exactly_its_parameters(first, weeks):
     assert results.loc[(2, 4), "promoted"] == True and np.isnan(results.loc[(2, 4), "champion_score"])
 
 
+def test_a_champion_keeps_what_the_new_fit_fixes(first, weeks):
+    """The champion tuned seasonality_mode; the new fit fixes it in prophet_params: the fixed value
+    stands in the champion's score and in a kept champion's model, the rest is the champion's."""
+    tuner, _ = first
+    fixed = {"seasonality_mode": "multiplicative"}
+    assert (tuner.best_params_["seasonality_mode"] == "additive").any(), "nothing for the fixed value to replace"
+    challenger = GroupedProphetTuner(n_trials=1, random_state=1, champion=tuner, prophet_params=fixed,
+                                     **SETTINGS).fit(weeks[1])
+    results = challenger.results_.set_index(GROUPS)
+    champion = tuner.best_params_.set_index(GROUPS)
+    kept = results.index[results["promoted"] == False]
+    assert len(kept) >= 1
+    for key in kept:
+        model = challenger.models_[key]
+        assert model.seasonality_mode == "multiplicative"
+        assert model.changepoint_prior_scale == champion.loc[key, "changepoint_prior_scale"]
+        assert "seasonality_mode" not in challenger.best_params_.set_index(GROUPS).loc[key].dropna()
+
+
 def test_min_improvement_keeps_champions_the_challenger_beats_by_less(first, weeks):
     challenger = GroupedProphetTuner(n_trials=1, random_state=1, champion=first[0], **SETTINGS).fit(weeks[1])
     returning = challenger.results_.set_index(GROUPS).drop(index=[(2, 4)])
