@@ -124,7 +124,8 @@ def auto_space(profile: GroupProfile, prophet_params: Mapping[str, Any] | None =
     and ``y`` has no negative value.
 
     What ``prophet_params`` fixes is neither tuned nor set here: the user's value stands (a
-    seasonality switch given there other than ``"auto"`` replaces the automatic one).
+    seasonality switch given there other than ``"auto"`` replaces the automatic one), and with
+    ``growth="flat"`` the changepoint prior scale, which a flat trend does not use, is not tuned.
     """
     from optuna.distributions import CategoricalDistribution, FloatDistribution
 
@@ -132,7 +133,9 @@ def auto_space(profile: GroupProfile, prophet_params: Mapping[str, Any] | None =
     automatic = auto_seasonalities(profile)
     fixed = {name: on for name, on in automatic.items() if name not in user}
     seasonal = any(on if user.get(name, "auto") == "auto" else bool(user[name]) for name, on in automatic.items())
-    space: dict[str, Any] = {"changepoint_prior_scale": FloatDistribution(0.001, 0.5, log=True)}
+    space: dict[str, Any] = {}
+    if user.get("growth") != "flat":  # a flat trend has no changepoints
+        space["changepoint_prior_scale"] = FloatDistribution(0.001, 0.5, log=True)
     if seasonal:
         space["seasonality_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)
     if profile.has_holidays:

@@ -399,7 +399,9 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             if config.early_stopping_rounds is not None:
                 stopper = EarlyStopping(config.early_stopping_rounds)
                 callbacks.append(stopper)
-            study.optimize(objective, n_trials=config.n_trials, callbacks=callbacks, catch=(Exception,),
+            # A space with nothing to tune (prophet_params fixes all of it): one trial is the model.
+            n_trials = 1 if group.space.distributions == {} and group.space.function is None else config.n_trials
+            study.optimize(objective, n_trials=n_trials, callbacks=callbacks, catch=(Exception,),
                            n_jobs=1 if runner is None else max(1, runner.parallel))
             result.prior_trials = 0 if warm is None else warm.added
             own = [t for t in study.get_trials(deepcopy=False) if not retrain.is_prior(t)]

@@ -76,6 +76,19 @@ def test_what_prophet_params_fixes_is_not_tuned_by_the_auto_space():
         assert "weekly" not in model.seasonalities
 
 
+def test_a_flat_trend_does_not_tune_changepoints_and_nothing_to_tune_takes_one_trial():
+    frame = _series(800, "D")
+    flat = auto_space(GroupProfile.of(frame, has_holidays=False), {"growth": "flat"})
+    assert set(flat.distributions) == {"seasonality_prior_scale", "seasonality_mode"}
+    df = make_retail_sales(n_stores=1, n_items=2, periods=300, seed=3)
+    fixed = {"growth": "flat", "weekly_seasonality": False, "seasonality_mode": "additive"}
+    tuner = GroupedProphetTuner(group_cols=["store", "item"], n_trials=5, cv_folds=1, horizon=28, n_jobs=1,
+                                prophet_params=fixed, random_state=0).fit(df)
+    assert (tuner.results_["status"] == "ok").all()
+    assert (tuner.results_["n_trials"] == 1).all(), "five trials of the one model there is would be four wasted"
+    assert all(model.growth == "flat" and not model.seasonalities for model in tuner.models_.values())
+
+
 @pytest.fixture(scope="module")
 def two_groups():
     """A long group (600 days) and a short one (150 days), counts >= 0."""
