@@ -124,8 +124,9 @@ def auto_space(profile: GroupProfile, prophet_params: Mapping[str, Any] | None =
     and ``y`` has no negative value.
 
     What ``prophet_params`` fixes is neither tuned nor set here: the user's value stands (a
-    seasonality switch given there other than ``"auto"`` replaces the automatic one), and with
-    ``growth="flat"`` the changepoint prior scale, which a flat trend does not use, is not tuned.
+    seasonality switch given there other than ``"auto"`` replaces the automatic one), and a trend
+    without changepoints (``growth="flat"``, ``n_changepoints=0``, ``changepoints=[]``) leaves
+    the changepoint prior scale out.
     """
     from optuna.distributions import CategoricalDistribution, FloatDistribution
 
@@ -134,7 +135,9 @@ def auto_space(profile: GroupProfile, prophet_params: Mapping[str, Any] | None =
     fixed = {name: on for name, on in automatic.items() if name not in user}
     seasonal = any(on if user.get(name, "auto") == "auto" else bool(user[name]) for name, on in automatic.items())
     space: dict[str, Any] = {}
-    if user.get("growth") != "flat":  # a flat trend has no changepoints
+    changepoints = user.get("changepoints")
+    if not (user.get("growth") == "flat" or user.get("n_changepoints") == 0
+            or (changepoints is not None and len(changepoints) == 0)):  # else a trend without changepoints
         space["changepoint_prior_scale"] = FloatDistribution(0.001, 0.5, log=True)
     if seasonal:
         space["seasonality_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)

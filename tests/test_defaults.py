@@ -78,8 +78,10 @@ def test_what_prophet_params_fixes_is_not_tuned_by_the_auto_space():
 
 def test_a_flat_trend_does_not_tune_changepoints_and_nothing_to_tune_takes_one_trial():
     frame = _series(800, "D")
-    flat = auto_space(GroupProfile.of(frame, has_holidays=False), {"growth": "flat"})
-    assert set(flat.distributions) == {"seasonality_prior_scale", "seasonality_mode"}
+    profile = GroupProfile.of(frame, has_holidays=False)
+    for fixed in ({"growth": "flat"}, {"n_changepoints": 0}, {"changepoints": []}):
+        assert set(auto_space(profile, fixed).distributions) == {"seasonality_prior_scale", "seasonality_mode"}
+    assert "changepoint_prior_scale" in auto_space(profile, {"n_changepoints": 5}).distributions
     df = make_retail_sales(n_stores=1, n_items=2, periods=300, seed=3)
     fixed = {"growth": "flat", "weekly_seasonality": False, "seasonality_mode": "additive"}
     tuner = GroupedProphetTuner(group_cols=["store", "item"], n_trials=5, cv_folds=1, horizon=28, n_jobs=1,
