@@ -240,10 +240,11 @@ class GroupedProphetTuner(BaseEstimator):
         URI is the robust form (``clone`` and ``save`` keep it; ``clone`` makes a tuner object
         given here unfitted). Each group it tuned first runs Prophet's defaults, then its
         previous study's 3 best parameter sets, scored again on the new folds; then, when the
-        group's search space is unchanged, the previous study's trials join the study as prior
-        knowledge for the sampler, their losses scaled to the new folds' level (they guide the
-        search and are never chosen). New groups start cold. ``results_["prior_trials"]`` says
-        how many previous trials each group got.
+        group's search space is unchanged and the previous best still leads Prophet's defaults
+        on the new folds by at least half its previous margin, the previous study's trials join
+        the study as prior knowledge for the sampler, their losses scaled to the new folds'
+        level (they guide the search and are never chosen). New groups start cold.
+        ``results_["prior_trials"]`` says how many previous trials each group got.
     champion : GroupedProphetTuner, str or None, default=None
         The models in production (a fitted tuner, the folder of a saved one, or an MLflow model
         URI, as for ``warm_start``). Each group's

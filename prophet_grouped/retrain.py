@@ -2,8 +2,9 @@
 
 - Warm start: a group's new study first runs Prophet's defaults and the previous study's
   best parameter sets (scored again on the new folds); then, when the group's search space is
-  unchanged, the previous study's finished trials join the study as prior knowledge for the
-  sampler, their losses (measured on the previous folds) scaled to the new folds' level
+  unchanged and the previous best's lead over the defaults held on the new folds
+  (:func:`lead_holds`), the previous study's finished trials join the study as prior knowledge
+  for the sampler, their losses (measured on the previous folds) scaled to the new folds' level
   (:class:`WarmStart`); they guide the sampler and are never chosen.
 - Champion-challenger: the champion's parameters are scored on the same validation folds as
   the new search; the new best replaces them only when it is better by ``min_improvement``.
@@ -140,9 +141,37 @@ def is_prior(trial: optuna.trial.FrozenTrial) -> bool:
     return bool(trial.user_attrs.get(PRIOR))
 
 
+#: The previous trials guide a warm-started study only while the previous search's lead holds
+#: on the new folds: its best set, scored again, must beat Prophet's defaults there by at least
+#: this share of the relative margin it had on the previous folds.
+KEEP_LEAD = 0.5
+
+
+def lead_holds(rescored: list[tuple[float, float]], default: tuple[float, float] | None) -> bool:
+    """Whether the previous search's best set still leads Prophet's defaults on the new folds.
+
+    ``rescored``: (previous loss, new loss) of the previous best sets scored again; ``default``:
+    the same pair for Prophet's defaults (None when the previous study did not score them).
+    True when there is nothing to compare.
+    """
+    if default is None or not rescored:
+        return True
+    old_best, new_best = min(rescored)  # the set that was best on the previous folds
+    old_default, new_default = default
+    if not all(math.isfinite(v) for v in (old_best, new_best, old_default, new_default)):
+        return True
+    if old_default <= 0 or new_default <= 0:
+        return True
+    old_lead = (old_default - old_best) / old_default
+    new_lead = (new_default - new_best) / new_default
+    return old_lead <= 0 or new_lead >= KEEP_LEAD * old_lead
+
+
 class WarmStart:
     """Optuna callback that adds a previous study's trials to the new one, once the previous
-    best parameter sets have been scored on the new folds.
+    best parameter sets have been scored on the new folds, if their lead over Prophet's defaults
+    held there (:func:`lead_holds`: where the landscape moved, the previous trials would keep
+    the sampler near a stale optimum).
 
     The previous losses were measured on the previous folds, whose level can differ (another
     season): added as they are, the sampler would take every new trial for a good one and
@@ -152,27 +181,42 @@ class WarmStart:
     """
 
     def __init__(self, trials: list[tuple[dict[str, Any], float]], distributions: dict[str, Any],
-                 rescored: list[tuple[dict[str, Any], float]], first: int) -> None:
+                 rescored: list[tuple[dict[str, Any], float]], first: int,
+                 default: dict[str, Any] | None = None) -> None:
         self.trials = trials
         self.distributions = distributions
         self.rescored = rescored
         self.first = first
-        #: Previous trials added to the study so far (0 until the rescored ones have run).
+        self.default = default
+        #: Previous trials added to the study so far (0 until the rescored ones have run, and
+        #: when the previous lead did not hold).
         self.added = 0
+        self.decided = False
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         import optuna
 
-        if self.added:
+        if self.decided:
             return
         own = [t for t in study.get_trials(deepcopy=False) if not is_prior(t) and t.state.is_finished()]
         if len(own) < self.first:
             return
-        ratios = []
-        for params, old in self.rescored:
-            new = [t.value for t in own if t.params == params and t.value is not None]
-            if new and old > 0 and math.isfinite(new[0]):
-                ratios.append(new[0] / old)
+        self.decided = True
+
+        def new_loss(params: Mapping[str, Any]) -> float | None:
+            found = [t.value for t in own if t.params == params and t.value is not None]
+            return found[0] if found else None
+
+        pairs = [(old, new) for old, new in ((old, new_loss(p)) for p, old in self.rescored) if new is not None]
+        default = None
+        if self.default is not None:
+            old_default = [value for params, value in self.trials if params == self.default]
+            new_default = new_loss(self.default)
+            if old_default and new_default is not None:
+                default = (old_default[0], new_default)
+        if not lead_holds(pairs, default):
+            return
+        ratios = [new / old for old, new in pairs if old > 0 and math.isfinite(new)]
         scale = float(sorted(ratios)[len(ratios) // 2]) if ratios else 1.0
         study.add_trials([
             optuna.trial.create_trial(params=params, distributions={n: self.distributions[n] for n in params},
@@ -243,7 +287,7 @@ def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | N
     if not previous:
         return None
     dists = {name: json_to_distribution(text) for name, text in stored["distributions"].items()}
-    return WarmStart(previous, dists, candidates, first)
+    return WarmStart(previous, dists, candidates, first, default_trial)
 
 
 def challenge(prior: GroupPrior | None, best_params: dict[str, Any], best_score: float, group: PreparedGroup,

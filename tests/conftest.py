@@ -211,7 +211,8 @@ def assert_same_retrain(tuned, reference):
     assert_same_results(tuned, reference)
     columns = ["prior_trials", "champion_score", "promoted"]
     pd.testing.assert_frame_equal(tuned.results_[columns], reference.results_[columns], check_dtype=False)
-    assert tuned.results_["prior_trials"].gt(0).sum() == 5 and tuned.results_["promoted"].notna().all()
+    # One returning group's previous lead did not hold on the new folds (lead_holds), one group is new.
+    assert tuned.results_["prior_trials"].gt(0).sum() == 4 and tuned.results_["promoted"].notna().all()
 
 
 def assert_forecast_matches(forecast, reference, periods):

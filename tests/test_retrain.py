@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from prophet_grouped import GroupedProphetTuner, make_retail_sales
+from prophet_grouped.retrain import WARM_TOP, lead_holds
 
 GROUPS = ["store", "item"]
 SETTINGS = dict(group_cols=GROUPS, horizon=28, cv_folds=1, n_jobs=2, verbose=0)
@@ -44,14 +45,28 @@ def test_warm_start_adds_the_previous_trials_and_runs_the_previous_best_first(fi
     tuner, folder = first
     warm = GroupedProphetTuner(n_trials=4, random_state=1, warm_start=folder, **SETTINGS).fit(weeks[1])
     results = warm.results_.set_index(GROUPS)
+    joined = []
     for key, study in tuner.studies_.items():
-        assert results.loc[key, "prior_trials"] == len(study["trials"])
         own = warm.studies_[key]["trials"]
+        # The previous trials join when the previous best sets' lead over Prophet's defaults
+        # (the first trial of both studies) held on the new folds.
+        ranked = []
+        for params, loss in sorted(study["trials"], key=lambda pv: pv[1]):
+            if params not in [p for p, _ in ranked]:
+                ranked.append((params, loss))
+        new_loss = {str(sorted(params.items())): loss for params, loss in own}
+        pairs = [(loss, new_loss[str(sorted(params.items()))]) for params, loss in ranked[:WARM_TOP]]
+        default = (study["trials"][0][1], own[0][1])
+        assert study["trials"][0][0] == own[0][0]
+        held = lead_holds(pairs, default)
+        assert results.loc[key, "prior_trials"] == (len(study["trials"]) if held else 0)
+        joined.append(held)
         assert len(own) == 4 == results.loc[key, "n_trials"]  # the previous trials are not counted as its own
         best = min(study["trials"], key=lambda pv: pv[1])[0]
         first_trials = [params for params, _ in own[:2]]
         # Prophet's defaults first, then the previous best (unless it was the defaults).
         assert best in first_trials
+    assert any(joined) and not all(joined), f"both cases should occur in this data: {joined}"
     assert results.loc[(2, 4), "prior_trials"] == 0, "a new group starts cold"
     # The same from the fitted object as from its saved folder, whose models are not read.
     again = GroupedProphetTuner(n_trials=4, random_state=1, warm_start=tuner, **SETTINGS).fit(weeks[1])
@@ -78,11 +93,23 @@ def test_a_model_that_gained_a_seasonality_does_not_reuse_the_previous_trials():
         best = min(study["trials"], key=lambda pv: pv[1])[0]
         assert best in [params for params, _ in warm.studies_[key]["trials"][:2]]
     # The same histories without the change (the yearly seasonality fixed off in both runs):
-    # the previous trials are reused.
+    # the previous trials are reused (where the previous lead held: here in one of the groups).
     off = dict(SETTINGS, prophet_params={"yearly_seasonality": False})
     previous = GroupedProphetTuner(n_trials=4, random_state=0, **off).fit(then)
     warm = GroupedProphetTuner(n_trials=5, random_state=1, warm_start=previous, **off).fit(df)
-    assert (warm.results_["prior_trials"] == 4).all()
+    assert (warm.results_["prior_trials"] == 4).any()
+
+
+@pytest.mark.parametrize("rescored, default, holds", [
+    ([(0.20, 0.24), (0.22, 0.25)], (0.30, 0.30), True),    # lead 33% before, 20% now (>= half)
+    ([(0.20, 0.29), (0.22, 0.25)], (0.30, 0.30), False),   # the previous best (0.20) leads by 3% now
+    ([(0.35, 0.50)], (0.30, 0.30), True),                  # no lead before: nothing to lose
+    ([(0.20, 0.29)], None, True),                          # the defaults were not scored before
+    ([], (0.30, 0.30), True),
+    ([(0.20, float("nan"))], (0.30, 0.30), True),
+])
+def test_the_previous_lead_over_the_defaults_must_hold(rescored, default, holds):
+    assert lead_holds(rescored, default) is holds
 
 
 def test_champion_kept_unless_beaten_with_exactly_its_parameters(first, weeks):
