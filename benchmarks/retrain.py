@@ -88,13 +88,15 @@ def main(argv: list[str] | None = None) -> None:
         fitted[name] = GroupedProphetTuner(random_state=1, **settings, **extra).fit(df)
         walls[name] = time.perf_counter() - start
     cold = next(iter(fitted.values())).results_.set_index(group_cols)["best_score"]
-    print(f"\n| run | median validation loss | groups at or below the cold {args.trials}-trial loss | trials | wall s |")
-    print("|---|---|---|---|---|")
+    print(f"\n| run | median validation loss | groups at or below the cold {args.trials}-trial loss | trials | "
+          f"groups given the previous trials | wall s |")
+    print("|---|---|---|---|---|---|")
     for name, tuner in fitted.items():
         results = tuner.results_.set_index(group_cols)
         score = results["best_score"]
+        given = f"{int((results['prior_trials'] > 0).sum())} of {len(score)}" if "warm" in name else "-"
         print(f"| {name} | {np.median(score):.4f} | {int((score <= cold + 1e-12).sum())} of {len(score)} | "
-              f"{int(results['n_trials'].sum())} | {walls[name]:.1f} |")
+              f"{int(results['n_trials'].sum())} | {given} | {walls[name]:.1f} |")
     last = fitted[list(runs)[-1]].results_
     kept = int((last["promoted"] == False).sum())
     print(f"\nchampion-challenger: {kept} of {len(last)} groups kept their champion's parameters "
