@@ -43,7 +43,7 @@ from .objective import horizon_offset
 from .progress import Progress
 from .keys import group_key
 from .results import PUBLIC_RESULT_COLUMNS, GroupResult
-from .search_space import prophet_kwargs, resolve_search_space, tuned_names
+from .search_space import prophet_kwargs, resolve_search_space
 from .config import TuningConfig
 
 
@@ -469,7 +469,7 @@ class GroupedProphetTuner(BaseEstimator):
                 raise ValueError(f"n_jobs must be a non-zero integer or None, got {self.n_jobs!r}.")
         random_state = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         config = TuningConfig(
-            search_space=resolve_search_space(self.search_space, regressors),
+            search_space=resolve_search_space(self.search_space, regressors, fixed=list(self.prophet_params or ())),
             metric=resolve_metric(self.metric),
             n_trials=int(self.n_trials),
             early_stopping_rounds=None if self.early_stopping_rounds is None else int(self.early_stopping_rounds),
@@ -490,13 +490,6 @@ class GroupedProphetTuner(BaseEstimator):
             champion=self.champion is not None,
             min_improvement=float(self.min_improvement),
         )
-        tuned = set(tuned_names(config.search_space)) & set(self.prophet_params) if self.prophet_params else set()
-        if tuned:
-            raise ValueError(
-                f"{sorted(tuned)} are both fixed in prophet_params and tuned by search_space={self.search_space!r}: "
-                f"a parameter is either fixed or tuned. Remove them from prophet_params to tune them, or use a "
-                f"search space without them (the 'auto' space leaves out what prophet_params fixes)."
-            )
         return group_cols, config
 
     def _regressor_cols(self) -> tuple[str, ...]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -347,24 +347,31 @@ def probe(function: Callable[[Any], Any]) -> Mapping[str, Any]:
     return params
 
 
-def tuned_names(space: SearchSpace) -> list[str]:
-    """The names a resolved space tunes (a callable's from one probe trial; none for "auto"
-    before it is resolved for a group)."""
-    if space.function is not None:
-        return [str(name) for name in probe(space.function)]
-    return list(space.distributions or ())
-
-
-def resolve_search_space(space: object, regressors: tuple[str, ...] = ()) -> SearchSpace:
+def resolve_search_space(space: object, regressors: tuple[str, ...] = (),
+                         fixed: Collection[str] = ()) -> SearchSpace:
     """Turn the tuner's ``search_space`` argument into a :class:`SearchSpace`, or raise.
 
     ``regressors`` are the extra regressor columns, whose ``<column>_prior_scale`` and
-    ``<column>_mode`` a space may tune.
+    ``<column>_mode`` a space may tune. ``fixed``: the names ``prophet_params`` fixes; a space
+    that tunes one of them is refused (``"auto"`` leaves them out for each group).
 
     A callable is dry-run once on a throwaway Optuna trial, so that a space that raises or
     returns unknown names fails in ``fit`` before any work is sent to a backend.
     """
+    resolved, names = _resolve(space, regressors)
+    both = sorted(set(names) & set(fixed))
+    if both:
+        raise ValueError(
+            f"{both} are both fixed in prophet_params and tuned by search_space={space!r}: a parameter is either "
+            f"fixed or tuned. Remove them from prophet_params to tune them, or use a search space without them "
+            f"(the 'auto' space leaves out what prophet_params fixes)."
+        )
+    return resolved
 
+
+def _resolve(space: object, regressors: tuple[str, ...]) -> tuple[SearchSpace, list[str]]:
+    """:func:`resolve_search_space` before the check against ``prophet_params``: the space and
+    the names it tunes (a callable's from its dry run; none for ``"auto"``)."""
     if isinstance(space, str):
         if space not in PRESETS:
             raise ValueError(
@@ -372,17 +379,19 @@ def resolve_search_space(space: object, regressors: tuple[str, ...] = ()) -> Sea
                 f"of optuna distributions or a callable(trial) -> dict."
             )
         if space == "auto":
-            return SearchSpace(auto=True)
-        return SearchSpace(distributions=_preset(space))
+            return SearchSpace(auto=True), []
+        distributions = _preset(space)
+        return SearchSpace(distributions=distributions), list(distributions)
     if isinstance(space, Mapping):
         if not space:
             raise ValueError("search_space is an empty dict: give at least one parameter to tune.")
-        check_param_names([str(k) for k in space], "search_space", regressors)
-        return SearchSpace(distributions={k: _as_distribution(k, v) for k, v in space.items()})
+        names = [str(k) for k in space]
+        check_param_names(names, "search_space", regressors)
+        return SearchSpace(distributions={k: _as_distribution(k, v) for k, v in space.items()}), names
     if callable(space):
-        params = probe(space)
-        check_param_names([str(k) for k in params], "the dict returned by search_space", regressors)
-        return SearchSpace(function=space)  # type: ignore[arg-type]
+        names = [str(k) for k in probe(space)]
+        check_param_names(names, "the dict returned by search_space", regressors)
+        return SearchSpace(function=space), names  # type: ignore[arg-type]
     raise TypeError(
         f"search_space must be one of {list(PRESETS)}, a dict of optuna distributions or a "
         f"callable(trial) -> dict, got {type(space).__name__}."
