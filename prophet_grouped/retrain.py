@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,6 @@ from .keys import group_key, key_to_json
 if TYPE_CHECKING:
     import optuna
 
-    from .config import TuningConfig
     from .estimator import GroupedProphetTuner
     from .tuning import PreparedGroup
 
@@ -291,22 +290,22 @@ def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | N
 
 
 def challenge(prior: GroupPrior | None, best_params: dict[str, Any], best_score: float, group: PreparedGroup,
-              config: TuningConfig, output_dir: str, errors: list[str],
+              trial: Callable[[Mapping[str, Any]], float], min_improvement: float, errors: list[str],
               scored: Iterable[tuple[Mapping[str, Any], float | None]] = ()) -> tuple[dict[str, Any], float, float, bool]:
     """Champion-challenger for one group: (parameters, loss) to keep, the champion's loss on the
     same folds (NaN without a champion) and whether the new best was promoted.
 
-    ``scored``: the study's (parameters, loss) on these folds; when the champion's parameters
-    were one of its trials (a warm start runs the previous best first), that loss is the
-    champion's, and they are not fitted again.
+    ``trial``: the study's own trial (parameters -> loss on its folds), which scores the
+    champion's parameters; ``scored``: the study's (parameters, loss) on these folds; when the
+    champion's parameters were one of its trials (a warm start runs the previous best first),
+    that loss is the champion's, and they are not fitted again.
 
     The new best replaces the champion only when its loss is below the champion's by the
-    relative margin ``config.min_improvement``; a group without a champion, or whose champion
+    relative margin ``min_improvement``; a group without a champion, or whose champion
     can no longer be fitted, is promoted. A parameter this fit fixes in ``prophet_params`` keeps
     its fixed value: the champion's value of it is left out.
     """
     from .results import error_text
-    from .tuning import run_trial
 
     champion = None if prior is None else prior.champion
     if champion is None:
@@ -315,11 +314,11 @@ def challenge(prior: GroupPrior | None, best_params: dict[str, Any], best_score:
     champion = {name: value for name, value in champion.items() if name not in group.drivers.prophet_params}
     known = [loss for params, loss in scored if loss is not None and dict(params) == dict(champion)]
     try:
-        champion_score = float(known[0]) if known else float(run_trial(dict(champion), group, config, output_dir))
+        champion_score = float(known[0]) if known else float(trial(dict(champion)))
     except Exception as exc:
         errors.append(f"the champion's parameters: {error_text(exc)}")
         return best_params, best_score, float("nan"), True
-    if not math.isfinite(champion_score) or best_score < champion_score * (1.0 - config.min_improvement):
+    if not math.isfinite(champion_score) or best_score < champion_score * (1.0 - min_improvement):
         return best_params, best_score, champion_score, True
     return dict(champion), champion_score, champion_score, False
 

@@ -12,7 +12,7 @@ import hashlib
 import signal
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -153,14 +153,16 @@ def usable_rows(frame: pd.DataFrame, config: TuningConfig, key: Sequence[Any]) -
     return frame[cols], drivers
 
 
-def prepare_group(frame: pd.DataFrame, config: TuningConfig, key: Sequence[Any] = ()) -> PreparedGroup:
+def prepare_group(frame: pd.DataFrame, config: TuningConfig, key: Sequence[Any] = (),
+                  caches: bool = True) -> PreparedGroup:
     """The group's usable rows, folds and search space, or ValueError saying why it can't be tuned.
 
     Rows with a missing ``y`` are dropped (Prophet ignores them too). A group that is all
     missing, constant, too short for the folds, or negative under a fixed multiplicative
     seasonality is unusable, as is one with a missing regressor value. Without ``cv_folds`` or
     ``cutoffs`` the group gets :data:`~prophet_grouped.objective.AUTO_FOLDS` folds, fewer when
-    its history is short.
+    its history is short. ``caches=False``: the folds get no engine feature cache (where the
+    trials run elsewhere, :class:`TrialRunner`).
     """
     missing = frame["y"].isna()
     if missing.all():
@@ -178,7 +180,7 @@ def prepare_group(frame: pd.DataFrame, config: TuningConfig, key: Sequence[Any] 
     if n_folds is None and config.cutoffs is None:
         n_folds = auto_fold_count(frame["ds"], config.horizon, config.freq)
     folds = make_folds(frame, config.horizon, config.freq, n_folds or 1, config.cutoffs,
-                       space.max_fourier_orders(), config.engine)
+                       space.max_fourier_orders(), config.engine if caches else None)
     return PreparedGroup(frame, folds, space, clips(config.nonnegative, y), drivers)
 
 
@@ -215,8 +217,8 @@ def uncached_fits(group: PreparedGroup, config: TuningConfig) -> int:
 
 
 def select_best(
-    trials: Sequence[tuple[Mapping[str, Any], float | None]], group: PreparedGroup, config: TuningConfig,
-    output_dir: str, errors: Sequence[str],
+    trials: Sequence[tuple[Mapping[str, Any], float | None]], group: PreparedGroup,
+    trial: Callable[[Mapping[str, Any]], float], errors: Sequence[str],
 ) -> tuple[dict[str, Any], float, float]:
     """The best parameters and loss of a finished study, and the loss of Prophet's default
     configuration on the same folds.
@@ -224,8 +226,9 @@ def select_best(
     ``trials`` are (parameters, loss or None when the trial failed) in trial order. When the
     space expresses Prophet's defaults, they were the first trial
     (:meth:`~prophet_grouped.search_space.SearchSpace.default_trial`); otherwise they are scored
-    here as an extra candidate, chosen when no trial beats them. So the chosen model is never
-    worse on validation than untuned Prophet.
+    here with ``trial`` (the study's own trial: parameters -> loss) as an extra candidate, chosen
+    when no trial beats them. So the chosen model is never worse on validation than untuned
+    Prophet.
     """
     done = [(dict(p), float(v)) for p, v in trials if v is not None]
     best_params, best_score = min(done, key=lambda pv: pv[1]) if done else ({}, float("inf"))
@@ -236,7 +239,7 @@ def select_best(
         default_score = scores[0] if scores and scores[0] is not None else float("nan")
     else:
         try:
-            default_score = run_trial(group.space.default_params(), group, config, output_dir)
+            default_score = trial(group.space.default_params())
         except Exception as exc:
             default_score = float("nan")
             errors = [*errors, f"Prophet's default configuration: {error_text(exc)}"]
@@ -375,18 +378,22 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
 
         limits = threadpool_limits(1)  # one BLAS thread: the backend runs one group per core
         try:
-            group = prepare_group(frame, config, key)
+            # With a runner, the trials (and their engine's feature caches) live where it runs them.
+            group = prepare_group(frame, config, key, caches=runner is None)
             result.dropped_regressors = ",".join(group.drivers.dropped) or None
             if runner is not None:
                 runner.prepare(key, frame, config)
+
+            def score(params: Mapping[str, Any]) -> float:
+                if runner is not None:
+                    return runner.evaluate(params)
+                return run_trial(params, group, config, out)
 
             def objective(trial: optuna.Trial) -> float:
                 try:
                     params = group.space.sample(trial)
                     trial.set_user_attr("params", params)
-                    if runner is not None:
-                        return runner.evaluate(params)
-                    return run_trial(params, group, config, out)
+                    return score(params)
                 except Exception as exc:
                     errors.append(error_text(exc))
                     raise
@@ -412,10 +419,10 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             result.stopped_early = bool(stopper and stopper.stopped)
             result.n_folds = len(group.folds)
             scored = [(t.user_attrs.get("params", {}), t.value) for t in own]
-            best_params, best_score, result.default_score = select_best(scored, group, config, out, errors)
+            best_params, best_score, result.default_score = select_best(scored, group, score, errors)
             if config.champion:
                 best_params, best_score, result.champion_score, result.promoted = retrain.challenge(
-                    prior, best_params, best_score, group, config, out, errors, scored)
+                    prior, best_params, best_score, group, score, config.min_improvement, errors, scored)
             result.n_uncached_fits = uncached_fits(group, config) + (0 if runner is None else runner.uncached_fits())
             finish_group(result, refit_best(group.frame, config, best_params, out, group.drivers), config)
             result.best_params = best_params

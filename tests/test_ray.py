@@ -16,6 +16,7 @@ from .conftest import (
     assert_same_forecasts,
     drivers_settings,
     KillOnce,
+    RecordPid,
     assert_same_results,
     assert_same_retrain,
     check_checkpoint_resume,
@@ -61,7 +62,7 @@ def test_cross_backend_on_running_ray_is_left_running(ray_local, sales6, local_r
     assert ray_local.is_initialized()
 
 
-def test_warm_start_and_champion_in_ray_tasks_match_local(ray_local, sales6, retrain_reference):
+def test_warm_start_and_champion_in_ray_tasks_match_local(ray_local, sales6, retrain_reference, tmp_path):
     previous, expected = retrain_reference
     tuner = GroupedProphetTuner(backend="ray", warm_start=previous, champion=previous, **{**CROSS_BACKEND, **RETRAIN})
     assert_same_retrain(tuner.fit(sales6), expected)
@@ -72,7 +73,19 @@ def test_warm_start_and_champion_in_ray_tasks_match_local(ray_local, sales6, ret
                                       champion=previous, **{**CROSS_BACKEND, **RETRAIN}).fit(one)
     row = trials_mode.results_.iloc[0]
     assert row["status"] == "ok" and row["prior_trials"] > 0 and row["promoted"] in (True, False)
-    assert row["champion_score"] == expected.results_.set_index(["store", "item"]).loc[(1, 1), "champion_score"]
+    champion_scores = expected.results_.set_index(["store", "item"])["champion_score"]
+    assert row["champion_score"] == champion_scores.loc[(1, 1)]
+    # Without a warm start the champion's parameters (group (2, 2)'s are not Prophet's defaults)
+    # are no trial of the study: they are scored where the trials run too, never in the driver.
+    scorers = tmp_path / "scorers"
+    scorers.mkdir()
+    other = sales6[(sales6["store"] == 2) & (sales6["item"] == 2)]
+    assert previous.best_params_.iloc[4]["seasonality_mode"] == "multiplicative"
+    champion_only = GroupedProphetTuner(backend="ray", backend_options={"mode": "trials"}, champion=previous,
+                                        **{**CROSS_BACKEND, **RETRAIN, "metric": RecordPid(str(scorers))}).fit(other)
+    assert champion_only.results_.iloc[0]["champion_score"] == pytest.approx(champion_scores.loc[(2, 2)], rel=1e-12)
+    pids = {int(p.name) for p in scorers.iterdir()}
+    assert pids and os.getpid() not in pids, f"folds scored in the driver ({os.getpid()}): {sorted(pids)}"
 
 
 def test_tune_mode_runs_the_groups_as_ray_tune_trials_with_local_results(ray_local, sales6, local_reference,
