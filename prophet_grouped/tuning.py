@@ -437,12 +437,12 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
     return result
 
 
-def tune_rows(rows: pd.DataFrame, group_cols: list[str], config: TuningConfig,
-              priors: Mapping[tuple[Any, ...], GroupPrior] | None = None) -> GroupResult:
-    """:func:`tune_group` on one group's raw rows (its group columns, ``ds``, ``y`` and the
-    drivers' columns, as a Spark task or a staged Parquet file holds them), checked as
-    :func:`~prophet_grouped.data.validate_history` checks a frame: rows that can't be used make
-    a ``"failed"`` result with the reason, not an error. ``priors``: by group key."""
+def checked_rows(rows: pd.DataFrame, group_cols: list[str], config: TuningConfig) -> tuple[
+        tuple[Any, ...], pd.DataFrame | GroupResult]:
+    """One group's raw rows (its group columns, ``ds``, ``y`` and the drivers' columns, as a
+    Spark task or a staged Parquet file holds them) as (key, frame for :func:`tune_group`),
+    checked as :func:`~prophet_grouped.data.validate_history` checks a frame; rows that can't be
+    used give (key, a ``"failed"`` result with the reason) instead of an error."""
     from .data import validate_history
 
     key = group_key(tuple(rows[c].iloc[0] for c in group_cols))
@@ -451,6 +451,14 @@ def tune_rows(rows: pd.DataFrame, group_cols: list[str], config: TuningConfig,
         frame = validate_history(rows, group_cols, "ds", "y", extra=extra,
                                  numeric=config.drivers.future_columns)[["ds", "y", *extra]]
     except (ValueError, TypeError) as exc:
-        return GroupResult(key=key, status="failed", error=error_text(exc))
-    return tune_group(key, frame, config, None if priors is None else priors.get(key))
+        return key, GroupResult(key=key, status="failed", error=error_text(exc))
+    return key, frame.reset_index(drop=True)
 
+
+def tune_rows(rows: pd.DataFrame, group_cols: list[str], config: TuningConfig,
+              priors: Mapping[tuple[Any, ...], GroupPrior] | None = None) -> GroupResult:
+    """:func:`tune_group` on one group's raw rows (:func:`checked_rows`). ``priors``: by group key."""
+    key, checked = checked_rows(rows, group_cols, config)
+    if isinstance(checked, GroupResult):
+        return checked
+    return tune_group(key, checked, config, None if priors is None else priors.get(key))

@@ -4,7 +4,7 @@
 import pandas as pd
 import pytest
 
-from prophet_grouped import GroupedProphetTuner, make_retail_sales
+from prophet_grouped import GroupedProphetTuner, GroupFitWarning, make_retail_sales
 from prophet_grouped.backends.spark import plan_partitions
 
 from .conftest import (
@@ -347,6 +347,20 @@ def test_a_spark_dataframe_reaches_ray_through_staged_parquet(spark, sales6, loc
     tuner.fit(spark.createDataFrame(sales6))
     assert_same_results(tuner, local_reference)
     assert staging.is_dir() and os.listdir(staging) == [], "the fit's staged files are removed"
+    # The "trials" mode reads the staged files in the driver: a group whose rows can't be used
+    # (a date twice) fails alone, with the reason the "groups" mode's tasks give.
+    two = sales6[sales6["item"] == 1]
+    two = pd.concat([two, two[(two["store"] == 2)].tail(1)], ignore_index=True)
+    results = {}
+    for mode in ("groups", "trials"):
+        fitted = GroupedProphetTuner(backend="ray", backend_options={"num_cpus": 2, "mode": mode},
+                                     **{**CROSS_BACKEND, "n_trials": 2})
+        with pytest.warns(GroupFitWarning, match=r"1 of 2 group\(s\) failed"):
+            fitted.fit(spark.createDataFrame(two))
+        results[mode] = fitted.results_.set_index(GROUPS)[["status", "error"]]
+    assert results["trials"].loc[(1, 1), "status"] == "ok" and results["trials"].loc[(2, 1), "status"] == "failed"
+    assert results["trials"].loc[(2, 1), "error"].startswith("ValueError: 2 rows share a group and a date")
+    pd.testing.assert_frame_equal(results["trials"], results["groups"])
 
 
 def test_checkpoint_folder_problems_on_executors(spark, tmp_path):

@@ -497,12 +497,20 @@ class RayBackend(Backend):
 
     def _run_staged_in_driver(self, parts: list[str], group_cols: list[str], config: TuningConfig,
                               n_jobs: int | None, progress: Progress | None, priors: Priors | None) -> Iterator[GroupResult]:
-        from ..data import split_groups, validate_history
+        from ..tuning import checked_rows
 
-        extra = config.drivers.columns
-        frame = pd.concat([pd.read_parquet(path) for path in parts], ignore_index=True)
-        history = validate_history(frame, group_cols, "ds", "y", extra=extra, numeric=config.drivers.future_columns)
-        yield from self.run(split_groups(history, group_cols, extra), config, n_jobs, progress, priors)
+        # Each group checked on its own, as a "groups" mode task checks it (tune_rows): a group
+        # whose rows can't be used fails alone.
+        tasks = []
+        for path in parts:
+            for _, rows in pd.read_parquet(path).groupby(group_cols, sort=True, dropna=False):
+                key, checked = checked_rows(rows.reset_index(drop=True), group_cols, config)
+                if isinstance(checked, GroupResult):
+                    yield checked
+                else:
+                    tasks.append((key, checked))
+        tasks.sort(key=lambda task: -len(task[1]))  # longest first, as split_groups orders them
+        yield from self.run(tasks, config, n_jobs, progress, priors)
 
     def _run_groups(self, ray: Any, tasks: Sequence[Task], config: TuningConfig, priors: Priors) -> Iterator[GroupResult]:
         # The data goes into the object store once; each task reads its slice of it.
