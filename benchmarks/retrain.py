@@ -12,6 +12,12 @@ stopping, so that each runs exactly its trial budget. Prints the median validati
 groups, how many groups reach the cold fit's loss, wall time and trials, and how many groups
 kept their champion.
 
+The last ``--holdout`` days (28: the weeks until the next run) are kept from every fit: each
+fit's forecast of them is scored with the same metric (sMAPE), the median over groups printed
+beside the validation loss. The validation loss is the minimum over a study's trials on its
+folds, so more trials lower it by selection alone; the held-out loss says whether the forecast
+got better.
+
 With ``--dataset online_retail`` (or ``m5_subset``) the groups are a real data set read from
 ``../shared/data`` beside the repository (skipped with a message when it is missing) instead of
 generated ones.
@@ -33,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from prophet_grouped import GroupedProphetTuner, make_retail_sales
+from prophet_grouped.metrics import resolve_metric, score
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,6 +53,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="comma-separated trial budgets of the warm refits; the first is also run cold and "
                              "with a champion (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="data seed (default: %(default)s)")
+    parser.add_argument("--holdout", type=int, default=28,
+                        help="days after the refit's history kept from every fit and forecast by each; 0: none "
+                             "(default: %(default)s)")
     parser.add_argument("--dataset", default=None, help="a real data set of benchmarks/accuracy.py instead of "
                                                         "generated data: online_retail or m5_subset")
     args = parser.parse_args(argv)
@@ -63,13 +73,16 @@ def main(argv: list[str] | None = None) -> None:
         df["ds"] = pd.to_datetime(df["ds"])
         group_cols = ["unique_id"]
     else:
-        df = make_retail_sales(n_stores=args.stores, n_items=args.items, periods=args.days + gap, seed=args.seed)
+        df = make_retail_sales(n_stores=args.stores, n_items=args.items, periods=args.days + gap + args.holdout,
+                               seed=args.seed)
         group_cols = ["store", "item"]
+    end = df["ds"].max() - pd.Timedelta(days=args.holdout)
+    df, held_out = df[df["ds"] <= end], df[df["ds"] > end]
     then = df[df["ds"] <= df["ds"].max() - pd.Timedelta(days=gap)]
     settings = dict(group_cols=group_cols, early_stopping_rounds=None, verbose=0)
     groups = df.groupby(group_cols).ngroups
     print(f"{groups} groups of {args.dataset or 'generated data'}, run 1 on the history up to {then['ds'].max().date()}, "
-          f"refit {args.weeks} weeks later")
+          f"refit {args.weeks} weeks later" + (f", the {args.holdout} days after it held out" if args.holdout else ""))
 
     start = time.perf_counter()
     first = GroupedProphetTuner(n_trials=args.trials, random_state=0, **settings).fit(then)
@@ -88,15 +101,16 @@ def main(argv: list[str] | None = None) -> None:
         fitted[name] = GroupedProphetTuner(random_state=1, **settings, **extra).fit(df)
         walls[name] = time.perf_counter() - start
     cold = next(iter(fitted.values())).results_.set_index(group_cols)["best_score"]
-    print(f"\n| run | median validation loss | groups at or below the cold {args.trials}-trial loss | trials | "
-          f"groups given the previous trials | wall s |")
-    print("|---|---|---|---|---|---|")
+    print(f"\n| run | median validation loss | groups at or below the cold {args.trials}-trial loss | "
+          f"median held-out loss | trials | groups given the previous trials | wall s |")
+    print("|---|---|---|---|---|---|---|")
     for name, tuner in fitted.items():
         results = tuner.results_.set_index(group_cols)
         score = results["best_score"]
         given = f"{int((results['prior_trials'] > 0).sum())} of {len(score)}" if "warm" in name else "-"
         print(f"| {name} | {np.median(score):.4f} | {int((score <= cold + 1e-12).sum())} of {len(score)} | "
-              f"{int(results['n_trials'].sum())} | {given} | {walls[name]:.1f} |")
+              f"{held_out_loss(tuner, held_out, group_cols)} | {int(results['n_trials'].sum())} | {given} | "
+              f"{walls[name]:.1f} |")
     last = fitted[list(runs)[-1]].results_
     kept = int((last["promoted"] == False).sum())
     print(f"\nchampion-challenger: {kept} of {len(last)} groups kept their champion's parameters "
@@ -105,7 +119,18 @@ def main(argv: list[str] | None = None) -> None:
         warm = fitted[f"warm start, {b} trials"].results_["best_score"]
         verdict = "reaches" if np.median(warm) <= np.median(cold) else "does NOT reach"
         print(f"warm start with {b} trials {verdict} the median loss of the cold {args.trials}-trial fit "
-              f"({np.median(warm):.4f} vs {np.median(cold):.4f})")
+              f"({np.median(warm):.6g} vs {np.median(cold):.6g})")
+
+
+def held_out_loss(tuner: GroupedProphetTuner, held_out: pd.DataFrame, group_cols: list[str]) -> str:
+    """The median over groups of the tuner's metric on its forecast of ``held_out`` ("-" when
+    nothing is held out)."""
+    if held_out.empty:
+        return "-"
+    forecast = tuner.predict(held_out[[*group_cols, "ds"]]).merge(held_out, on=[*group_cols, "ds"])
+    losses = [score(resolve_metric(tuner.metric), rows["y"].to_numpy(), rows["yhat"].to_numpy())
+              for _, rows in forecast.groupby(group_cols)]
+    return f"{np.median(losses):.4f}"
 
 
 if __name__ == "__main__":
