@@ -41,6 +41,14 @@ class Fold:
     cache: Any = field(default=None, compare=False, repr=False)
 
 
+def _same_value(a: Any, b: Any) -> bool:
+    """Whether two parameter values are equal (False when they can't be compared)."""
+    try:
+        return bool(a == b)
+    except (TypeError, ValueError):
+        return False
+
+
 def build_prophet(
     params: Mapping[str, Any],
     prophet_params: Mapping[str, Any] | None = None,
@@ -57,11 +65,23 @@ def build_prophet(
     ``add_regressor`` arguments; every other name is a Prophet constructor argument.
     ``drivers`` (a group's regressors, events and country) replaces ``prophet_params`` and
     ``holidays_country``.
+
+    Raises ValueError when ``params`` gives a name ``prophet_params`` fixes another value (a
+    callable search space that returns it on some trials only: the check when the fit starts
+    sees one trial); a parameter is either fixed or tuned.
     """
     from prophet import Prophet
 
     if drivers is not None:
         prophet_params, holidays_country = drivers.prophet_params, drivers.country
+    clash = sorted(name for name, value in params.items()
+                   if name in (prophet_params or {}) and not _same_value(value, prophet_params[name]))
+    if clash:
+        raise ValueError(
+            f"The trial's parameters {({name: params[name] for name in clash})} would replace what prophet_params "
+            f"fixes ({({name: prophet_params[name] for name in clash})}): a parameter is either fixed or tuned. "
+            f"Remove {clash} from prophet_params, or from what the search_space callable returns."
+        )
     regressor_names = set(regressor_param_names(drivers.regressors + drivers.dropped if drivers else ()))
     kwargs: dict[str, Any] = dict(prophet_params or {})
     if drivers is not None and drivers.holidays is not None:

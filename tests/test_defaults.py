@@ -76,6 +76,30 @@ def test_what_prophet_params_fixes_is_not_tuned_by_the_auto_space():
         assert "weekly" not in model.seasonalities
 
 
+def _sometimes_additive(trial):
+    """A conditional space: seasonality_mode only on some trials (not on the one the fit's
+    check dry-runs, whose changepoint_prior_scale is 0.27)."""
+    scale = trial.suggest_float("changepoint_prior_scale", 0.001, 0.5)
+    return {"changepoint_prior_scale": scale, **({"seasonality_mode": "additive"} if scale < 0.2 else {})}
+
+
+def test_a_callable_space_that_sometimes_returns_a_fixed_name_fails_those_trials_not_the_users_value():
+    from prophet_grouped.search_space import probe
+
+    assert "seasonality_mode" not in probe(_sometimes_additive), "the check sees it: the test proves nothing"
+    df = make_retail_sales(n_stores=1, n_items=1, periods=300, seed=3)
+    tuner = GroupedProphetTuner(group_cols=["store", "item"], n_trials=12, cv_folds=1, horizon=28, n_jobs=1,
+                                prophet_params={"seasonality_mode": "multiplicative"},
+                                search_space=_sometimes_additive, random_state=0).fit(df)
+    row = tuner.results_.iloc[0]
+    assert row["status"] == "ok" and 0 < row["n_failed_trials"] < 12
+    assert "would replace what prophet_params fixes ({'seasonality_mode': 'multiplicative'})" in row["error"]
+    failed = [t for t in tuner.trials_[(1, 1)] if t is None]
+    assert len(failed) == row["n_failed_trials"]
+    assert next(iter(tuner.models_.values())).seasonality_mode == "multiplicative"
+    assert tuner.best_params_.iloc[0]["changepoint_prior_scale"] >= 0.2
+
+
 def test_a_flat_trend_does_not_tune_changepoints_and_nothing_to_tune_takes_one_trial():
     frame = _series(800, "D")
     profile = GroupProfile.of(frame, has_holidays=False)
