@@ -158,7 +158,14 @@ def _tuned_counts(tuner: Any, results: str | None) -> str:
     if counts.get("ok", 0) + counts.get("fallback", 0) == 0:
         where = f"see {results}" if results else "write them with --results FILE"
         raise CommandError(f"no group could be tuned; {where} for each group's error.")
-    return f"{len(tuner.results_)} groups ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
+    text = f"{len(tuner.results_)} groups ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
+    results = tuner.results_
+    if getattr(tuner, "warm_start", None) is not None:
+        text += f"; warm start: the previous trials guided {int((results['prior_trials'] > 0).sum())} of them"
+    if getattr(tuner, "champion", None) is not None:
+        promoted = results["promoted"].dropna().astype(bool)
+        text += f"; champion: kept by {int((~promoted).sum())}, {int(promoted.sum())} promoted"
+    return text
 
 
 def cmd_tune(args: argparse.Namespace) -> None:

@@ -117,6 +117,9 @@ def test_retrain_with_warm_start_and_champion_from_the_shell(tuned):
     now = pd.read_csv(cwd / "run2" / "best_params.csv").set_index(["store", "item"])
     keys = list(kept.set_index(["store", "item"]).index)
     pd.testing.assert_frame_equal(now.loc[keys], previous.loc[keys])
+    # The summary line says what the weekly loop did.
+    assert (f"tuned 4 groups (4 ok); warm start: the previous trials guided 4 of them; champion: kept by "
+            f"{len(kept)}, {4 - len(kept)} promoted; wrote run2/results.csv") in out.stderr, out.stderr
 
 
 def test_plot_forecast_and_tuning_history_to_png(tuned):
