@@ -151,7 +151,8 @@ def lead_holds(rescored: list[tuple[float, float]], default: tuple[float, float]
 
     ``rescored``: (previous loss, new loss) of the previous best sets scored again; ``default``:
     the same pair for Prophet's defaults (None when the previous study did not score them).
-    True when there is nothing to compare.
+    True when there is nothing to compare; False when the previous search found nothing better
+    than the defaults (its trials would only hold the sampler near them).
     """
     if default is None or not rescored:
         return True
@@ -163,7 +164,7 @@ def lead_holds(rescored: list[tuple[float, float]], default: tuple[float, float]
         return True
     old_lead = (old_default - old_best) / old_default
     new_lead = (new_default - new_best) / new_default
-    return old_lead <= 0 or new_lead >= KEEP_LEAD * old_lead
+    return old_lead > 0 and new_lead >= KEEP_LEAD * old_lead
 
 
 class WarmStart:

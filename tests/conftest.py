@@ -224,8 +224,10 @@ def assert_same_retrain(tuned, reference):
     assert_same_results(tuned, reference)
     columns = ["prior_trials", "champion_score", "promoted"]
     pd.testing.assert_frame_equal(tuned.results_[columns], reference.results_[columns], check_dtype=False)
-    # One returning group's previous lead did not hold on the new folds (lead_holds), one group is new.
-    assert tuned.results_["prior_trials"].gt(0).sum() == 4 and tuned.results_["promoted"].notna().all()
+    # One returning group gets the previous trials; in three the previous search found nothing
+    # better than Prophet's defaults, in one its lead did not hold on the new folds (lead_holds);
+    # one group is new.
+    assert tuned.results_["prior_trials"].gt(0).sum() == 1 and tuned.results_["promoted"].notna().all()
 
 
 def assert_forecast_matches(forecast, reference, periods):

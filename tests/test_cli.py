@@ -111,14 +111,16 @@ def test_retrain_with_warm_start_and_champion_from_the_shell(tuned):
               "--warm-start", "out", "--champion", "out", "--min-improvement", "0.01", "--quiet", cwd=cwd)
     assert out.returncode == 0, out.stderr
     results = pd.read_csv(cwd / "run2" / "results.csv")
-    assert (results["prior_trials"] == 3).all() and results["promoted"].notna().all()
+    # (the previous trials reach the groups whose previous search beat Prophet's defaults)
+    guided = int((results["prior_trials"] == 3).sum())
+    assert results["prior_trials"].isin([0, 3]).all() and guided > 0 and results["promoted"].notna().all()
     kept = results[~results["promoted"].astype(bool)]
     previous = pd.read_csv(cwd / "out" / "best_params.csv").set_index(["store", "item"])
     now = pd.read_csv(cwd / "run2" / "best_params.csv").set_index(["store", "item"])
     keys = list(kept.set_index(["store", "item"]).index)
     pd.testing.assert_frame_equal(now.loc[keys], previous.loc[keys])
     # The summary line says what the weekly loop did.
-    assert (f"tuned 4 groups (4 ok); warm start: the previous trials guided 4 of them; champion: kept by "
+    assert (f"tuned 4 groups (4 ok); warm start: the previous trials guided {guided} of them; champion: kept by "
             f"{len(kept)}, {4 - len(kept)} promoted; wrote run2/results.csv") in out.stderr, out.stderr
 
 

@@ -103,7 +103,8 @@ def test_a_model_that_gained_a_seasonality_does_not_reuse_the_previous_trials():
 @pytest.mark.parametrize("rescored, default, holds", [
     ([(0.20, 0.24), (0.22, 0.25)], (0.30, 0.30), True),    # lead 33% before, 20% now (>= half)
     ([(0.20, 0.29), (0.22, 0.25)], (0.30, 0.30), False),   # the previous best (0.20) leads by 3% now
-    ([(0.35, 0.50)], (0.30, 0.30), True),                  # no lead before: nothing to lose
+    ([(0.35, 0.50)], (0.30, 0.30), False),                 # no lead before: the search found nothing
+    ([(0.30, 0.28)], (0.30, 0.30), False),                 # the defaults were the previous best
     ([(0.20, 0.29)], None, True),                          # the defaults were not scored before
     ([], (0.30, 0.30), True),
     ([(0.20, float("nan"))], (0.30, 0.30), True),
