@@ -111,12 +111,33 @@ def cmd_demo_data(args: argparse.Namespace) -> None:
           file=sys.stderr)
 
 
+def _check_columns(df: pd.DataFrame, path: str, groups: Sequence[str], time_col: str, target_col: str) -> None:
+    """The columns the tuning options name, checked in the file's own terms (the flag that names
+    each, and what to do with a wide file: one column of values per series)."""
+    columns = [str(c) for c in df.columns]
+    problems = [f"no column {name!r} ({flag})" for flag, name in
+                [("--time-col", time_col), ("--target-col", target_col)] + [("--group", g) for g in groups]
+                if name not in df.columns]
+    if not problems:
+        return
+    fix = "Name the file's columns with --time-col, --target-col and --group."
+    numeric = [str(c) for c in df.select_dtypes("number").columns if c not in (time_col, *groups)]
+    if target_col not in df.columns and len(numeric) > 1:
+        fix += (f" A file with one column of values per series ({', '.join(numeric)}) must be made long first: "
+                f"one row per series and date, e.g. with pandas: "
+                f"df.melt(id_vars=[{time_col!r}], var_name='series', value_name='y'), then --group series.")
+    elif target_col not in df.columns and len(numeric) == 1:
+        fix = f"The values look like column {numeric[0]!r}: add --target-col {numeric[0]}."
+    raise CommandError(f"{path} has {', '.join(problems)} (its columns: {', '.join(columns)}). {fix}")
+
+
 def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     """The tuner the tuning options describe, and the history it reads."""
     from .estimator import GroupedProphetTuner
 
     groups = _names(args.group) if args.group else []
     df = _read_table(args.data, text_cols=groups)
+    _check_columns(df, args.data, groups, args.time_col, args.target_col)
     if not groups:  # one series: a group column of its own, named so as not to clash with the file's
         name = next(n for n in ("series", "_series", "__series") if n not in df.columns)
         df = df.assign(**{name: "all"})

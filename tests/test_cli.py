@@ -5,6 +5,7 @@ import pty
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -136,7 +137,10 @@ def test_plot_forecast_and_tuning_history_to_png(tuned):
 @pytest.mark.parametrize("args, message", [
     (("tune", "nope.csv", "--group", "store"), "error: nope.csv: no such file. Give a CSV or Parquet file"),
     (("tune", "sales.csv", "--group", "shop,item", "--horizon", "30"),
-     "error: The following columns are missing from the input frame: ['shop']"),
+     "error: sales.csv has no column 'shop' (--group) (its columns: store, item, ds, y). Name the file's columns"),
+    (("tune", "sales.csv", "--group", "store,item", "--target-col", "sales"),
+     ("error: sales.csv has no column 'sales' (--target-col) (its columns: store, item, ds, y). The values look like "
+      "column 'y': add --target-col y.")),
     (("tune", "sales.csv", "--group", "store,item", "--trials", "0"), "error: n_trials must be an integer >= 1, got 0."),
     (("predict", "missing_dir", "--periods", "3"), "error: missing_dir: no fitted tuner here"),
     (("predict", "out", "--periods", "3", "--out", "fc.xlsx"), "error: --out fc.xlsx: unknown file type '.xlsx'"),
@@ -147,6 +151,22 @@ def test_errors_exit_1_with_the_fix(tuned, args, message):
     out = run(*args, cwd=cwd)
     assert out.returncode == 1
     assert out.stderr.startswith(message), out.stderr
+
+
+def test_a_wide_file_is_told_how_to_become_long(tmp_path):
+    """A file with one column of values per series (Prophet's pedestrians example) has no
+    ``y``: the error names its value columns and the melt that makes it long, and that works."""
+    ds = pd.date_range("2024-01-01", periods=24 * 20, freq="h")
+    wide = pd.DataFrame({"ds": ds, "north": np.arange(len(ds)) % 24 + 1.0, "south": np.arange(len(ds)) % 12 + 2.0})
+    wide.to_csv(tmp_path / "wide.csv", index=False)
+    out = run("tune", "wide.csv", cwd=tmp_path)
+    assert out.returncode == 1
+    assert "no column 'y' (--target-col)" in out.stderr and "(north, south)" in out.stderr, out.stderr
+    assert "df.melt(id_vars=['ds'], var_name='series', value_name='y'), then --group series" in out.stderr
+    wide.melt(id_vars=["ds"], var_name="series", value_name="y").to_csv(tmp_path / "long.csv", index=False)
+    out = run("tune", "long.csv", "--group", "series", "--trials", "2", "--quiet", "--out", "run", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert sorted(pd.read_csv(tmp_path / "run" / "results.csv")["series"]) == ["north", "south"]
 
 
 def test_usage_errors_exit_2_and_help_exits_0(tmp_path):
