@@ -54,3 +54,5 @@ class TuningConfig:
     retry_failed: bool = True
     #: Steps in one season of ``freq`` (scales mase and rmsse).
     season_length: int = 1
+    #: Weekdays daily data never falls on (a shop closed on Saturdays): no forecast for them.
+    closed_days: tuple[str, ...] = ()

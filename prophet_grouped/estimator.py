@@ -35,7 +35,7 @@ from .data import (
 from .engines import resolve_engine
 from .exceptions import GroupFitWarning
 from .forecast import FORECAST_COLUMNS, check_nonnegative
-from .frequency import default_horizon, resolve_freq, season_length
+from .frequency import closed_weekdays, default_horizon, future_freq, resolve_freq, season_length
 from .metrics import resolve_metric
 from .metrics import score as metric_score
 from .models import ModelStore
@@ -302,6 +302,11 @@ class GroupedProphetTuner(BaseEstimator):
         The engine that ran (``"stan"`` or ``"batch"``).
     freq_ : str
         The frequency used: ``freq``, or the one inferred from the data.
+    closed_days_ : list of str
+        Weekdays (``"SAT"``...) that daily data never falls on, read from the dates when ``freq``
+        is None (a shop closed on Saturdays; see
+        :func:`~prophet_grouped.frequency.closed_weekdays`): ``make_future_dataframe`` and
+        the forecasts skip them, and ``periods`` counts open days. Empty otherwise.
     horizon_ : int
         The validation horizon used, in steps of ``freq_``.
     future_cols_ : list of str
@@ -540,7 +545,10 @@ class GroupedProphetTuner(BaseEstimator):
         of the history), the horizon and the season length that follow from it."""
         freq = resolve_freq(self.freq, dates, self.time_col)
         horizon = default_horizon(freq) if self.horizon is None else int(self.horizon)
-        return dataclasses.replace(config, freq=freq, horizon=horizon, season_length=season_length(freq))
+        # Read from the dates only with the frequency: freq="D" given asks for every day.
+        closed = closed_weekdays(freq, dates) if self.freq is None else ()
+        return dataclasses.replace(config, freq=freq, horizon=horizon, season_length=season_length(freq),
+                                   closed_days=closed)
 
     def _check_lengths(self, history: pd.DataFrame, group_cols: list[str], config: TuningConfig) -> None:
         """Raise if no group at all has enough history before its earliest cutoff and data after it.
@@ -701,6 +709,7 @@ class GroupedProphetTuner(BaseEstimator):
         self.engine_ = config.engine
         self.random_state_ = config.random_state
         self.freq_ = config.freq
+        self.closed_days_ = list(config.closed_days)
         self.horizon_ = config.horizon
         self.future_cols_ = list(config.drivers.future_columns)
         return out
@@ -839,6 +848,7 @@ class GroupedProphetTuner(BaseEstimator):
         """
         check_is_fitted(self, "models_")
         _check_int("periods", periods, 0)
+        step = future_freq(self.freq_, getattr(self, "closed_days_", ()))
         ends = {}
         if not include_history and "history_end" in self.results_.columns:
             # The last dates of the histories, from results_: no model is loaded.
@@ -848,10 +858,10 @@ class GroupedProphetTuner(BaseEstimator):
         frames = []
         for key in self.models_:
             if key in ends:  # what Prophet's make_future_dataframe does with the last date
-                dates = pd.date_range(start=ends[key], periods=periods + 1, freq=self.freq_)
+                dates = pd.date_range(start=ends[key], periods=periods + 1, freq=step)
                 future = pd.DataFrame({"ds": dates[dates > ends[key]][:periods]})
             else:
-                future = self.models_[key].make_future_dataframe(periods=periods, freq=self.freq_,
+                future = self.models_[key].make_future_dataframe(periods=periods, freq=step,
                                                                  include_history=include_history)
             future["ds"] = future["ds"].astype("datetime64[ns]")
             for col, value in zip(self.group_cols_, key):

@@ -164,10 +164,13 @@ def batches(jobs: list[ForecastJob], n_workers: int, per_worker: int = 4, smalle
 
 
 def forecast_ahead(model: Prophet, periods: int, freq: str, nonnegative: Any, random_state: int,
-                   key: tuple[Any, ...]) -> pd.DataFrame:
-    """A group's forecast ``periods`` steps of ``freq`` after its history (``ds`` and
-    :data:`FORECAST_COLUMNS`), seeded as :meth:`GroupedProphetTuner.predict` seeds it."""
-    future = model.make_future_dataframe(periods=periods, freq=freq, include_history=False)
+                   key: tuple[Any, ...], closed: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A group's forecast ``periods`` steps of ``freq`` after its history, skipping the
+    ``closed`` weekdays (``ds`` and :data:`FORECAST_COLUMNS`), seeded as
+    :meth:`GroupedProphetTuner.predict` seeds it."""
+    from .frequency import future_freq
+
+    future = model.make_future_dataframe(periods=periods, freq=future_freq(freq, closed), include_history=False)
     return forecast_group(model, future["ds"], nonnegative, forecast_seed(random_state, key))
 
 

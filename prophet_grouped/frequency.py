@@ -111,6 +111,55 @@ def check_freq(freq: str, dates: object, time_col: str = "ds") -> str:
     return freq
 
 
+#: Daily dates that never fall on a weekday over at least this many weeks ...
+CLOSED_MIN_WEEKS = 8
+#: ... while they cover at least this share of the other days: that weekday is a closed day.
+CLOSED_MIN_COVER = 0.8
+
+
+def closed_weekdays(freq: str, dates: object) -> tuple[str, ...]:
+    """The weekdays daily ``dates`` never fall on, when that is a calendar and not chance: a shop
+    closed on Saturdays (Prophet's online-retail example). ``()`` unless ``freq`` is ``"D"``, the
+    dates span at least :data:`CLOSED_MIN_WEEKS` weeks and cover at least
+    :data:`CLOSED_MIN_COVER` of the days on the other weekdays (sparse dates miss weekdays by chance).
+
+    Examples
+    --------
+    >>> days = pd.date_range("2024-01-01", periods=70, freq="D")
+    >>> closed_weekdays("D", days[days.dayofweek != 5])
+    ('SAT',)
+    >>> closed_weekdays("D", days)
+    ()
+    """
+    if freq != "D":
+        return ()
+    index = _distinct(dates)
+    if len(index) < 2:
+        return ()
+    days = pd.date_range(index[0].normalize(), index[-1].normalize(), freq="D")
+    seen = set(index.dayofweek.tolist())
+    open_days = int(np.isin(days.dayofweek, sorted(seen)).sum())
+    if len(days) < 7 * CLOSED_MIN_WEEKS or len(seen) == 7 or len(index) < CLOSED_MIN_COVER * open_days:
+        return ()
+    return tuple(name for day, name in enumerate(_WEEKDAYS) if day not in seen)
+
+
+def future_freq(freq: str, closed: tuple[str, ...] | list[str] = ()) -> str | pd.offsets.CustomBusinessDay:
+    """What ``pd.date_range`` and Prophet's ``make_future_dataframe`` step future dates by:
+    ``freq``, or, with closed weekdays, the open days (``periods`` then counts open days).
+
+    >>> pd.date_range("2024-01-05", periods=3, freq=future_freq("D", ("SAT",))).day_name().tolist()
+    ['Friday', 'Sunday', 'Monday']
+    """
+    if not closed:
+        return freq
+    unknown = [day for day in closed if day not in _WEEKDAYS]
+    if unknown or freq != "D":
+        raise ValueError(f"closed days {list(closed)!r} with freq={freq!r}: closed days are weekday names "
+                         f"{list(_WEEKDAYS)} of daily data (freq='D').")
+    return pd.offsets.CustomBusinessDay(weekmask=" ".join(d.title() for d in _WEEKDAYS if d not in closed))
+
+
 def resolve_freq(freq: str | None, dates: object, time_col: str = "ds") -> str:
     """``freq`` checked against ``dates``, or inferred from them when ``freq`` is None."""
     return infer_freq(dates) if freq is None else check_freq(freq, dates, time_col)

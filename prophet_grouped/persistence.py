@@ -149,7 +149,7 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
     _write_json(os.path.join(path, "meta.json"), {
         "format_version": FORMAT_VERSION, "prophet_grouped_version": __version__,
         "group_cols_": tuner.group_cols_, "engine_": tuner.engine_, "random_state_": tuner.random_state_,
-        "freq_": tuner.freq_, "horizon_": tuner.horizon_, "future_cols_": tuner.future_cols_,
+        "freq_": tuner.freq_, "closed_days_": list(getattr(tuner, "closed_days_", [])), "horizon_": tuner.horizon_, "future_cols_": tuner.future_cols_,
         # Which group columns hold dates: their keys are ISO text in the files.
         "key_kinds": key_kinds(tuner.trials_, len(tuner.group_cols_)),
     })
@@ -185,6 +185,7 @@ def load(cls: type[GroupedProphetTuner], path: str, models: bool = True) -> Grou
     tuner.random_state_ = meta["random_state_"]
     # Folders saved before the frequency was inferred used the freq parameter (then "D" by default).
     tuner.freq_ = meta.get("freq_") or tuner.freq or "D"
+    tuner.closed_days_ = list(meta.get("closed_days_", []))  # none before they were read
     tuner.horizon_ = meta.get("horizon_") or tuner.horizon
     tuner.future_cols_ = list(meta.get("future_cols_", []))  # none before regressors existed
     with open(os.path.join(path, "results.json")) as fh:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ._imports import import_optional
-from .frequency import step_words
+from .frequency import future_freq, step_words
 from .keys import key_text
 
 if TYPE_CHECKING:
@@ -53,7 +53,8 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
 
     extra = tuple(tuner.future_cols_)
     if future is None:
-        future = model.make_future_dataframe(periods=periods, freq=tuner.freq_, include_history=False)
+        future = model.make_future_dataframe(periods=periods, include_history=False,
+                                             freq=future_freq(tuner.freq_, getattr(tuner, "closed_days_", ())))
         periods_text = f"{step_words(periods, tuner.freq_)} ahead"
     else:
         periods_text = f"{len(future)} dates ahead"

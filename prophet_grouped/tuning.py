@@ -279,7 +279,7 @@ def finish_group(result: GroupResult, model: Prophet, config: TuningConfig) -> N
         result.model_record = dump_model(model)
     if config.forecast_periods:
         fc = forecast_ahead(model, config.forecast_periods, config.freq, config.nonnegative,
-                            config.random_state, result.key)
+                            config.random_state, result.key, config.closed_days)
         result.forecast = forecast_to_json(fc)
 
 

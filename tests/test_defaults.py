@@ -197,6 +197,41 @@ def test_hourly_data_forecasts_hours_without_freq():
     assert tuner.best_params_["daily_seasonality"].all()
 
 
+def test_a_shop_closed_on_saturdays_gets_no_saturday_forecasts(tmp_path):
+    """Daily data that never falls on Saturday (Prophet's online-retail example): the future
+    skips Saturdays everywhere a forecast is made (make_future_dataframe, forecast in one pass,
+    a saved tuner), ``periods`` counts open days, and freq="D" given asks for every day."""
+    frame = pd.concat([_series(210, "D", seed=i).assign(unique_id=uid) for i, uid in enumerate("ab")],
+                      ignore_index=True)
+    shop = frame[frame["ds"].dt.dayofweek != 5].reset_index(drop=True)
+    shop = shop.drop(index=range(40, 45))  # and a few other days missing
+    params = dict(n_trials=2, horizon=14, cv_folds=1, random_state=0, n_jobs=1, verbose=0)
+    tuner = GroupedProphetTuner(**params).fit(shop)
+    assert tuner.freq_ == "D" and tuner.closed_days_ == ["SAT"]
+    future = tuner.make_future_dataframe(periods=10)
+    last = shop["ds"].max()
+    open_days = [d for d in pd.date_range(last + pd.Timedelta(days=1), periods=12) if d.dayofweek != 5][:10]
+    for uid in "ab":
+        assert list(future.loc[future["unique_id"] == uid, "ds"]) == open_days
+    fc = tuner.predict(future)
+    one_pass = GroupedProphetTuner(**params).forecast(shop, periods=10)
+    pd.testing.assert_frame_equal(one_pass.reset_index(drop=True), fc.reset_index(drop=True))
+    tuner.save(tmp_path / "shop")
+    loaded = GroupedProphetTuner.load(tmp_path / "shop")
+    assert loaded.closed_days_ == ["SAT"]
+    pd.testing.assert_frame_equal(loaded.make_future_dataframe(periods=10), future)
+    every_day = GroupedProphetTuner(freq="D", **params).fit(shop)
+    assert every_day.closed_days_ == []
+    assert (every_day.make_future_dataframe(periods=14)["ds"].dt.dayofweek == 5).sum() == 2 * 2
+    # Sparse dates miss a weekday by chance: not a closed day.
+    sparse = frame.sample(frac=0.3, random_state=0).sort_values(["unique_id", "ds"])
+    from prophet_grouped.frequency import closed_weekdays
+    few = sparse[sparse["ds"].dt.dayofweek != 2]
+    assert closed_weekdays("D", few["ds"]) == ()
+    assert closed_weekdays("D", shop["ds"]) == ("SAT",)
+    assert closed_weekdays("D", shop.loc[shop["ds"] < shop["ds"].min() + pd.Timedelta(days=40), "ds"]) == ()
+
+
 def test_day_first_dates_read_with_date_format_or_when_unambiguous():
     frame = _series(200, "D").assign(unique_id="a")
     text = frame.assign(ds=frame["ds"].dt.strftime("%d.%m.%Y"))
