@@ -53,9 +53,12 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
 
     extra = tuple(tuner.future_cols_)
     if future is None:
+        closed = getattr(tuner, "closed_days_", ())
         future = model.make_future_dataframe(periods=periods, include_history=False,
-                                             freq=future_freq(tuner.freq_, getattr(tuner, "closed_days_", ())))
+                                             freq=future_freq(tuner.freq_, closed))
         periods_text = f"{step_words(periods, tuner.freq_)} ahead"
+        if closed:  # periods counts open days
+            periods_text = f"{periods} open day{'s' if periods != 1 else ''} ahead ({', '.join(closed)} closed)"
     else:
         periods_text = f"{len(future)} dates ahead"
     frame = pd.concat([history_inputs(model, extra), future[["ds", *extra]]], ignore_index=True)

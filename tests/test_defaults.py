@@ -216,6 +216,10 @@ def test_a_shop_closed_on_saturdays_gets_no_saturday_forecasts(tmp_path):
     fc = tuner.predict(future)
     one_pass = GroupedProphetTuner(**params).forecast(shop, periods=10)
     pd.testing.assert_frame_equal(one_pass.reset_index(drop=True), fc.reset_index(drop=True))
+    fig = tuner.plot_forecast("a", periods=10)
+    forecast_line = fig.axes[0].get_lines()[1]
+    assert list(pd.to_datetime(forecast_line.get_xdata())[-10:]) == open_days
+    assert fig.axes[0].get_title() == "unique_id a: 10 open days ahead (SAT closed) (ok)"
     tuner.save(tmp_path / "shop")
     loaded = GroupedProphetTuner.load(tmp_path / "shop")
     assert loaded.closed_days_ == ["SAT"]
