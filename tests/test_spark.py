@@ -259,6 +259,23 @@ def test_monthly_spark_dataframe_infers_its_frequency_and_clips_like_pandas(spar
     assert (remote[["yhat_lower", "yhat_upper"]] >= 0).all().all()
 
 
+def test_a_shop_closed_on_saturdays_forecast_in_spark_skips_them_like_pandas(spark):
+    """The closed weekdays come from the Spark DataFrame's distinct dates, and the executors'
+    one-pass forecasts skip them, equal to the local forecast of the same rows."""
+    df = make_retail_sales(n_stores=1, n_items=2, periods=150, seed=3)
+    df = df[df["ds"].dt.dayofweek != 5].reset_index(drop=True)
+    params = dict(group_cols=["store", "item"], n_trials=2, horizon=14, random_state=0, verbose=0)
+    local = GroupedProphetTuner(**params).forecast(df, periods=9)
+    tuner = GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, **params)
+    remote = tuner.forecast(spark.createDataFrame(df), periods=9)
+    remote = remote.toPandas() if hasattr(remote, "toPandas") else remote
+    assert tuner.closed_days_ == ["SAT"]
+    assert len(remote) == 2 * 9 and not (pd.to_datetime(remote["ds"]).dt.dayofweek == 5).any()
+    remote = remote.assign(ds=pd.to_datetime(remote["ds"])).sort_values(["store", "item", "ds"]).reset_index(drop=True)
+    local = local.sort_values(["store", "item", "ds"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(remote[local.columns], local, check_dtype=False)
+
+
 def test_spark_text_dates_it_cannot_read_are_refused(spark, sales6):
     df = sales6[sales6["item"] == 1].assign(ds=lambda d: d["ds"].dt.strftime("%d.%m.%Y"))
     with pytest.raises(ValueError, match=r"Column 'ds' of the Spark DataFrame has 400 distinct values Spark can't "
