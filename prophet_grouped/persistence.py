@@ -149,7 +149,8 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
     _write_json(os.path.join(path, "meta.json"), {
         "format_version": FORMAT_VERSION, "prophet_grouped_version": __version__,
         "group_cols_": tuner.group_cols_, "engine_": tuner.engine_, "random_state_": tuner.random_state_,
-        "freq_": tuner.freq_, "closed_days_": list(getattr(tuner, "closed_days_", [])), "horizon_": tuner.horizon_, "future_cols_": tuner.future_cols_,
+        "freq_": tuner.freq_, "closed_days_": list(getattr(tuner, "closed_days_", [])),
+        "horizon_": tuner.horizon_, "future_cols_": tuner.future_cols_,
         # Which group columns hold dates: their keys are ISO text in the files.
         "key_kinds": key_kinds(tuner.trials_, len(tuner.group_cols_)),
     })
