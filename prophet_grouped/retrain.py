@@ -198,10 +198,14 @@ class WarmStart:
 
         if self.decided:
             return
-        own = [t for t in study.get_trials(deepcopy=False) if not is_prior(t) and t.state.is_finished()]
-        if len(own) < self.first:
+        trials = study.get_trials(deepcopy=False)
+        # The first trials (the defaults, then the rescored sets: enqueued, so numbered first)
+        # must all have run; with parallel trials (Ray's trials mode) others may finish before.
+        firsts = [t for t in trials if t.number < self.first]
+        if len(firsts) < self.first or not all(t.state.is_finished() for t in firsts):
             return
         self.decided = True
+        own = [t for t in trials if not is_prior(t) and t.state.is_finished()]
 
         def new_loss(params: Mapping[str, Any]) -> float | None:
             found = [t.value for t in own if t.params == params and t.value is not None]

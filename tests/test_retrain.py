@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from prophet_grouped import GroupedProphetTuner, make_retail_sales
-from prophet_grouped.retrain import WARM_TOP, lead_holds
+from prophet_grouped.retrain import WARM_TOP, is_prior, lead_holds
 
 GROUPS = ["store", "item"]
 SETTINGS = dict(group_cols=GROUPS, horizon=28, cv_folds=1, n_jobs=2, verbose=0)
@@ -111,6 +111,37 @@ def test_a_model_that_gained_a_seasonality_does_not_reuse_the_previous_trials():
 ])
 def test_the_previous_lead_over_the_defaults_must_hold(rescored, default, holds):
     assert lead_holds(rescored, default) is holds
+
+
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 0, 1), (1, 2, 0)])
+def test_the_warm_start_decides_once_every_first_trial_has_run_in_any_order(order):
+    """With parallel trials (Ray's trials mode) a sampled trial and some of the rescored sets can
+    finish before the previous best has been scored again: the previous trials are added (or
+    not) only once the defaults and every rescored set have run, the same decision in any order."""
+    import optuna
+
+    from prophet_grouped.retrain import WarmStart
+
+    dist = {"cps": optuna.distributions.FloatDistribution(0.001, 0.5, log=True)}
+    default = {"cps": 0.05}
+    previous = [(default, 0.30), ({"cps": 0.2}, 0.20), ({"cps": 0.01}, 0.22), ({"cps": 0.3}, 0.25)]
+    rescored = previous[1:3]
+    # On the new folds the previous best leads the defaults by 20% (it led by 33%: it holds);
+    # the second-best set leads by 3% only (alone, it would not hold).
+    new_loss = {0.05: 0.30, 0.2: 0.24, 0.01: 0.29}
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for params in (default, *(p for p, _ in rescored)):
+        study.enqueue_trial(params)
+    warm = WarmStart(previous, dist, rescored, first=3, default=default)
+    asked = [study.ask(dist) for _ in range(4)]  # the fourth is sampled, run alongside
+    study.tell(asked[3], 0.5)
+    warm(study, study.trials[3])
+    for done, i in enumerate(order, start=1):
+        study.tell(asked[i], new_loss[asked[i].params["cps"]])
+        warm(study, study.trials[i])
+        assert warm.decided is (done == 3)
+    assert warm.added == len(previous)
+    assert sum(is_prior(t) for t in study.trials) == len(previous)
 
 
 def test_champion_kept_unless_beaten_with_exactly_its_parameters(first, weeks):
