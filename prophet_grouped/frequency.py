@@ -220,13 +220,18 @@ def season_length(freq: str) -> int:
     return {"weekly": 52, "monthly": 12, "quarterly": 4, "yearly": 1}[kind]
 
 
-def step_words(n: int, freq: str) -> str:
+def step_words(n: int, freq: str, closed: tuple[str, ...] | list[str] = ()) -> str:
     """``n`` steps of ``freq`` in words: ``"60 days"``, ``"12 months"``, ``"1 week"``; a step
-    that is not one unit (``"15min"``, ``"2W-SUN"``, business days) reads ``"n steps of <freq>"``.
+    that is not one unit (``"15min"``, ``"2W-SUN"``, business days) reads ``"n steps of <freq>"``;
+    with ``closed`` weekdays (see :func:`future_freq`: steps of open days), ``"n open days"``.
 
     >>> step_words(60, "D"), step_words(1, "MS"), step_words(24, "h"), step_words(8, "15min")
     ('60 days', '1 month', '24 hours', '8 steps of 15min')
+    >>> step_words(10, "D", ("SAT",))
+    '10 open days'
     """
+    if closed:
+        return f"{n} open day{'' if n == 1 else 's'}"
     offset = pd.tseries.frequencies.to_offset(freq)
     unit = None
     if offset.n == 1:

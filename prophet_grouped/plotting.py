@@ -56,9 +56,9 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
         closed = getattr(tuner, "closed_days_", ())
         future = model.make_future_dataframe(periods=periods, include_history=False,
                                              freq=future_freq(tuner.freq_, closed))
-        periods_text = f"{step_words(periods, tuner.freq_)} ahead"
-        if closed:  # periods counts open days
-            periods_text = f"{periods} open day{'s' if periods != 1 else ''} ahead ({', '.join(closed)} closed)"
+        periods_text = f"{step_words(periods, tuner.freq_, closed)} ahead"
+        if closed:
+            periods_text += f" ({', '.join(closed)} closed)"
     else:
         periods_text = f"{len(future)} dates ahead"
     frame = pd.concat([history_inputs(model, extra), future[["ds", *extra]]], ignore_index=True)
