@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .keys import key_text
@@ -189,6 +190,25 @@ def _tuned_counts(tuner: Any, results: str | None) -> str:
     return text
 
 
+def gains(tuner: Any) -> str:
+    """What the tuned groups earn on validation, for the summary: the median gain over Prophet's
+    defaults and the median value added over the seasonal naive forecast."""
+    ok = tuner.results_[tuner.results_["status"] == "ok"]
+    metric = tuner.metric if isinstance(tuner.metric, str) else getattr(tuner.metric, "__name__", "metric")
+    gain = (1 - ok["best_score"] / ok["default_score"]).replace([np.inf, -np.inf], np.nan).dropna()
+    added = ok["value_added"].dropna()
+    parts = []
+    if not gain.empty:
+        parts.append(f"{gain.median():.1%} below Prophet's defaults")
+    if not added.empty:
+        worse = int((added <= 0).sum())
+        parts.append(f"{added.median():.1%} below the seasonal naive forecast (value added; {worse} "
+                     f"group{'' if worse == 1 else 's'} not better than it)")
+    if not parts:
+        return ""
+    return f"On the validation folds ({metric}) the tuned models are a median {' and '.join(parts)}."
+
+
 def cmd_tune(args: argparse.Namespace) -> None:
     tuner, df = _tuner_from_args(args)
     _warned(lambda: tuner.fit(df))
@@ -200,6 +220,7 @@ def cmd_tune(args: argparse.Namespace) -> None:
         print(f"logged MLflow run {run_id}", file=sys.stderr)
     counts = _tuned_counts(tuner, os.path.join(args.out, "results.csv"))
     print(f"tuned {counts}; wrote {args.out}/results.csv, best_params.csv and tuner/", file=sys.stderr)
+    _print_gains(tuner)
 
 
 def _save_folder(tuner: Any, folder: str) -> None:
@@ -223,6 +244,13 @@ def cmd_forecast(args: argparse.Namespace) -> None:
     _write_table(forecast, args.out)
     where = f" to {args.out}" if args.out else ""
     print(f"tuned and forecast {counts}: {len(forecast)} forecast rows{where}", file=sys.stderr)
+    _print_gains(tuner)
+
+
+def _print_gains(tuner: Any) -> None:
+    line = gains(tuner)
+    if line:
+        print(line, file=sys.stderr)
 
 
 def _check_out(path: str | None) -> None:

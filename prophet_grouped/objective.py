@@ -207,6 +207,39 @@ def fold_loss(fold: Fold, yhat: np.ndarray, metric: Metric, clip: bool = False, 
     return score(metric, fold.valid["y"].to_numpy(), yhat, fold.train["y"].to_numpy(), season_length)
 
 
+def seasonal_naive(train: pd.DataFrame, dates: pd.Series, freq: str, season_length: int) -> np.ndarray:
+    """The seasonal naive forecast of ``dates`` from a history ``train`` (columns ds and y):
+    each date's value one season (``season_length`` steps of ``freq``) earlier, or two, three...
+    seasons earlier where the history has no value then (a closed day, a gap); the last value
+    where no earlier season is in the history."""
+    values = train.set_index("ds")["y"]
+    values = values[~values.index.duplicated()]
+    step = pd.tseries.frequencies.to_offset(freq) * max(1, int(season_length))
+    ds = pd.DatetimeIndex(pd.to_datetime(dates))
+    yhat = np.full(len(ds), np.nan)
+    first, last = values.index.min(), values.index.max()
+    back = ds
+    while np.isnan(yhat).any():
+        back = back - step
+        in_range = (back >= first) & (back <= last)
+        if not in_range.any() and (back < first).all():
+            break
+        found = values.reindex(back).to_numpy(dtype=float)
+        fill = np.isnan(yhat) & in_range & ~np.isnan(found)
+        yhat[fill] = found[fill]
+    yhat[np.isnan(yhat)] = float(values.iloc[-1])
+    return yhat
+
+
+def naive_loss(folds: Sequence[Fold], metric: Metric, freq: str, season_length: int = 1,
+               clip: bool = False) -> float:
+    """Mean loss of the seasonal naive forecast (:func:`seasonal_naive`) over ``folds``, scored
+    as :func:`evaluate` scores a trial: the baseline a tuned model has to beat."""
+    losses = [fold_loss(fold, seasonal_naive(fold.train, fold.valid["ds"], freq, season_length), metric, clip,
+                        season_length) for fold in folds]
+    return float(np.mean(losses))
+
+
 def evaluate(
     params: Mapping[str, Any],
     folds: Sequence[Fold],

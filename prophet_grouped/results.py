@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from .keys import group_key
@@ -18,6 +19,7 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
     ("error", "string"),
     ("best_score", "double"),
     ("default_score", "double"),
+    ("naive_score", "double"),
     ("n_folds", "long"),
     ("n_trials", "long"),
     ("n_failed_trials", "long"),
@@ -38,7 +40,7 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
 )
 RESULT_FIELDS = tuple(name for name, _ in RESULT_SCHEMA)
 #: Columns of the public ``results_`` frame, after the group columns.
-PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "n_folds", "n_trials", "stopped_early", "status", "error",
+PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "naive_score", "value_added", "n_folds", "n_trials", "stopped_early", "status", "error",
                          "seconds", "n_failed_trials", "dropped_regressors", "n_uncached_fits", "history_end",
                          "prior_trials", "champion_score", "promoted")
 
@@ -53,6 +55,9 @@ class GroupResult:
     best_score: float = float("nan")
     #: Validation loss of Prophet's default configuration on the same folds.
     default_score: float = float("nan")
+    #: Validation loss of the seasonal naive forecast (each step's value one season earlier) on
+    #: the same folds: the baseline a model has to beat.
+    naive_score: float = float("nan")
     #: Validation folds the group was scored on.
     n_folds: int = 0
     n_trials: int = 0
@@ -86,6 +91,15 @@ class GroupResult:
     #: (:func:`prophet_grouped.models.dump_model`: pickled, cheap to send and to keep).
     model_record: Any = field(default=None, repr=False, compare=False)
 
+    @property
+    def value_added(self) -> float:
+        """Forecast value added over the seasonal naive forecast on validation:
+        ``1 - best_score / naive_score`` (0.25: a quarter less error than the naive forecast;
+        negative: worse than it; NaN where either is missing or the naive loss is 0)."""
+        if not (np.isfinite(self.best_score) and np.isfinite(self.naive_score)) or self.naive_score <= 0:
+            return float("nan")
+        return float(1.0 - self.best_score / self.naive_score)
+
     def stored_model_json(self) -> str | None:
         """The model as Prophet JSON, for rows and files that hold text (None when the model
         is in ``model_file``)."""
@@ -108,7 +122,7 @@ class GroupResult:
     def from_fields(cls, key: tuple[Any, ...], values: Mapping[str, Any]) -> GroupResult:
         """Inverse of :meth:`fields` (dicts and lists may still be JSON text, as rows hold them);
         fields missing from results stored by earlier versions take their defaults."""
-        defaults = {"default_score": float("nan"), "n_folds": 0, "dropped_regressors": None, "n_uncached_fits": 0,
+        defaults = {"default_score": float("nan"), "naive_score": float("nan"), "n_folds": 0, "dropped_regressors": None, "n_uncached_fits": 0,
                     "forecast": None, "model_file": None, "history_end": None, "prior_trials": 0, "study": None,
                     "champion_score": float("nan"), "promoted": None}
         values = {name: values.get(name, defaults.get(name)) for name in RESULT_FIELDS}
@@ -117,7 +131,7 @@ class GroupResult:
             values[name] = json.loads(value) if isinstance(value, str) and value else (empty if not value else value)
         for name in ("n_trials", "n_failed_trials", "n_folds", "n_uncached_fits", "prior_trials"):
             values[name] = int(values[name] or 0)
-        for name in ("default_score", "champion_score"):
+        for name in ("default_score", "naive_score", "champion_score"):
             values[name] = float("nan") if values[name] is None else float(values[name])
         values["stopped_early"] = bool(values["stopped_early"])
         values["promoted"] = None if values["promoted"] is None else bool(values["promoted"])

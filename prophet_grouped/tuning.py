@@ -32,6 +32,7 @@ from .objective import (
     check_seasonality_mode,
     evaluate,
     make_folds,
+    naive_loss,
 )
 from .results import GroupResult, error_text
 from .retrain import GroupPrior
@@ -201,6 +202,14 @@ def run_trial(params: Mapping[str, Any], group: PreparedGroup, config: TuningCon
     with deadline(config.trial_timeout) as until:
         return evaluate(params, group.folds, config.metric, config.engine, output_dir, until=until,
                         clip=group.clip, season_length=config.season_length, drivers=group.drivers)
+
+
+def baseline_score(group: PreparedGroup, config: TuningConfig) -> float:
+    """The seasonal naive forecast's loss on the group's folds (NaN where the metric fails on it)."""
+    try:
+        return naive_loss(group.folds, config.metric, config.freq, config.season_length, group.clip)
+    except Exception:
+        return float("nan")
 
 
 def trial_failures(errors: Sequence[str], n_trials: int) -> str | None:
@@ -418,6 +427,7 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             result.study = retrain.study_record(own)
             result.stopped_early = bool(stopper and stopper.stopped)
             result.n_folds = len(group.folds)
+            result.naive_score = baseline_score(group, config)
             scored = [(t.user_attrs.get("params", {}), t.value) for t in own]
             best_params, best_score, result.default_score = select_best(scored, group, score, errors)
             if config.champion:

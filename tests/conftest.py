@@ -193,6 +193,7 @@ def assert_same_results(tuned, reference):
 
     pd.testing.assert_frame_equal(tuned.best_params_, reference.best_params_)
     pd.testing.assert_series_equal(tuned.results_["best_score"], reference.results_["best_score"])
+    pd.testing.assert_series_equal(tuned.results_["naive_score"], reference.results_["naive_score"])
     assert (tuned.results_["status"] == "ok").all()
 
 

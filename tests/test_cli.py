@@ -54,6 +54,13 @@ def test_tune_writes_results_params_and_tuner(tuned):
     results = pd.read_csv(cwd / "out" / "results.csv")
     assert len(results) == 4 and (results["status"] == "ok").all()
     assert "tuned 4 groups (4 ok)" in err
+    # What tuning earned, in the metric's name, against Prophet's defaults and the seasonal naive forecast.
+    ok = results[results["status"] == "ok"]
+    gain = (1 - ok["best_score"] / ok["default_score"]).median()
+    worse = int((ok["value_added"] <= 0).sum())
+    assert (f"On the validation folds (smape) the tuned models are a median {gain:.1%} below Prophet's defaults "
+            f"and {ok['value_added'].median():.1%} below the seasonal naive forecast (value added; {worse} "
+            f"group{'' if worse == 1 else 's'} not better than it).") in err
 
 
 def test_progress_is_shown_in_a_terminal(tuned):

@@ -325,3 +325,44 @@ def test_predict_puts_forecasts_back_in_the_frames_order(fitted_defaults):
     merged = fc.merge(ordered, on=["store", "item", "ds"], suffixes=("", "_ordered"))
     assert len(merged) == len(future)
     np.testing.assert_allclose(merged["yhat"], merged["yhat_ordered"], rtol=1e-12)
+
+
+def test_seasonal_naive_looks_one_season_back_and_further_over_gaps():
+    from prophet_grouped.objective import seasonal_naive
+
+    ds = pd.date_range("2024-01-01", periods=21, freq="D")
+    train = pd.DataFrame({"ds": ds, "y": np.arange(21.0)}).drop(index=[15])  # 2024-01-16 missing
+    dates = pd.Series(pd.to_datetime(["2024-01-22", "2024-01-23", "2024-02-19", "2024-01-01"]))
+    # 01-22 <- 01-15 (14); 01-23 <- 01-16 missing <- 01-09 (8); 02-19 <- the last Monday held, 01-15;
+    # 01-01 has no season before it in the history: the last value (20)
+    assert seasonal_naive(train, dates, "D", 7).tolist() == [14.0, 8.0, 14.0, 20.0]
+
+
+def test_naive_score_is_the_seasonal_naive_loss_on_the_same_folds_and_value_added_compares_with_it():
+    """results_ says what the tuned model earns over the seasonal naive forecast, scored on the
+    group's own folds like every trial (clipped at 0 as its forecasts are)."""
+    frames = []
+    for item, seed in ((1, 0), (2, 1)):
+        part = _series(200, "D", seed=seed)
+        part = part[part["ds"].dt.dayofweek != 6]  # closed on Sundays: gaps one season back
+        frames.append(part.assign(item=item))
+    df = pd.concat(frames, ignore_index=True)
+    tuner = GroupedProphetTuner(group_cols="item", n_trials=3, horizon=14, cv_folds=2, metric="mae",
+                                n_jobs=1, random_state=0, verbose=0).fit(df)
+    for item, part in df.groupby("item"):
+        last = part["ds"].max()
+        losses = []
+        for k in (2, 1):
+            cutoff = last - pd.Timedelta(days=14 * k)
+            train, valid = part[part["ds"] <= cutoff], part[(part["ds"] > cutoff) & (part["ds"] <= cutoff + pd.Timedelta(days=14))]
+            history = dict(zip(train["ds"], train["y"]))
+            naive = []
+            for day in valid["ds"]:
+                back = day - pd.Timedelta(days=7)
+                while back not in history:
+                    back -= pd.Timedelta(days=7)
+                naive.append(history[back])
+            losses.append(np.mean(np.abs(valid["y"].to_numpy() - np.maximum(naive, 0))))
+        row = tuner.results_.set_index("item").loc[item]
+        assert row["naive_score"] == pytest.approx(np.mean(losses), rel=1e-12)
+        assert row["value_added"] == pytest.approx(1 - row["best_score"] / row["naive_score"], rel=1e-12)
