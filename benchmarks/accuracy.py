@@ -404,6 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated (default: all there are)")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="a tuner parameter other than its default (JSON value), e.g. --set n_trials=20")
+    parser.add_argument("--verbose", action="store_true", help="print each method's time as it finishes")
     parser.add_argument("--json", type=Path, default=None, help="also write every per-series row to this JSON file")
     args = parser.parse_args(argv)
     logging.getLogger("cmdstanpy").disabled = True
@@ -438,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
                 start = time.perf_counter()
                 fc = METHODS[method](train, test, panel=panel, settings=settings)
                 seconds[method] += time.perf_counter() - start
+                if args.verbose:
+                    print(f"  ({name}, origin {origin}, {method}: {time.perf_counter() - start:.1f} s)", flush=True)
                 scored = per_series(train, test, fc, panel.season)
                 rows.append(scored.assign(set=name, method=method, origin=origin))
         rows_df = pd.concat(rows, ignore_index=True)

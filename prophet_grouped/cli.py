@@ -152,6 +152,7 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
         metric=args.metric, horizon=args.horizon, freq=args.freq, holidays_country=args.holidays,
         date_format=args.date_format, cv_folds=args.folds, regressor_cols=regressors, holidays=events,
         nonnegative={"auto": "auto", "true": True, "false": False}[args.nonnegative],
+        transform=None if args.transform == "none" else args.transform,
         backend=args.backend, n_jobs=args.n_jobs, random_state=args.seed,
         trial_timeout=args.trial_timeout, checkpoint_dir=args.checkpoint_dir, model_dir=args.model_dir,
         retry_failed=not args.keep_failed,
@@ -358,6 +359,9 @@ def _tuning_options(p: argparse.ArgumentParser) -> None:
                    help="rolling-origin validation folds (default: 3, fewer for short groups)")
     p.add_argument("--nonnegative", choices=["auto", "true", "false"], default="auto",
                    help="clip forecasts at 0: auto = for groups with no negative history (default: %(default)s)")
+    p.add_argument("--transform", choices=["auto", "log1p", "none"], default="auto",
+                   help="fit log1p(y) or y: auto = each group with no negative value chooses by validation loss "
+                        "(default: %(default)s)")
     p.add_argument("--search-space", default="auto", choices=["auto", "paper", "prophet-docs"],
                    help="auto: read from each group's history; paper: the published study's (default: %(default)s)")
     p.add_argument("--holidays", default=None,

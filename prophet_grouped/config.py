@@ -56,3 +56,5 @@ class TuningConfig:
     season_length: int = 1
     #: Weekdays daily data never falls on (a shop closed on Saturdays): no forecast for them.
     closed_days: tuple[str, ...] = ()
+    #: Target transform: "auto", "log1p" or None (:mod:`prophet_grouped.transforms`).
+    transform: Any = "auto"

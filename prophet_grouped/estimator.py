@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import checkpoint
+from . import checkpoint, transforms
 from .backends import get_backend
 from .covariates import (
     Drivers,
@@ -256,6 +256,15 @@ class GroupedProphetTuner(BaseEstimator):
     min_improvement : float, default=0.0
         Relative margin in [0, 1) by which a new best must beat the champion's loss (0: any
         strictly better loss).
+    transform : {"auto", "log1p"} or None, default="auto"
+        The target a group's models are fitted on. ``"auto"``: each group whose history has no
+        negative value (and no logistic growth) chooses between ``log1p(y)`` and ``y`` itself as
+        one more parameter of its search (Prophet's defaults are scored both ways first), by
+        validation loss in ``y``'s own units; ``results_["transform"]`` says which. ``"log1p"``:
+        every group on ``log1p(y)``. None: ``y`` itself, as plain Prophet. Forecasts and
+        intervals of a ``log1p`` model are back-transformed, and capped at twice the largest
+        value of the group's history (a straight trend of ``log1p(y)`` is an exponential one of
+        ``y``); a saved model file holds the transform beside Prophet's own fields.
     verbose : int, default=1
         0: silent. 1: a progress line on stderr (groups done, trials run, trials per second,
         ETA) when stderr is a terminal. 2: progress lines on stderr even when it is not (logs,
@@ -275,7 +284,10 @@ class GroupedProphetTuner(BaseEstimator):
     results_ : pandas.DataFrame
         One row per group: group columns, ``best_score`` (validation loss of the chosen
         parameters), ``default_score`` (of Prophet's default configuration on the same folds),
-        ``n_folds``, ``n_trials``, ``stopped_early``, ``status`` (``"ok"``, ``"fallback"`` or
+        ``naive_score`` (of the seasonal naive forecast, each step's value one season earlier, on
+        the same folds), ``value_added`` (``1 - best_score / naive_score``: the share of the naive
+        forecast's error the model saves; negative where it does worse), ``transform`` (the
+        target the model is fitted on: ``"none"`` or ``"log1p"``), ``n_folds``, ``n_trials``, ``stopped_early``, ``status`` (``"ok"``, ``"fallback"`` or
         ``"failed"``), ``error``, ``seconds``, ``n_failed_trials``, ``dropped_regressors``
         (regressor columns left out of the group's models because they are constant in its
         history, comma-separated; None when none), ``n_uncached_fits`` (batch engine: trial fits
@@ -362,6 +374,7 @@ class GroupedProphetTuner(BaseEstimator):
         champion: Any = None,
         min_improvement: float = 0.0,
         verbose: int = 1,
+        transform: str | None = "auto",
     ) -> None:
         self.group_cols = group_cols
         self.time_col = time_col
@@ -395,6 +408,7 @@ class GroupedProphetTuner(BaseEstimator):
         self.champion = champion
         self.min_improvement = min_improvement
         self.verbose = verbose
+        self.transform = transform
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -446,6 +460,7 @@ class GroupedProphetTuner(BaseEstimator):
         if self.date_format is not None and not isinstance(self.date_format, str):
             raise TypeError(f"date_format must be a strptime format such as '%d.%m.%Y', or None; got {self.date_format!r}.")
         check_nonnegative(self.nonnegative)
+        transforms.check_setting(self.transform)
         cutoffs = None
         if self.cutoffs is not None:
             try:
@@ -494,6 +509,7 @@ class GroupedProphetTuner(BaseEstimator):
             warm_start=self.warm_start is not None,
             champion=self.champion is not None,
             min_improvement=float(self.min_improvement),
+            transform=self.transform,
         )
         return group_cols, config
 
@@ -1055,5 +1071,5 @@ class GroupedProphetTuner(BaseEstimator):
         for key, part in truth.groupby(self.group_cols_, sort=False):
             model = self.models_[group_key(key)]
             losses.append(metric_score(metric, part["y"].to_numpy(), fc.loc[part.index, "yhat"].to_numpy(),
-                                model.history["y"].to_numpy(), season_length(self.freq_)))
+                                transforms.history_y(model), season_length(self.freq_)))
         return -float(np.mean(losses))

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from . import transforms
+
 if TYPE_CHECKING:
     from prophet import Prophet
 
@@ -72,8 +74,9 @@ def _prophet_predict(model: Prophet, frame: pd.DataFrame, seed: int | None) -> p
 def forecast_group(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.DataFrame, nonnegative: Any,
                    seed: int | None = None) -> pd.DataFrame:
     """``yhat``, ``yhat_lower``, ``yhat_upper`` of a fitted model on ``dates``, in their order
-    (repeats allowed), clipped at 0 as ``nonnegative`` says for this group's history, and
-    within ``[floor, cap]`` for logistic growth.
+    (repeats allowed), back in ``y``'s units for a model fitted on a transformed target (within
+    its guard, :mod:`~prophet_grouped.transforms`), clipped at 0 as ``nonnegative`` says for this
+    group's history, and within ``[floor, cap]`` for logistic growth.
 
     ``dates`` is a series of dates, or a frame with ``ds`` and the columns the model needs
     (its regressors' values, ``cap`` and ``floor`` for logistic growth). Each distinct date is
@@ -118,9 +121,11 @@ def forecast_values(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.Dat
         fc = _prophet_predict(model, pd.DataFrame(distinct), seed)
     position = np.searchsorted(np.asarray(fc["ds"], dtype="datetime64[ns]"), ds)
     clip = clips(nonnegative, model.history["y"].to_numpy())
+    name, cap = transforms.of(model)
     values = np.empty((len(ds), len(FORECAST_COLUMNS)))
     for j, col in enumerate(FORECAST_COLUMNS):
-        column = clip_forecast(np.asarray(fc[col], dtype=float)[position], clip)
+        column = transforms.inverse(np.asarray(fc[col], dtype=float)[position], name, cap)
+        column = clip_forecast(column, clip)
         values[:, j] = clip_to_capacity(column, frame) if frame is not None and model.growth == "logistic" else column
     return ds, values
 

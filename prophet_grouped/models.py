@@ -12,11 +12,13 @@ through the driver). ``store[key]`` returns an ordinary ``prophet.Prophet``;
 
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import transforms
 from .keys import key_name
 
 if TYPE_CHECKING:
@@ -32,16 +34,38 @@ def model_path(model_dir: str, key: tuple[Any, ...]) -> str:
     return os.path.join(model_dir, f"{key_name(key)}.json")
 
 
+def model_json(model: Prophet) -> str:
+    """A fitted model as Prophet's JSON, with its target transform (:mod:`~prophet_grouped.transforms`)
+    as one more field when it has one."""
+    from prophet.serialize import model_to_dict
+
+    record = model_to_dict(model)
+    spec = getattr(model, transforms.ATTRIBUTE, None)
+    if spec:
+        record[transforms.ATTRIBUTE] = spec
+    return json.dumps(record)
+
+
+def model_from_text(text: str) -> Prophet:
+    """Inverse of :func:`model_json` (plain Prophet JSON too)."""
+    from prophet.serialize import model_from_dict
+
+    record = json.loads(text)
+    spec = record.pop(transforms.ATTRIBUTE, None)
+    model = model_from_dict(record)
+    if spec:
+        setattr(model, transforms.ATTRIBUTE, spec)
+    return model
+
+
 def write_model(model_dir: str, key: tuple[Any, ...], model: Prophet) -> Record:
     """Write ``model`` as Prophet JSON to its file in ``model_dir`` (atomically: a reader sees
     the old file or the whole new one) and return its file record."""
-    from prophet.serialize import model_to_json
-
     from .checkpoint import write_atomic
 
     path = model_path(model_dir, key)
     os.makedirs(model_dir, exist_ok=True)
-    write_atomic(path, model_to_json(model))
+    write_atomic(path, model_json(model))
     return ("file", path)
 
 
@@ -68,13 +92,11 @@ def load_record(record: Record) -> Prophet:
     kind, payload = record
     if kind == "pickle":
         return pickle.loads(payload)
-    from prophet.serialize import model_from_json
-
     from .engines import quiet
 
     text = read_model_file(payload) if kind == "file" else payload
     with quiet():
-        return model_from_json(text)
+        return model_from_text(text)
 
 
 class ModelStore(Mapping):
@@ -104,9 +126,7 @@ class ModelStore(Mapping):
             return record[1]
         if record[0] == "file":
             return read_model_file(record[1])
-        from prophet.serialize import model_to_json
-
-        return model_to_json(load_record(record))
+        return model_json(load_record(record))
 
     def __getitem__(self, key: tuple[Any, ...]) -> Prophet:
         return load_record(self.record(key))

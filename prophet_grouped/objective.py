@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from . import transforms
 from .covariates import regressor_param_names
 from .data import MIN_TRAIN_POINTS
 from .engines import fit_prophet, fold_cache
@@ -39,6 +40,22 @@ class Fold:
     train: pd.DataFrame
     valid: pd.DataFrame
     cache: Any = field(default=None, compare=False, repr=False)
+    #: The target transform trials fit on (:mod:`prophet_grouped.transforms`): ``train`` keeps
+    #: ``y`` in its own units (scaled metrics read it), the models and ``cache`` see it transformed.
+    transform: str = "none"
+
+    def fit_frame(self) -> pd.DataFrame:
+        """The training rows a model of this fold is fitted on (``y`` transformed)."""
+        if self.transform == "none":
+            return self.train
+        return self.train.assign(y=transforms.forward(self.train["y"].to_numpy(dtype=float), self.transform))
+
+    def back(self, yhat: np.ndarray) -> np.ndarray:
+        """A forecast of the fold's model in ``y``'s units, within the transform's guard."""
+        if self.transform == "none":
+            return yhat
+        return transforms.inverse(np.asarray(yhat, dtype=float), self.transform,
+                                  transforms.ceiling(self.train["y"].to_numpy(dtype=float)))
 
 
 def _same_value(a: Any, b: Any) -> bool:
@@ -74,6 +91,7 @@ def build_prophet(
 
     if drivers is not None:
         prophet_params, holidays_country = drivers.prophet_params, drivers.country
+    params = {name: value for name, value in params.items() if name != transforms.PARAM}
     clash = sorted(name for name, value in params.items()
                    if name in (prophet_params or {}) and not _same_value(value, prophet_params[name]))
     if clash:
@@ -175,13 +193,14 @@ def auto_fold_count(ds: pd.Series, horizon: int, freq: str, wanted: int = AUTO_F
 
 def make_folds(
     frame: pd.DataFrame, horizon: int, freq: str, cv_folds: int, cutoffs: Sequence[pd.Timestamp] | None,
-    max_orders: Mapping[str, int] | None = None, engine: str | None = None,
+    max_orders: Mapping[str, int] | None = None, engine: str | None = None, transform: str = "none",
 ) -> list[Fold]:
     """Split one group's history (columns ds, y and its regressors, cap, floor; sorted) into
     validation folds.
 
     Each fold gets ``engine``'s feature cache (none for Stan or without an engine), sized by
-    ``max_orders`` (seasonality name -> highest Fourier order trials may use).
+    ``max_orders`` (seasonality name -> highest Fourier order trials may use). ``transform``:
+    the folds' models fit on the transformed target (:class:`Fold`).
     """
     step = horizon_offset(freq, horizon)
     ds = frame["ds"]
@@ -194,8 +213,9 @@ def make_folds(
                 f"too short for cutoff {cutoff.date()}: {len(train)} training points (at least "
                 f"{MIN_TRAIN_POINTS} needed) and {len(valid)} validation points"
             )
-        cache = None if engine is None else fold_cache(engine, train, valid, max_orders)
-        folds.append(Fold(cutoff, train, valid, cache))
+        fold = Fold(cutoff, train, valid, None, transform)
+        cache = None if engine is None else fold_cache(engine, fold.fit_frame(), valid, max_orders)
+        folds.append(Fold(cutoff, train, valid, cache, transform))
     return folds
 
 
@@ -272,17 +292,17 @@ def evaluate(
             # The engine's own solve on features built once per fold (e.g. engines.batch.FoldCache).
             yhat = fold.cache.forecast(make())
             if yhat is not None:
-                losses.append(fold_loss(fold, yhat, metric, clip, season_length))
+                losses.append(fold_loss(fold, fold.back(yhat), metric, clip, season_length))
                 continue
         model = fit_prophet(
             make,
-            fold.train,
+            fold.fit_frame(),
             engine,
             output_dir,
             timeout=None if until is None else max(0.1, until - time.monotonic()),
         )
         yhat = model.predict(fold.valid.drop(columns="y"))["yhat"].to_numpy()
-        losses.append(fold_loss(fold, yhat, metric, clip, season_length))
+        losses.append(fold_loss(fold, fold.back(yhat), metric, clip, season_length))
     loss = float(np.mean(losses))
     if not np.isfinite(loss):
         raise FloatingPointError(f"the metric is not finite ({loss})")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from . import transforms
 from ._imports import import_optional
 from .frequency import future_freq, step_words
 from .keys import key_text
@@ -65,7 +66,7 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
     forecast = forecast_group(model, frame, tuner.nonnegative, forecast_seed(tuner.random_state_, key))
     fig, ax = _axes(ax)
     history = model.history
-    ax.plot(history["ds"], history["y"], ".", color="0.25", markersize=2.5, label="history")
+    ax.plot(history["ds"], transforms.history_y(model), ".", color="0.25", markersize=2.5, label="history")
     ax.plot(forecast["ds"], forecast["yhat"], color="#0072B2", linewidth=1.2, label="forecast (yhat)")
     ax.fill_between(forecast["ds"], forecast["yhat_lower"], forecast["yhat_upper"], color="#0072B2",
                     alpha=0.2, linewidth=0, label="interval")

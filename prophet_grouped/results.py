@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .keys import group_key
+from .transforms import PARAM
 
 #: Result fields after the group columns, with their Spark SQL types. Every backend emits
 #: rows of exactly these columns.
@@ -40,7 +41,7 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
 )
 RESULT_FIELDS = tuple(name for name, _ in RESULT_SCHEMA)
 #: Columns of the public ``results_`` frame, after the group columns.
-PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "naive_score", "value_added", "n_folds", "n_trials", "stopped_early", "status", "error",
+PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "naive_score", "value_added", "transform", "n_folds", "n_trials", "stopped_early", "status", "error",
                          "seconds", "n_failed_trials", "dropped_regressors", "n_uncached_fits", "history_end",
                          "prior_trials", "champion_score", "promoted")
 
@@ -100,15 +101,21 @@ class GroupResult:
             return float("nan")
         return float(1.0 - self.best_score / self.naive_score)
 
+    @property
+    def transform(self) -> str | None:
+        """The target transform of the group's tuned model (``"none"``, ``"log1p"``); None
+        without a tuned model."""
+        if self.status != "ok":
+            return "none" if self.status == "fallback" else None
+        return str(self.best_params.get(PARAM, "none"))
+
     def stored_model_json(self) -> str | None:
         """The model as Prophet JSON, for rows and files that hold text (None when the model
         is in ``model_file``)."""
         if self.model_json is None and self.model_record is not None and self.model_record[0] != "file":
-            from prophet.serialize import model_to_json
+            from .models import load_record, model_json
 
-            from .models import load_record
-
-            return model_to_json(load_record(self.model_record))
+            return model_json(load_record(self.model_record))
         return self.model_json
 
     def fields(self) -> dict[str, Any]:

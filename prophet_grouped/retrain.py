@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from . import transforms
 from .keys import group_key, key_to_json
 
 if TYPE_CHECKING:
@@ -252,8 +253,14 @@ def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | N
     yearly seasonality a history gains at two years, nor for a callable space).
     """
     default_trial = group.space.default_trial()
-    if default_trial is not None:
-        study.enqueue_trial(default_trial)
+    firsts = [] if default_trial is None else [default_trial]
+    transform = (group.space.distributions or {}).get(transforms.PARAM)
+    if default_trial is not None and transform is not None:
+        # Prophet's defaults on each target transform the group may use, raw first.
+        firsts += [{**default_trial, transforms.PARAM: name} for name in transform.choices
+                   if name != default_trial[transforms.PARAM]]
+    for params in firsts:
+        study.enqueue_trial(params)
     if prior is None:
         return None
     from optuna.distributions import distribution_to_json, json_to_distribution
@@ -282,10 +289,10 @@ def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | N
         candidates = [({name: prior.best[name] for name in space if name in prior.best}, float("nan"))]
     else:
         candidates = []
-    first = 1 if default_trial is not None else 0
+    first = len(firsts)
     for params, _ in candidates:
         in_space = len(params) == len(space) and all(distribution_contains(space[n], v) for n, v in params.items())
-        if in_space and params != default_trial:  # scored again, on the new folds
+        if in_space and params not in firsts:  # scored again, on the new folds
             study.enqueue_trial(params)
             first += 1
     if not previous:

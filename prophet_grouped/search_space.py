@@ -10,9 +10,11 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+
+from .transforms import PARAM
 
 if TYPE_CHECKING:
     import optuna
@@ -24,6 +26,8 @@ DEFAULT_FOURIER_ORDERS = {"yearly": 10, "monthly": 5, "weekly": 3, "daily": 4}
 SEASONAL_PARAM_RE = re.compile(r"^(yearly|monthly|weekly|daily)_(seasonality_prior_scale|fourier_order)$")
 
 PRESETS = ("auto", "paper", "prophet-docs")
+#: The trial parameter choosing the target transform (:mod:`prophet_grouped.transforms`).
+TRANSFORM = PARAM
 
 
 def _preset(name: str) -> dict[str, Any]:
@@ -271,7 +275,7 @@ class SearchSpace:
         out. Such a space's default is scored as an extra candidate instead."""
         if self.function is not None or self.auto:
             return None
-        defaults = prophet_defaults()
+        defaults = {**prophet_defaults(), TRANSFORM: "none"}
         trial = {}
         for name, dist in (self.distributions or {}).items():
             if name not in defaults or not distribution_contains(dist, defaults[name]):
@@ -286,6 +290,40 @@ class SearchSpace:
     def __call__(self, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
         return self.sample(trial)
 
+    def n_models(self) -> int | None:
+        """How many distinct parameter sets the space holds: 1 with nothing to tune, the number
+        of combinations of categorical (and integer) choices; None when it has a continuous
+        range or is a callable."""
+        from optuna.distributions import CategoricalDistribution, IntDistribution
+
+        if self.function is not None or self.auto or self.distributions is None:
+            return None
+        count = 1
+        for dist in self.distributions.values():
+            if isinstance(dist, CategoricalDistribution):
+                count *= len(dist.choices)
+            elif isinstance(dist, IntDistribution):
+                count *= (dist.high - dist.low) // dist.step + 1
+            else:
+                return None
+        return count
+
+    def with_transforms(self, names: tuple[str, ...]) -> SearchSpace:
+        """This space with the target transforms a group may use
+        (:func:`prophet_grouped.transforms.choices`): several are one more categorical parameter
+        (``"transform"``); ``("log1p",)`` alone is fixed in every trial; the raw target alone
+        (``("none",)``) leaves the space as it is."""
+        from optuna.distributions import CategoricalDistribution
+
+        if tuple(names) == ("none",) or not names:
+            return self
+        if len(names) == 1:
+            return replace(self, fixed={**self.fixed, TRANSFORM: names[0]})
+        dist = CategoricalDistribution(list(names))
+        if self.function is not None:
+            return replace(self, function=_WithTransform(self.function, dist))
+        return replace(self, distributions={**(self.distributions or {}), TRANSFORM: dist})
+
     def max_fourier_orders(self) -> dict[str, int]:
         """Seasonality name -> the highest Fourier order this space can sample (distribution
         spaces only; empty for a callable)."""
@@ -297,6 +335,20 @@ class SearchSpace:
             if match and match.group(2) == "fourier_order" and isinstance(dist, IntDistribution):
                 orders[match.group(1)] = int(dist.high)
         return orders
+
+
+@dataclass(frozen=True)
+class _WithTransform:
+    """A callable space whose trials also choose the target transform."""
+
+    function: Callable[[Any], dict[str, Any]]
+    transform: Any
+
+    def __call__(self, trial: Any) -> dict[str, Any]:
+        params = self.function(trial)
+        if not isinstance(params, Mapping):
+            return params  # SearchSpace.sample says what is wrong
+        return {**params, TRANSFORM: _suggest(trial, TRANSFORM, self.transform)}
 
 
 def _as_distribution(name: str, value: object) -> Any:

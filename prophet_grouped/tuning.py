@@ -8,6 +8,7 @@ raises for a problem with the group's data or fits: those become a ``"failed"`` 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import signal
 import threading
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import retrain
+from . import retrain, transforms
 from .config import TuningConfig
 from .covariates import GroupDrivers
 from .engines import fit_prophet, preload, quiet, stan_output_dir
@@ -143,6 +144,16 @@ class PreparedGroup:
     space: SearchSpace
     clip: bool
     drivers: GroupDrivers
+    #: The same folds for trials on a transformed target, by transform name (``"log1p"``).
+    transformed: dict[str, list[Fold]] = dataclasses.field(default_factory=dict)
+
+    def folds_for(self, params: Mapping[str, Any]) -> list[Fold]:
+        """The folds a trial with ``params`` is scored on (its target transform's)."""
+        return self.transformed.get(params.get(transforms.PARAM, "none"), self.folds)
+
+    def all_folds(self) -> list[Fold]:
+        """Every fold trials may have used, whatever their transform."""
+        return [*self.folds, *(fold for folds in self.transformed.values() for fold in folds)]
 
 
 def usable_rows(frame: pd.DataFrame, config: TuningConfig, key: Sequence[Any]) -> tuple[pd.DataFrame, GroupDrivers]:
@@ -175,14 +186,19 @@ def prepare_group(frame: pd.DataFrame, config: TuningConfig, key: Sequence[Any] 
     if y.min() == y.max():
         raise ValueError(f"y is constant ({y[0]:g}) on all {len(y)} rows: there is nothing to tune")
     check_seasonality_mode({}, drivers.prophet_params, y)
+    names = transforms.choices(config.transform, y, drivers.prophet_params.get("growth") == "logistic")
     space = config.search_space.for_group(GroupProfile.of(frame, drivers.has_holidays, len(drivers.regressors)),
-                                          drivers.prophet_params)
+                                          drivers.prophet_params).with_transforms(names)
     n_folds = config.cv_folds
     if n_folds is None and config.cutoffs is None:
         n_folds = auto_fold_count(frame["ds"], config.horizon, config.freq)
-    folds = make_folds(frame, config.horizon, config.freq, n_folds or 1, config.cutoffs,
-                       space.max_fourier_orders(), config.engine if caches else None)
-    return PreparedGroup(frame, folds, space, clips(config.nonnegative, y), drivers)
+
+    def split(transform: str) -> list[Fold]:
+        return make_folds(frame, config.horizon, config.freq, n_folds or 1, config.cutoffs,
+                          space.max_fourier_orders(), config.engine if caches else None, transform)
+
+    return PreparedGroup(frame, split("none"), space, clips(config.nonnegative, y), drivers,
+                         {name: split(name) for name in names if name != "none"})
 
 
 def warm_up(config: TuningConfig) -> None:
@@ -200,7 +216,7 @@ def run_trial(params: Mapping[str, Any], group: PreparedGroup, config: TuningCon
     """One trial: the loss of ``params`` over the group's folds, within ``config.trial_timeout``."""
     preload(config.engine)
     with deadline(config.trial_timeout) as until:
-        return evaluate(params, group.folds, config.metric, config.engine, output_dir, until=until,
+        return evaluate(params, group.folds_for(params), config.metric, config.engine, output_dir, until=until,
                         clip=group.clip, season_length=config.season_length, drivers=group.drivers)
 
 
@@ -222,7 +238,7 @@ def trial_failures(errors: Sequence[str], n_trials: int) -> str | None:
 def uncached_fits(group: PreparedGroup, config: TuningConfig) -> int:
     """Fold fits of the group's trials so far that the engine could not serve from its cached
     features (0 on the Stan engine, which has no cache)."""
-    return sum(fold.cache.misses for fold in group.folds if fold.cache is not None)
+    return sum(fold.cache.misses for fold in group.all_folds() if fold.cache is not None)
 
 
 def select_best(
@@ -261,14 +277,19 @@ def select_best(
 
 def refit_best(frame: pd.DataFrame, config: TuningConfig, best_params: dict[str, Any], output_dir: str,
                drivers: GroupDrivers) -> Prophet:
-    """Refit the best parameters on the group's whole usable history."""
-    check_seasonality_mode(best_params, drivers.prophet_params, frame["y"].to_numpy())
-    return fit_prophet(
+    """Refit the best parameters on the group's whole usable history (on its transformed
+    target when they choose a transform; the model then carries it, :mod:`~prophet_grouped.transforms`)."""
+    y = frame["y"].to_numpy(dtype=float)
+    check_seasonality_mode(best_params, drivers.prophet_params, y)
+    name = best_params.get(transforms.PARAM, "none")
+    model = fit_prophet(
         lambda: build_prophet(best_params, drivers=drivers),
-        frame,
+        frame if name == "none" else frame.assign(y=transforms.forward(y, name)),
         config.engine,
         output_dir,
     )
+    transforms.attach(model, name, transforms.ceiling(y))
+    return model
 
 
 def finish_group(result: GroupResult, model: Prophet, config: TuningConfig) -> None:
@@ -415,8 +436,8 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             if config.early_stopping_rounds is not None:
                 stopper = EarlyStopping(config.early_stopping_rounds)
                 callbacks.append(stopper)
-            # A space with nothing to tune (prophet_params fixes all of it): one trial is the model.
-            n_trials = 1 if group.space.distributions == {} and group.space.function is None else config.n_trials
+            # A space of few models (prophet_params fixes the rest; the transform alone): one trial each.
+            n_trials = min(config.n_trials, group.space.n_models() or config.n_trials)
             study.optimize(objective, n_trials=n_trials, callbacks=callbacks, catch=(Exception,),
                            n_jobs=1 if runner is None else max(1, runner.parallel))
             result.prior_trials = 0 if warm is None else warm.added

@@ -194,13 +194,14 @@ def assert_same_results(tuned, reference):
     pd.testing.assert_frame_equal(tuned.best_params_, reference.best_params_)
     pd.testing.assert_series_equal(tuned.results_["best_score"], reference.results_["best_score"])
     pd.testing.assert_series_equal(tuned.results_["naive_score"], reference.results_["naive_score"])
+    pd.testing.assert_series_equal(tuned.results_["transform"], reference.results_["transform"])
     assert (tuned.results_["status"] == "ok").all()
 
 
 #: The weekly loop's scenario: a previous fit four weeks earlier without group (2, 3), then a
 #: warm-started 5-trial challenger against it as champion (Prophet's defaults, the previous 3
 #: best, then one trial the previous trials guide).
-RETRAIN = dict(n_trials=5, random_state=7)
+RETRAIN = dict(n_trials=5, random_state=7, transform=None)
 
 
 @pytest.fixture(scope="session")
@@ -212,7 +213,7 @@ def retrain_reference(sales6):
 
     then = sales6[(sales6["ds"] <= sales6["ds"].max() - pd.Timedelta(days=28))
                   & ~((sales6["store"] == 2) & (sales6["item"] == 3))]
-    previous = GroupedProphetTuner(n_jobs=1, **{**CROSS_BACKEND, "n_trials": 4}).fit(then)
+    previous = GroupedProphetTuner(n_jobs=1, **{**CROSS_BACKEND, "n_trials": 4, "transform": None}).fit(then)
     retrained = GroupedProphetTuner(n_jobs=1, warm_start=previous, champion=previous,
                                     **{**CROSS_BACKEND, **RETRAIN}).fit(sales6)
     return previous, retrained

@@ -270,3 +270,15 @@ def test_bench_outside_a_checkout_says_where_the_benchmark_is(monkeypatch, capsy
     monkeypatch.setattr(cli, "_bench_script", lambda: None)
     assert cli.main(["bench", "--series", "2"]) == 1
     assert "the benchmark is not part of the installed package" in capsys.readouterr().err
+
+
+def test_transform_from_the_shell(tuned):
+    """--transform none fits y itself; the default lets each group choose (results.csv says which)."""
+    cwd, _ = tuned
+    chosen = set(pd.read_csv(cwd / "out" / "results.csv")["transform"])
+    assert chosen <= {"none", "log1p"} and chosen
+    out = run("tune", "sales.csv", "--group", "store,item", "--trials", "3", "--horizon", "30", "--transform", "none",
+              "--out", "raw", "--quiet", cwd=cwd)
+    assert out.returncode == 0, out.stderr
+    assert (pd.read_csv(cwd / "raw" / "results.csv")["transform"] == "none").all()
+    assert "transform" not in pd.read_csv(cwd / "raw" / "best_params.csv").columns

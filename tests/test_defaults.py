@@ -109,10 +109,14 @@ def test_a_flat_trend_does_not_tune_changepoints_and_nothing_to_tune_takes_one_t
     df = make_retail_sales(n_stores=1, n_items=2, periods=300, seed=3)
     fixed = {"growth": "flat", "weekly_seasonality": False, "seasonality_mode": "additive"}
     tuner = GroupedProphetTuner(group_cols=["store", "item"], n_trials=5, cv_folds=1, horizon=28, n_jobs=1,
-                                prophet_params=fixed, random_state=0).fit(df)
+                                prophet_params=fixed, random_state=0, transform=None).fit(df)
     assert (tuner.results_["status"] == "ok").all()
     assert (tuner.results_["n_trials"] == 1).all(), "five trials of the one model there is would be four wasted"
     assert all(model.growth == "flat" and not model.seasonalities for model in tuner.models_.values())
+    # With the target transform to choose: two models, one trial each (the defaults raw, then on log1p).
+    both = GroupedProphetTuner(**{**tuner.get_params(), "transform": "auto"}).fit(df)
+    assert (both.results_["n_trials"] == 2).all()
+    assert [p["transform"] for p, _ in both.studies_[(1, 1)]["trials"]] == ["none", "log1p"]
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +261,8 @@ def test_nonnegative_clips_groups_without_negative_history():
     counts["y"] = np.maximum(counts["y"], 0)
     signed = _series(200, "D", seed=2, negative=True).assign(unique_id="signed")
     df = pd.concat([counts, signed], ignore_index=True)
-    params = dict(n_trials=2, horizon=14, cv_folds=1, random_state=0, n_jobs=1, verbose=0)
+    # The raw target: a model of log1p(y) never forecasts below -1, there would be little to clip.
+    params = dict(n_trials=2, horizon=14, cv_folds=1, random_state=0, n_jobs=1, verbose=0, transform=None)
     raw = GroupedProphetTuner(nonnegative=False, **params).fit(df)
     future = raw.make_future_dataframe(periods=60)
     cols = ["yhat", "yhat_lower", "yhat_upper"]

@@ -7,7 +7,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 import pytest
-from optuna.distributions import CategoricalDistribution
+from optuna.distributions import CategoricalDistribution, IntDistribution
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
@@ -116,14 +116,15 @@ def test_score_is_minus_metric(fitted_pair, sales8):
 
 
 def test_early_stopping_really_stops(sales8):
-    # Every trial of a one-point space gives the same loss: no trial improves on the first.
+    # Every trial gives the same loss (trials draw no intervals, whatever uncertainty_samples
+    # says): no trial improves on the first.
     df = sales8[(sales8["store"] == 1) & (sales8["item"] == 1)]
-    space = {"seasonality_mode": CategoricalDistribution(["additive"])}
-    tuner = GroupedProphetTuner(group_cols=GROUPS, search_space=space, n_trials=20,
+    space = {"uncertainty_samples": IntDistribution(0, 100)}
+    tuner = GroupedProphetTuner(group_cols=GROUPS, search_space=space, n_trials=20, transform=None,
                                 early_stopping_rounds=3, n_jobs=1, random_state=0).fit(df)
     row = tuner.results_.iloc[0]
     assert row["n_trials"] == 4 and bool(row["stopped_early"]) is True
-    off = GroupedProphetTuner(group_cols=GROUPS, search_space=space, n_trials=5,
+    off = GroupedProphetTuner(group_cols=GROUPS, search_space=space, n_trials=5, transform=None,
                               early_stopping_rounds=None, n_jobs=1, random_state=0).fit(df)
     assert off.results_.iloc[0]["n_trials"] == 5 and not off.results_.iloc[0]["stopped_early"]
 
