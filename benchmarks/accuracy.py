@@ -348,12 +348,14 @@ def per_series(train: pd.DataFrame, test: pd.DataFrame, fc: pd.DataFrame, season
 
 
 def geometric_ratio(rows: pd.DataFrame, method: str, rng: np.random.Generator, draws: int = 2000) -> tuple[float, float, float]:
-    """Geometric mean over series of the MAE ratio ``method`` / untuned Prophet (each series'
-    log ratio averaged over its origins), with a 95% bootstrap interval over series."""
+    """Geometric mean over series of the ratio of ``method``'s MAE to untuned Prophet's (each
+    series' MAE averaged over its origins; a series both forecast perfectly counts as 1, and 0.1%
+    of its set's mean Prophet MAE is added to both sides so that an all-zero window can't
+    dominate), with a 95% bootstrap interval over series."""
     both = rows.pivot_table(index=["set", "unique_id", "origin"], columns="method", values="mae")
-    both = both[[method, "prophet"]].dropna()
-    eps = 1e-9 + 1e-6 * both["prophet"].mean()
-    logs = np.log((both[method] + eps) / (both["prophet"] + eps)).groupby(level=["set", "unique_id"]).mean().to_numpy()
+    both = both[[method, "prophet"]].dropna().groupby(level=["set", "unique_id"]).mean()
+    eps = 1e-3 * both["prophet"].groupby(level="set").transform("mean") + 1e-12
+    logs = np.log((both[method] + eps) / (both["prophet"] + eps)).to_numpy()
     if len(logs) == 0:
         return float("nan"), float("nan"), float("nan")
     boot = rng.choice(logs, size=(draws, len(logs)), replace=True).mean(axis=1)

@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import checkpoint, transforms
+from . import checkpoint, intervals, transforms
 from .backends import get_backend
 from .covariates import (
     Drivers,
@@ -265,6 +265,14 @@ class GroupedProphetTuner(BaseEstimator):
         intervals of a ``log1p`` model are back-transformed, and capped at twice the largest
         value of the group's history (a straight trend of ``log1p(y)`` is an exponential one of
         ``y``); a saved model file holds the transform beside Prophet's own fields.
+    intervals : {"calibrated", "prophet"}, default="calibrated"
+        Where ``yhat_lower`` and ``yhat_upper`` come from. ``"calibrated"``: each group's point
+        forecast plus the quantiles of its chosen model's errors on the validation folds (at
+        ``(1 - w) / 2`` and ``(1 + w) / 2`` for Prophet's ``interval_width`` w, 0.8 unless
+        ``prophet_params`` sets it), so that about w of points like the validation ones fall
+        inside; a group with fewer than 20 validation points keeps Prophet's own. ``"prophet"``:
+        Prophet's own intervals (its noise and trend-change samples). The calibrated width does
+        not grow with the steps ahead: it is measured for ``horizon`` steps.
     verbose : int, default=1
         0: silent. 1: a progress line on stderr (groups done, trials run, trials per second,
         ETA) when stderr is a terminal. 2: progress lines on stderr even when it is not (logs,
@@ -375,6 +383,7 @@ class GroupedProphetTuner(BaseEstimator):
         min_improvement: float = 0.0,
         verbose: int = 1,
         transform: str | None = "auto",
+        intervals: str = "calibrated",
     ) -> None:
         self.group_cols = group_cols
         self.time_col = time_col
@@ -409,6 +418,7 @@ class GroupedProphetTuner(BaseEstimator):
         self.min_improvement = min_improvement
         self.verbose = verbose
         self.transform = transform
+        self.intervals = intervals
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()
@@ -461,6 +471,7 @@ class GroupedProphetTuner(BaseEstimator):
             raise TypeError(f"date_format must be a strptime format such as '%d.%m.%Y', or None; got {self.date_format!r}.")
         check_nonnegative(self.nonnegative)
         transforms.check_setting(self.transform)
+        intervals.check_setting(self.intervals)
         cutoffs = None
         if self.cutoffs is not None:
             try:
@@ -510,6 +521,7 @@ class GroupedProphetTuner(BaseEstimator):
             champion=self.champion is not None,
             min_improvement=float(self.min_improvement),
             transform=self.transform,
+            intervals=self.intervals,
         )
         return group_cols, config
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import transforms
+from . import intervals, transforms
 
 if TYPE_CHECKING:
     from prophet import Prophet
@@ -76,7 +76,8 @@ def forecast_group(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.Data
     """``yhat``, ``yhat_lower``, ``yhat_upper`` of a fitted model on ``dates``, in their order
     (repeats allowed), back in ``y``'s units for a model fitted on a transformed target (within
     its guard, :mod:`~prophet_grouped.transforms`), clipped at 0 as ``nonnegative`` says for this
-    group's history, and within ``[floor, cap]`` for logistic growth.
+    group's history, and within ``[floor, cap]`` for logistic growth. A model with a calibrated
+    interval (:mod:`~prophet_grouped.intervals`) gets ``yhat`` plus its offsets as bounds.
 
     ``dates`` is a series of dates, or a frame with ``ds`` and the columns the model needs
     (its regressors' values, ``cap`` and ``floor`` for logistic growth). Each distinct date is
@@ -122,9 +123,14 @@ def forecast_values(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.Dat
     position = np.searchsorted(np.asarray(fc["ds"], dtype="datetime64[ns]"), ds)
     clip = clips(nonnegative, model.history["y"].to_numpy())
     name, cap = transforms.of(model)
+    columns = [transforms.inverse(np.asarray(fc[col], dtype=float)[position], name, cap) for col in FORECAST_COLUMNS]
+    offsets = intervals.of(model)
+    if offsets is not None and model.uncertainty_samples:
+        columns[1], columns[2] = columns[0] + offsets[0], columns[0] + offsets[1]
+        if cap is not None:  # the transform's guard bounds the interval too
+            columns[2] = np.minimum(columns[2], cap)
     values = np.empty((len(ds), len(FORECAST_COLUMNS)))
-    for j, col in enumerate(FORECAST_COLUMNS):
-        column = transforms.inverse(np.asarray(fc[col], dtype=float)[position], name, cap)
+    for j, column in enumerate(columns):
         column = clip_forecast(column, clip)
         values[:, j] = clip_to_capacity(column, frame) if frame is not None and model.growth == "logistic" else column
     return ds, values

@@ -18,7 +18,7 @@ import pickle
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import transforms
+from . import intervals, transforms
 from .keys import key_name
 
 if TYPE_CHECKING:
@@ -34,15 +34,20 @@ def model_path(model_dir: str, key: tuple[Any, ...]) -> str:
     return os.path.join(model_dir, f"{key_name(key)}.json")
 
 
+#: What a fitted model carries besides Prophet's own attributes.
+EXTRA_ATTRIBUTES = (transforms.ATTRIBUTE, intervals.ATTRIBUTE)
+
+
 def model_json(model: Prophet) -> str:
     """A fitted model as Prophet's JSON, with its target transform (:mod:`~prophet_grouped.transforms`)
-    as one more field when it has one."""
+    and calibrated interval (:mod:`~prophet_grouped.intervals`) as more fields when it has them."""
     from prophet.serialize import model_to_dict
 
     record = model_to_dict(model)
-    spec = getattr(model, transforms.ATTRIBUTE, None)
-    if spec:
-        record[transforms.ATTRIBUTE] = spec
+    for name in EXTRA_ATTRIBUTES:
+        spec = getattr(model, name, None)
+        if spec:
+            record[name] = spec
     return json.dumps(record)
 
 
@@ -51,10 +56,10 @@ def model_from_text(text: str) -> Prophet:
     from prophet.serialize import model_from_dict
 
     record = json.loads(text)
-    spec = record.pop(transforms.ATTRIBUTE, None)
+    extra = {name: record.pop(name) for name in EXTRA_ATTRIBUTES if record.get(name)}
     model = model_from_dict(record)
-    if spec:
-        setattr(model, transforms.ATTRIBUTE, spec)
+    for name, spec in extra.items():
+        setattr(model, name, spec)
     return model
 
 

@@ -260,6 +260,46 @@ def naive_loss(folds: Sequence[Fold], metric: Metric, freq: str, season_length: 
     return float(np.mean(losses))
 
 
+def forecast_folds(
+    params: Mapping[str, Any],
+    folds: Sequence[Fold],
+    engine: str,
+    output_dir: str,
+    prophet_params: Mapping[str, Any] | None = None,
+    holidays_country: str | None = None,
+    until: float | None = None,
+    drivers: GroupDrivers | None = None,
+) -> list[np.ndarray]:
+    """The point forecast of each fold's validation rows by a model of ``params`` fitted on the
+    fold's training rows, in ``y``'s units (back-transformed; not clipped). No intervals are
+    drawn; ``until`` (a ``time.monotonic()`` deadline) bounds each Stan fit with cmdstan's
+    timeout."""
+    if drivers is not None:
+        prophet_params = drivers.prophet_params
+
+    def make() -> Prophet:
+        return build_prophet(params, prophet_params, holidays_country, uncertainty_samples=0, drivers=drivers)
+
+    forecasts = []
+    for fold in folds:
+        check_seasonality_mode(params, prophet_params, fold.train["y"].to_numpy())
+        if fold.cache is not None:
+            # The engine's own solve on features built once per fold (e.g. engines.batch.FoldCache).
+            yhat = fold.cache.forecast(make())
+            if yhat is not None:
+                forecasts.append(fold.back(yhat))
+                continue
+        model = fit_prophet(
+            make,
+            fold.fit_frame(),
+            engine,
+            output_dir,
+            timeout=None if until is None else max(0.1, until - time.monotonic()),
+        )
+        forecasts.append(fold.back(model.predict(fold.valid.drop(columns="y"))["yhat"].to_numpy()))
+    return forecasts
+
+
 def evaluate(
     params: Mapping[str, Any],
     folds: Sequence[Fold],
@@ -273,37 +313,23 @@ def evaluate(
     season_length: int = 1,
     drivers: GroupDrivers | None = None,
 ) -> float:
-    """Mean loss of ``params`` over ``folds``; trials draw no uncertainty intervals.
+    """Mean loss of ``params`` over ``folds`` (:func:`forecast_folds`, then :func:`fold_loss`).
 
-    ``until`` (a ``time.monotonic()`` deadline) bounds each Stan fit with cmdstan's timeout.
     ``clip`` scores forecasts clipped at 0, as the group's forecasts will be;
     ``season_length`` scales ``mase`` and ``rmsse``.
     """
-    if drivers is not None:
-        prophet_params = drivers.prophet_params
-
-    def make() -> Prophet:
-        return build_prophet(params, prophet_params, holidays_country, uncertainty_samples=0, drivers=drivers)
-
-    losses = []
-    for fold in folds:
-        check_seasonality_mode(params, prophet_params, fold.train["y"].to_numpy())
-        if fold.cache is not None:
-            # The engine's own solve on features built once per fold (e.g. engines.batch.FoldCache).
-            yhat = fold.cache.forecast(make())
-            if yhat is not None:
-                losses.append(fold_loss(fold, fold.back(yhat), metric, clip, season_length))
-                continue
-        model = fit_prophet(
-            make,
-            fold.fit_frame(),
-            engine,
-            output_dir,
-            timeout=None if until is None else max(0.1, until - time.monotonic()),
-        )
-        yhat = model.predict(fold.valid.drop(columns="y"))["yhat"].to_numpy()
-        losses.append(fold_loss(fold, fold.back(yhat), metric, clip, season_length))
-    loss = float(np.mean(losses))
+    forecasts = forecast_folds(params, folds, engine, output_dir, prophet_params, holidays_country, until, drivers)
+    loss = float(np.mean([fold_loss(fold, yhat, metric, clip, season_length) for fold, yhat in zip(folds, forecasts)]))
     if not np.isfinite(loss):
         raise FloatingPointError(f"the metric is not finite ({loss})")
     return loss
+
+
+def fold_errors(folds: Sequence[Fold], forecasts: Sequence[np.ndarray], clip: bool = False) -> np.ndarray:
+    """``y - yhat`` over every fold's validation rows, the forecasts clipped as :func:`fold_loss`
+    clips them."""
+    return np.concatenate([
+        fold.valid["y"].to_numpy(dtype=float)
+        - clip_to_capacity(clip_forecast(np.asarray(yhat, dtype=float), clip), fold.valid)
+        for fold, yhat in zip(folds, forecasts)
+    ]) if folds else np.empty(0)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import retrain, transforms
+from . import intervals, retrain, transforms
 from .config import TuningConfig
 from .covariates import GroupDrivers
 from .engines import fit_prophet, preload, quiet, stan_output_dir
@@ -32,6 +32,8 @@ from .objective import (
     build_prophet,
     check_seasonality_mode,
     evaluate,
+    fold_errors,
+    forecast_folds,
     make_folds,
     naive_loss,
 )
@@ -226,6 +228,26 @@ def baseline_score(group: PreparedGroup, config: TuningConfig) -> float:
         return naive_loss(group.folds, config.metric, config.freq, config.season_length, group.clip)
     except Exception:
         return float("nan")
+
+
+def interval_width(drivers: GroupDrivers) -> float:
+    """The width of a group's forecast intervals (Prophet's ``interval_width``)."""
+    return float(drivers.prophet_params.get("interval_width", 0.8))
+
+
+def calibration(group: PreparedGroup, config: TuningConfig, params: Mapping[str, Any],
+                output_dir: str) -> tuple[float, float] | None:
+    """The calibrated interval offsets of the group's chosen ``params``
+    (:mod:`~prophet_grouped.intervals`: quantiles of its errors on the validation folds); None
+    with ``intervals="prophet"``, too few errors, or when its folds can't be forecast again."""
+    if config.intervals != "calibrated":
+        return None
+    folds = group.folds_for(params)
+    try:
+        forecasts = forecast_folds(params, folds, config.engine, output_dir, drivers=group.drivers)
+    except Exception:
+        return None
+    return intervals.quantiles(fold_errors(folds, forecasts, group.clip), interval_width(group.drivers))
 
 
 def trial_failures(errors: Sequence[str], n_trials: int) -> str | None:
@@ -455,7 +477,10 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
                 best_params, best_score, result.champion_score, result.promoted = retrain.challenge(
                     prior, best_params, best_score, group, score, config.min_improvement, errors, scored)
             result.n_uncached_fits = uncached_fits(group, config) + (0 if runner is None else runner.uncached_fits())
-            finish_group(result, refit_best(group.frame, config, best_params, out, group.drivers), config)
+            offsets = calibration(group, config, best_params, out)
+            model = refit_best(group.frame, config, best_params, out, group.drivers)
+            intervals.attach(model, offsets, interval_width(group.drivers))
+            finish_group(result, model, config)
             result.best_params = best_params
             result.best_score = best_score
             result.status = "ok"
