@@ -55,7 +55,8 @@ def _write_table(df: pd.DataFrame, path: str | None) -> None:
     if ext == ".csv":
         df.to_csv(path, index=False)
     else:
-        df.to_parquet(path, index=False)
+        # Microsecond timestamps: Spark (and other Parquet readers) refuse pandas' nanoseconds.
+        df.to_parquet(path, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
 
 
 def _group_key(text: str, tuner: Any) -> tuple[Any, ...]:
@@ -105,6 +106,7 @@ def _load(directory: str) -> Any:
 def cmd_demo_data(args: argparse.Namespace) -> None:
     from .data import make_retail_sales
 
+    _check_out(args.file, "demo-data")
     df = make_retail_sales(n_stores=args.stores, n_items=args.items, periods=args.days, seed=args.seed,
                            covariates=args.covariates)
     _write_table(df, args.file)
@@ -211,6 +213,7 @@ def gains(tuner: Any) -> str:
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
+    _check_writable(args.out, "--out", folder=True)
     tuner, df = _tuner_from_args(args)
     _warned(lambda: tuner.fit(df))
     _save_folder(tuner, args.out)
@@ -234,7 +237,9 @@ def _save_folder(tuner: Any, folder: str) -> None:
 
 def cmd_forecast(args: argparse.Namespace) -> None:
     _check_out(args.out)
-    _check_out(args.results)
+    _check_out(args.results, "--results")
+    if args.save:
+        _check_writable(args.save, "--save", folder=True)
     tuner, df = _tuner_from_args(args)
     forecast = _warned(lambda: tuner.forecast(df, periods=args.periods, keep_models=args.save is not None))
     if args.results:
@@ -254,9 +259,38 @@ def _print_gains(tuner: Any) -> None:
         print(line, file=sys.stderr)
 
 
-def _check_out(path: str | None) -> None:
-    if path is not None and os.path.splitext(path)[1].lower() not in FORMATS:
-        raise CommandError(f"--out {path}: unknown file type {os.path.splitext(path)[1]!r}; use one of {list(FORMATS)}.")
+def _check_out(path: str | None, flag: str = "--out") -> None:
+    """A table file to write: a known type, in a place that can be written (before any work)."""
+    if path is None:
+        return
+    if os.path.splitext(path)[1].lower() not in FORMATS:
+        raise CommandError(f"{flag} {path}: unknown file type {os.path.splitext(path)[1]!r}; use one of {list(FORMATS)}.")
+    _check_writable(path, flag)
+
+
+def _check_writable(path: str, flag: str, folder: bool = False) -> None:
+    """Raise CommandError unless ``path`` (a file, or a ``folder``) can be written: checked by
+    writing a scratch file in the nearest folder that exists, so that a run does not tune for
+    an hour and then fail on its output."""
+    import tempfile
+
+    path = os.path.abspath(path)
+    if folder and os.path.isfile(path):
+        raise CommandError(f"{flag} {path}: that is a file; give a folder (it is created if missing).")
+    if not folder and os.path.isdir(path):
+        raise CommandError(f"{flag} {path}: that is a folder; give a file name.")
+    parent = path if folder else os.path.dirname(path)
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise CommandError(f"{flag} {path}: {parent} is a file, not a folder, so nothing can be written below it; "
+                           f"give another path.")
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=".prophet-grouped-check-"):
+            pass
+    except OSError as exc:
+        raise CommandError(f"{flag} {path}: can't write in {parent} ({exc.strerror or exc}); give a path you can "
+                           f"write to.") from None
 
 
 def _names(text: str) -> list[str]:
@@ -295,6 +329,9 @@ def cmd_predict(args: argparse.Namespace) -> None:
 
 
 def cmd_plot(args: argparse.Namespace) -> None:
+    if not args.out.lower().endswith((".png", ".svg", ".pdf")):
+        raise CommandError(f"--out {args.out}: give a file ending in .png, .svg or .pdf.")
+    _check_writable(args.out, "--out")
     tuner = _load(args.dir)
     if args.group:
         key = _group_key(args.group, tuner)
@@ -303,8 +340,6 @@ def cmd_plot(args: argparse.Namespace) -> None:
     else:
         raise CommandError(f"give --group: the tuner has {len(tuner.trials_)} groups, e.g. "
                            f"{','.join(key_text(k) for k in next(iter(tuner.trials_)))}.")
-    if not args.out.lower().endswith((".png", ".svg", ".pdf")):
-        raise CommandError(f"--out {args.out}: give a file ending in .png, .svg or .pdf.")
     if args.kind == "forecast":
         fig = tuner.plot_forecast(key, periods=args.periods,
                                   future=_future(args, tuner) if args.future else None)

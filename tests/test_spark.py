@@ -1,6 +1,7 @@
 """Spark backend on a real local[2] session started here."""
 
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -403,3 +404,16 @@ def test_checkpoint_folder_problems_on_executors(spark, tmp_path):
         spark.createDataFrame(df))
     assert tuner.results_.loc[0, "status"] == "ok" and tuner.results_.loc[0, "error"] is None
     assert len(os.listdir(ckpt / "groups")) == 1
+
+
+def test_the_clis_parquet_files_are_read_by_spark(spark, tmp_path):
+    """The CLI wrote pandas' nanosecond timestamps, which Spark refused (PARQUET_TYPE_ILLEGAL)."""
+    from prophet_grouped import cli
+
+    path = str(tmp_path / "demo.parquet")
+    assert cli.main(["demo-data", path, "--stores", "1", "--items", "2", "--days", "40"]) == 0
+    got = spark.read.parquet(path).toPandas().sort_values(["item", "ds"]).reset_index(drop=True)
+    expected = pd.read_parquet(path).sort_values(["item", "ds"]).reset_index(drop=True)
+    assert len(got) == 80
+    assert (pd.to_datetime(got["ds"]).to_numpy() == expected["ds"].to_numpy()).all()
+    np.testing.assert_array_equal(got["y"].to_numpy(), expected["y"].to_numpy())
