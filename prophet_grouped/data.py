@@ -155,13 +155,17 @@ def _check_target(df: pd.DataFrame, target_col: str) -> pd.Series:
     return y
 
 
+def missing_key_message(col: str, count: int) -> str:
+    """What is wrong with a history whose group column ``col`` is missing on ``count`` rows
+    (pandas NaN or Spark NULL alike)."""
+    return (f"Group column {col!r} has {count} missing values; every row needs a complete group key. "
+            f"Drop those rows or fill the key.")
+
+
 def _check_keys(df: pd.DataFrame, group_cols: list[str]) -> None:
     for col in group_cols:
         if df[col].isna().any():
-            raise ValueError(
-                f"Group column {col!r} has {int(df[col].isna().sum())} missing values; every row "
-                f"needs a complete group key. Drop those rows or fill the key."
-            )
+            raise ValueError(missing_key_message(col, int(df[col].isna().sum())))
 
 
 def _check_numeric(df: pd.DataFrame, col: str, role: str) -> pd.Series:

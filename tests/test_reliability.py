@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 from prophet_grouped import GroupedProphetTuner, GroupFitWarning, make_retail_sales
@@ -164,8 +165,13 @@ def test_sigkilled_fit_resumes_from_checkpoint_with_the_same_result(sales6, tmp_
             break
         time.sleep(0.05)
     assert proc.poll() is None, f"the fit ended before it could be killed: {proc.communicate()}"
+    workers = psutil.Process(proc.pid).children(recursive=True)
+    assert workers, "the fit runs its groups in worker processes"
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    # The workers die with their driver (before, they stayed blocked on a pipe for minutes).
+    _, alive = psutil.wait_procs(workers, timeout=10)
+    assert not alive, f"worker processes outlived their killed driver: {alive}"
     before = _group_files(ckpt)
     assert 2 <= len(before) < 6, before
 

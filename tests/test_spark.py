@@ -417,3 +417,17 @@ def test_the_clis_parquet_files_are_read_by_spark(spark, tmp_path):
     assert len(got) == 80
     assert (pd.to_datetime(got["ds"]).to_numpy() == expected["ds"].to_numpy()).all()
     np.testing.assert_array_equal(got["y"].to_numpy(), expected["y"].to_numpy())
+
+
+def test_rows_with_a_null_group_key_are_refused_like_pandas_before_any_work(spark, sales6):
+    """Before, Spark grouped them under NULL and they were lost without a word."""
+    df = sales6.astype({"item": "float64"})
+    df.loc[df.index[:44], "item"] = np.nan
+    tuner = GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, **CROSS_BACKEND)
+    message = "Group column 'item' has 44 missing values; every row needs a complete group key."
+    with pytest.raises(ValueError, match=message):
+        GroupedProphetTuner(**CROSS_BACKEND).fit(df)
+    sdf = spark.createDataFrame(df.astype({"item": "object"}).where(df.notna(), None))
+    assert sdf.filter(sdf["item"].isNull()).count() == 44
+    with pytest.raises(ValueError, match=message):
+        tuner.fit(sdf)

@@ -14,7 +14,10 @@ Two kinds of worker process:
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
+import signal
 import sys
 import threading
 from collections import deque
@@ -153,7 +156,7 @@ class LocalBackend(Backend):
 
         def start(index: int) -> None:
             here, there = context.Pipe()
-            process = context.Process(target=_forked_worker, args=(there,), daemon=True)
+            process = context.Process(target=_forked_worker, args=(there, os.getpid()), daemon=True)
             process.start()
             there.close()
             here.send(index)
@@ -224,10 +227,29 @@ def _receive(conn: Connection) -> Any:
     return None
 
 
-def _forked_worker(conn: Connection) -> None:
+def _die_with(parent: int) -> None:
+    """Make this forked worker die with the process that forked it: the kernel sends it SIGKILL
+    when that process ends, killed or not (Linux ``PR_SET_PDEATHSIG``); before, workers of a
+    driver killed with ``kill -9`` stayed blocked on their pipe, which their siblings hold open.
+    Exits now when the parent is gone already."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the pipe's end is the only signal
+        pass
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+#: prctl option: the signal this process gets when its parent ends.
+_PR_SET_PDEATHSIG = 1
+
+
+def _forked_worker(conn: Connection, parent: int) -> None:
     """A forked worker: tune the group of each index received until None (or the pipe closes)."""
     from ..tuning import tune_group
 
+    _die_with(parent)
     assert _FORKED is not None
     tasks, config, priors = _FORKED
     while True:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from .._imports import import_optional
+from ..data import missing_key_message
 from ..keys import group_key
 from ..results import RESULT_SCHEMA, GroupResult, records_frame
 from .base import Backend, Priors, Task
@@ -141,6 +142,12 @@ def spark_history(sdf: Any, group_cols: list[str], time_col: str, target_col: st
             f"Column {target_col!r} must be numeric, got {fields[target_col].simpleString()}; "
             f"cast it with F.col({target_col!r}).cast('double')."
         )
+    # Rows without a complete key would be grouped under NULL and lost; pandas input is refused.
+    nulls = sdf.select(*[functions.sum(functions.col(c).isNull().cast("long")).alias(f"n{i}")
+                         for i, c in enumerate(group_cols)]).first()
+    for i, col in enumerate(group_cols):
+        if nulls[f"n{i}"]:
+            raise ValueError(missing_key_message(col, int(nulls[f"n{i}"])))
     numeric = config.drivers.future_columns
     bad = {c: fields[c].simpleString() for c in numeric
            if not isinstance(fields[c], (types.NumericType, types.BooleanType))}
