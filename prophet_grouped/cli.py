@@ -384,7 +384,7 @@ def _tuning_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--trials", type=int, default=30, help="trials per group (default: %(default)s)")
     p.add_argument("--patience", type=int, default=10,
                    help="stop a group after this many trials without improvement; 0 never (default: %(default)s)")
-    p.add_argument("--metric", default="smape", choices=["smape", "mae", "rmse", "mape", "wape", "mase", "rmsse"],
+    p.add_argument("--metric", default="mae", choices=["mae", "rmse", "smape", "mape", "wape", "mase", "rmsse"],
                    help="validation loss, lower is better (default: %(default)s)")
     p.add_argument("--horizon", type=int, default=None,
                    help="validation horizon in steps of the frequency (default: 90 daily, 12 monthly, 24 hourly...)")

@@ -150,8 +150,10 @@ class GroupedProphetTuner(BaseEstimator):
         Trials per group.
     early_stopping_rounds : int or None, default=10
         Stop a group's study after this many trials without improvement; None disables.
-    metric : {"mae", "rmse", "mape", "smape", "wape", "mase", "rmsse"} or callable, default="smape"
-        Validation loss, lower is better; a callable takes ``(y_true, y_pred)``. ``"mase"`` and
+    metric : {"mae", "rmse", "mape", "smape", "wape", "mase", "rmsse"} or callable, default="mae"
+        Validation loss, lower is better; a callable takes ``(y_true, y_pred)``. ``"mae"``, the
+        mean absolute error in the series' own units, is what the held-out benchmark
+        (docs/accuracy.md) measures best; docs/user_guide.md says which metric suits what. ``"mase"`` and
         ``"rmsse"`` are scaled by the in-sample error of the seasonal naive forecast on each
         fold's training values (season length from the frequency: 7 for daily data, 12 for
         monthly, 24 for hourly...), so that groups of different sizes weigh alike.
@@ -356,7 +358,7 @@ class GroupedProphetTuner(BaseEstimator):
         search_space: str | Mapping[str, Any] | Callable[[Any], dict[str, Any]] = "auto",
         n_trials: int = 30,
         early_stopping_rounds: int | None = 10,
-        metric: str | Callable[[np.ndarray, np.ndarray], float] = "smape",
+        metric: str | Callable[[np.ndarray, np.ndarray], float] = "mae",
         horizon: int | None = None,
         cv_folds: int | None = None,
         cutoffs: Sequence[Any] | None = None,

@@ -58,7 +58,7 @@ def test_tune_writes_results_params_and_tuner(tuned):
     ok = results[results["status"] == "ok"]
     gain = (1 - ok["best_score"] / ok["default_score"]).median()
     worse = int((ok["value_added"] <= 0).sum())
-    assert (f"On the validation folds (smape) the tuned models are a median {gain:.1%} below Prophet's defaults "
+    assert (f"On the validation folds (mae) the tuned models are a median {gain:.1%} below Prophet's defaults "
             f"and {ok['value_added'].median():.1%} below the seasonal naive forecast (value added; {worse} "
             f"group{'' if worse == 1 else 's'} not better than it).") in err
 

@@ -58,7 +58,7 @@ def test_unstorable_parameters_warn(fitted, tmp_path):
     tuner.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
     with pytest.warns(UserWarning, match=r"saved as their defaults: \['metric'\]"):
         tuner.save(str(tmp_path / "t"))
-    assert GroupedProphetTuner.load(str(tmp_path / "t")).metric == "smape"
+    assert GroupedProphetTuner.load(str(tmp_path / "t")).metric == "mae"
 
 
 def test_load_refuses_other_folders(tmp_path):
