@@ -13,12 +13,13 @@ from pyspark.sql import SparkSession
 from prophet_grouped import GroupedProphetTuner
 
 
-def main(source: str, out_dir: str, n_trials: int = 6, horizon: int = 30, cv_folds: int | None = None) -> None:
+def main(source: str, out_dir: str, n_trials: int = 6, horizon: int = 30, cv_folds: int | None = None,
+         metric: str = "mae") -> None:
     spark = SparkSession.builder.appName("prophet_grouped-job").getOrCreate()
     sdf = spark.read.parquet(source)
     tuner = GroupedProphetTuner(
         group_cols=["store", "item"], n_trials=n_trials, early_stopping_rounds=None,
-        horizon=horizon, cv_folds=cv_folds, random_state=42, backend="spark",
+        horizon=horizon, cv_folds=cv_folds, random_state=42, backend="spark", metric=metric,
     ).fit(sdf)
     tuner.best_params_.to_csv(f"{out_dir}/best_params.csv", index=False)
     tuner.results_.to_csv(f"{out_dir}/results.csv", index=False)
@@ -26,4 +27,5 @@ def main(source: str, out_dir: str, n_trials: int = 6, horizon: int = 30, cv_fol
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], cv_folds=int(sys.argv[3]) if len(sys.argv) > 3 else None)
+    main(sys.argv[1], sys.argv[2], cv_folds=int(sys.argv[3]) if len(sys.argv) > 3 else None,
+         metric=sys.argv[4] if len(sys.argv) > 4 else "mae")

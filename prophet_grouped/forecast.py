@@ -122,13 +122,12 @@ def forecast_values(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.Dat
         fc = _prophet_predict(model, pd.DataFrame(distinct), seed)
     position = np.searchsorted(np.asarray(fc["ds"], dtype="datetime64[ns]"), ds)
     clip = clips(nonnegative, model.history["y"].to_numpy())
-    name, cap = transforms.of(model)
-    columns = [transforms.inverse(np.asarray(fc[col], dtype=float)[position], name, cap) for col in FORECAST_COLUMNS]
+    columns = [np.asarray(fc[col], dtype=float)[position] for col in FORECAST_COLUMNS]
     offsets = intervals.of(model)
-    if offsets is not None and model.uncertainty_samples:
+    if offsets is not None and model.uncertainty_samples:  # in the model's space, as calibrated
         columns[1], columns[2] = columns[0] + offsets[0], columns[0] + offsets[1]
-        if cap is not None:  # the transform's guard bounds the interval too
-            columns[2] = np.minimum(columns[2], cap)
+    name, cap = transforms.of(model)
+    columns = [transforms.inverse(column, name, cap) for column in columns]
     values = np.empty((len(ds), len(FORECAST_COLUMNS)))
     for j, column in enumerate(columns):
         column = clip_forecast(column, clip)

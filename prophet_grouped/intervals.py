@@ -1,10 +1,11 @@
 """Calibrated intervals: a group's forecast interval from its own out-of-sample errors.
 
 A leaf module (numpy only). Each group's validation folds hold forecasts of its chosen model
-for data it did not see; the quantiles of those errors (``y - yhat``, in ``y``'s units, after
-clipping as the group's forecasts are clipped) at ``(1 - width) / 2`` and ``(1 + width) / 2``,
-added to a point forecast, give an interval that covers about ``width`` of such points
-(split-conformal prediction). A fitted model carries them as the attribute :data:`ATTRIBUTE`
+for data it did not see; the quantiles of those errors (``y - yhat`` in the model's own space:
+``log1p(y) - yhat`` for a model of ``log1p(y)``, so that its interval scales with the level) at
+``(1 - width) / 2`` and ``(1 + width) / 2``, added to a point forecast in that space and
+transformed back, give an interval that covers about ``width`` of such points (split-conformal
+prediction). A fitted model carries them as the attribute :data:`ATTRIBUTE`
 (``{"lower": ..., "upper": ..., "width": ...}``), written into its JSON beside Prophet's fields by
 :mod:`prophet_grouped.models`. Prophet's own interval comes from its noise estimate and trend
 changes; on retail data it covers 0.6-0.9 of held-out points where it claims 0.8 (docs/accuracy.md).

@@ -269,11 +269,12 @@ def forecast_folds(
     holidays_country: str | None = None,
     until: float | None = None,
     drivers: GroupDrivers | None = None,
+    back: bool = True,
 ) -> list[np.ndarray]:
     """The point forecast of each fold's validation rows by a model of ``params`` fitted on the
-    fold's training rows, in ``y``'s units (back-transformed; not clipped). No intervals are
-    drawn; ``until`` (a ``time.monotonic()`` deadline) bounds each Stan fit with cmdstan's
-    timeout."""
+    fold's training rows, in ``y``'s units (back-transformed; not clipped), or in the model's
+    own space with ``back=False``. No intervals are drawn; ``until`` (a ``time.monotonic()``
+    deadline) bounds each Stan fit with cmdstan's timeout."""
     if drivers is not None:
         prophet_params = drivers.prophet_params
 
@@ -287,7 +288,7 @@ def forecast_folds(
             # The engine's own solve on features built once per fold (e.g. engines.batch.FoldCache).
             yhat = fold.cache.forecast(make())
             if yhat is not None:
-                forecasts.append(fold.back(yhat))
+                forecasts.append(fold.back(yhat) if back else yhat)
                 continue
         model = fit_prophet(
             make,
@@ -296,7 +297,8 @@ def forecast_folds(
             output_dir,
             timeout=None if until is None else max(0.1, until - time.monotonic()),
         )
-        forecasts.append(fold.back(model.predict(fold.valid.drop(columns="y"))["yhat"].to_numpy()))
+        yhat = model.predict(fold.valid.drop(columns="y"))["yhat"].to_numpy()
+        forecasts.append(fold.back(yhat) if back else yhat)
     return forecasts
 
 
@@ -325,11 +327,12 @@ def evaluate(
     return loss
 
 
-def fold_errors(folds: Sequence[Fold], forecasts: Sequence[np.ndarray], clip: bool = False) -> np.ndarray:
-    """``y - yhat`` over every fold's validation rows, the forecasts clipped as :func:`fold_loss`
-    clips them."""
+def fold_errors(folds: Sequence[Fold], forecasts: Sequence[np.ndarray]) -> np.ndarray:
+    """``y - yhat`` over every fold's validation rows in the model's own space (``log1p(y) -
+    yhat`` for folds on that transform), for forecasts from ``forecast_folds(..., back=False)``."""
+    if not folds:
+        return np.empty(0)
     return np.concatenate([
-        fold.valid["y"].to_numpy(dtype=float)
-        - clip_to_capacity(clip_forecast(np.asarray(yhat, dtype=float), clip), fold.valid)
+        transforms.forward(fold.valid["y"].to_numpy(dtype=float), fold.transform) - np.asarray(yhat, dtype=float)
         for fold, yhat in zip(folds, forecasts)
-    ]) if folds else np.empty(0)
+    ])

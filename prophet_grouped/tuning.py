@@ -238,16 +238,18 @@ def interval_width(drivers: GroupDrivers) -> float:
 def calibration(group: PreparedGroup, config: TuningConfig, params: Mapping[str, Any],
                 output_dir: str) -> tuple[float, float] | None:
     """The calibrated interval offsets of the group's chosen ``params``
-    (:mod:`~prophet_grouped.intervals`: quantiles of its errors on the validation folds); None
+    (:mod:`~prophet_grouped.intervals`: quantiles of its errors on the validation folds, in the
+    model's own space: on ``log1p(y)`` for a log1p model, so that its interval scales with the
+    level, as Prophet's own does); None
     with ``intervals="prophet"``, too few errors, or when its folds can't be forecast again."""
     if config.intervals != "calibrated":
         return None
     folds = group.folds_for(params)
     try:
-        forecasts = forecast_folds(params, folds, config.engine, output_dir, drivers=group.drivers)
+        forecasts = forecast_folds(params, folds, config.engine, output_dir, drivers=group.drivers, back=False)
     except Exception:
         return None
-    return intervals.quantiles(fold_errors(folds, forecasts, group.clip), interval_width(group.drivers))
+    return intervals.quantiles(fold_errors(folds, forecasts), interval_width(group.drivers))
 
 
 def trial_failures(errors: Sequence[str], n_trials: int) -> str | None:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prophet_grouped import GroupedProphetTuner, intervals, make_retail_sales
+from prophet_grouped import GroupedProphetTuner, intervals, make_retail_sales, transforms
 from prophet_grouped.engines import stan_output_dir
 from prophet_grouped.objective import Fold, fold_errors, forecast_folds, make_folds
 from prophet_grouped.tuning import usable_rows
@@ -21,7 +21,13 @@ SETTINGS = dict(group_cols=["store", "item"], n_trials=4, horizon=28, cv_folds=2
 
 @pytest.fixture(scope="module")
 def sales():
-    return make_retail_sales(n_stores=1, n_items=3, periods=500, seed=4)
+    """Three generated store-items and one growing in proportion (which "auto" fits on log1p)."""
+    df = make_retail_sales(n_stores=1, n_items=3, periods=500, seed=4)
+    i = np.arange(500)
+    rng = np.random.default_rng(4)
+    growing = 5 * np.exp(0.004 * i) * (1 + 0.3 * np.sin(2 * np.pi * i / 7)) * rng.lognormal(0, 0.15, 500)
+    extra = pd.DataFrame({"store": 1, "item": 4, "ds": df["ds"].iloc[:500].to_numpy(), "y": growing})
+    return pd.concat([df, extra], ignore_index=True)
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +48,10 @@ def test_the_offsets_are_the_quantiles_of_the_chosen_models_validation_errors(sa
                  for f in make_folds(frame, 28, "D", 2, None, transform=transform)]
         _, drivers = usable_rows(frame, config, (store, item))
         with stan_output_dir() as out:
-            errors = fold_errors(folds, forecast_folds(params, folds, "batch", out, drivers=drivers), clip=True)
+            forecasts = forecast_folds(params, folds, "batch", out, drivers=drivers, back=False)
+        errors = np.concatenate([transforms.forward(f.valid["y"].to_numpy(), transform) - yhat
+                                 for f, yhat in zip(folds, forecasts)])
+        np.testing.assert_array_equal(fold_errors(folds, forecasts), errors)
         assert len(errors) == 56
         low, high = np.quantile(errors, [0.1, 0.9])
         model = calibrated.models_[(store, item)]
@@ -52,11 +61,18 @@ def test_the_offsets_are_the_quantiles_of_the_chosen_models_validation_errors(sa
 def test_predict_adds_the_offsets_to_the_point_forecast_and_clips_at_zero(calibrated):
     future = calibrated.make_future_dataframe(periods=30)
     fc = calibrated.predict(future)
+    kinds = set()
     for key, part in fc.groupby(["store", "item"]):
-        low, high = intervals.of(calibrated.models_[key])
-        np.testing.assert_allclose(part["yhat_lower"], np.maximum(part["yhat"] + low, 0), rtol=1e-12)
-        np.testing.assert_allclose(part["yhat_upper"], np.maximum(part["yhat"] + high, 0), rtol=1e-12)
-        assert low < 0 < high
+        model = calibrated.models_[key]
+        low, high = intervals.of(model)
+        name, cap = transforms.of(model)
+        kinds.add(name)
+        assert low < 0 < high and part["yhat"].max() < (cap or np.inf)  # the guard does not bind here
+        # In the model's space (log1p(y) for a log1p model), then back and clipped at 0.
+        point = transforms.forward(part["yhat"].to_numpy(), name)
+        for col, offset in (("yhat_lower", low), ("yhat_upper", high)):
+            np.testing.assert_allclose(part[col], np.maximum(transforms.inverse(point + offset, name), 0), rtol=1e-9)
+    assert kinds == {"none", "log1p"}, kinds
 
 
 def test_prophets_own_intervals_on_request_and_a_short_validation_keeps_them(sales, calibrated):

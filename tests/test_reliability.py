@@ -142,7 +142,7 @@ sys.path.insert(0, {root!r})
 from prophet_grouped import GroupedProphetTuner, make_retail_sales
 from tests.conftest import CROSS_BACKEND, SlowMetric
 df = make_retail_sales(n_stores=2, n_items=3, periods=400, seed=1)
-GroupedProphetTuner(n_jobs=2, metric=SlowMetric(0.15), checkpoint_dir={ckpt!r}, **CROSS_BACKEND).fit(df)
+GroupedProphetTuner(n_jobs=2, checkpoint_dir={ckpt!r}, **{{**CROSS_BACKEND, "metric": SlowMetric(0.15)}}).fit(df)
 print("finished")
 """
 
@@ -175,11 +175,11 @@ def test_sigkilled_fit_resumes_from_checkpoint_with_the_same_result(sales6, tmp_
     before = _group_files(ckpt)
     assert 2 <= len(before) < 6, before
 
-    resumed = GroupedProphetTuner(n_jobs=2, metric=SlowMetric(0.15), checkpoint_dir=ckpt, **CROSS_BACKEND).fit(sales6)
+    resumed = GroupedProphetTuner(n_jobs=2, checkpoint_dir=ckpt, **{**CROSS_BACKEND, "metric": SlowMetric(0.15)}).fit(sales6)
     after = _group_files(ckpt)
     assert len(after) == 6
     assert all(after[name] == inode for name, inode in before.items()), "finished groups were tuned again"
-    uninterrupted = GroupedProphetTuner(n_jobs=2, metric=SlowMetric(0.15), **CROSS_BACKEND).fit(sales6)
+    uninterrupted = GroupedProphetTuner(n_jobs=2, **{**CROSS_BACKEND, "metric": SlowMetric(0.15)}).fit(sales6)
     assert_same_results(resumed, uninterrupted)
     pd.testing.assert_frame_equal(resumed.results_.drop(columns="seconds"),
                                   uninterrupted.results_.drop(columns="seconds"))

@@ -68,7 +68,7 @@ def test_spark_submit_to_standalone_cluster(standalone, sales6, local_reference,
     proc = subprocess.run(
         [os.path.join(home, "bin", "spark-submit"), "--master", url, "--conf", "spark.ui.enabled=false",
          "--executor-memory", "1g", os.path.join(ROOT, "examples", "spark_job.py"), str(source), str(tmp_path),
-         str(CROSS_BACKEND["cv_folds"])],
+         str(CROSS_BACKEND["cv_folds"]), CROSS_BACKEND["metric"]],
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, "\n".join(l for l in proc.stderr.splitlines() if " INFO " not in l)[-4000:]
