@@ -55,3 +55,23 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(prophet_grouped.estimator, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 4 and result.failed == 0
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_render_as_commonmark_with_every_heading(page):
+    """A fence closed with text after it (```` ``` On Spark...````) is no close in CommonMark:
+    the rest of the page rendered as code (user_guide.md's "Retraining every week" did)."""
+    from markdown_it import MarkdownIt
+
+    with open(os.path.join(ROOT, page)) as fh:
+        text = fh.read()
+    expected, fenced = [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(r"#{1,6} ", line):
+            expected.append(line.lstrip("#").strip())
+    tokens = MarkdownIt("commonmark").parse(text)
+    rendered = [tokens[i + 1].content for i, t in enumerate(tokens) if t.type == "heading_open"]
+    assert rendered == expected
+    assert not fenced, f"{page} ends inside a code block"
