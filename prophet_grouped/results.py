@@ -97,9 +97,10 @@ class GroupResult:
         """Forecast value added over the seasonal naive forecast on validation:
         ``1 - best_score / naive_score`` (0.25: a quarter less error than the naive forecast;
         negative: worse than it; NaN where either is missing or the naive loss is 0)."""
-        if not (np.isfinite(self.best_score) and np.isfinite(self.naive_score)) or self.naive_score <= 0:
+        best, naive = (float("nan") if v is None else float(v) for v in (self.best_score, self.naive_score))
+        if not (np.isfinite(best) and np.isfinite(naive)) or naive <= 0:
             return float("nan")
-        return float(1.0 - self.best_score / self.naive_score)
+        return float(1.0 - best / naive)
 
     @property
     def transform(self) -> str | None:

@@ -383,6 +383,14 @@ class TrialRunner:
         """:func:`uncached_fits` summed over the places trials ran."""
         raise NotImplementedError
 
+    def naive_score(self) -> float:
+        """:func:`baseline_score` of the group, where trials run."""
+        raise NotImplementedError
+
+    def calibration(self, params: Mapping[str, Any]) -> tuple[float, float] | None:
+        """:func:`calibration` of the group's chosen ``params``, where trials run."""
+        raise NotImplementedError
+
 
 def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig,
                prior: GroupPrior | None = None, runner: TrialRunner | None = None) -> GroupResult:
@@ -472,14 +480,14 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             result.study = retrain.study_record(own)
             result.stopped_early = bool(stopper and stopper.stopped)
             result.n_folds = len(group.folds)
-            result.naive_score = baseline_score(group, config)
+            result.naive_score = baseline_score(group, config) if runner is None else runner.naive_score()
             scored = [(t.user_attrs.get("params", {}), t.value) for t in own]
             best_params, best_score, result.default_score = select_best(scored, group, score, errors)
             if config.champion:
                 best_params, best_score, result.champion_score, result.promoted = retrain.challenge(
                     prior, best_params, best_score, group, score, config.min_improvement, errors, scored)
             result.n_uncached_fits = uncached_fits(group, config) + (0 if runner is None else runner.uncached_fits())
-            offsets = calibration(group, config, best_params, out)
+            offsets = calibration(group, config, best_params, out) if runner is None else runner.calibration(best_params)
             model = refit_best(group.frame, config, best_params, out, group.drivers)
             intervals.attach(model, offsets, interval_width(group.drivers))
             finish_group(result, model, config)

@@ -113,6 +113,18 @@ class _TrialWorker:
 
         return uncached_fits(self.group, self.config)
 
+    def naive_score(self) -> float:
+        from ..tuning import baseline_score
+
+        return baseline_score(self.group, self.config)
+
+    def calibration(self, params: dict[str, Any]) -> tuple[float, float] | None:
+        from ..engines import quiet, stan_output_dir
+        from ..tuning import calibration
+
+        with quiet(), stan_output_dir() as out:
+            return calibration(self.group, self.config, params, out)
+
 
 class _RayTrialRunner:
     """:class:`~prophet_grouped.tuning.TrialRunner` on a pool of :class:`_TrialWorker` actors:
@@ -157,6 +169,12 @@ class _RayTrialRunner:
 
     def uncached_fits(self) -> int:
         return int(sum(self.ray.get([actor.uncached_fits.remote() for actor in self.actors])))
+
+    def naive_score(self) -> float:
+        return float(self.ray.get(self.actors[0].naive_score.remote()))
+
+    def calibration(self, params: Any) -> tuple[float, float] | None:
+        return self.ray.get(self.actors[0].calibration.remote(dict(params)))
 
 
 def _check_answers(address: str, timeout: float = 5.0) -> None:
