@@ -58,5 +58,5 @@ class TuningConfig:
     closed_days: tuple[str, ...] = ()
     #: Target transform: "auto", "log1p" or None (:mod:`prophet_grouped.transforms`).
     transform: Any = "auto"
-    #: Forecast intervals: "calibrated" or "prophet" (:mod:`prophet_grouped.intervals`).
-    intervals: str = "calibrated"
+    #: Forecast intervals: "prophet" or "calibrated" (:mod:`prophet_grouped.intervals`).
+    intervals: str = "prophet"

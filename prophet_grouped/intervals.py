@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 #: The tuner's ``intervals`` settings.
-SETTINGS = ("calibrated", "prophet")
+SETTINGS = ("prophet", "calibrated")
 #: Fewer validation errors than this keep Prophet's own interval.
 MIN_ERRORS = 20
 #: Name of the attribute a fitted Prophet model carries its calibration in.
@@ -29,8 +29,8 @@ def check_setting(value: Any) -> None:
     """Raise ValueError unless ``value`` is one of :data:`SETTINGS`."""
     if not (isinstance(value, str) and value in SETTINGS):
         raise ValueError(
-            f"intervals must be 'calibrated' (each group's interval from its validation errors) or 'prophet' "
-            f"(Prophet's own), got {value!r}."
+            f"intervals must be 'prophet' (Prophet's own) or 'calibrated' (each group's interval from its "
+            f"validation errors), got {value!r}."
         )
 
 

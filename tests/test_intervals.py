@@ -16,7 +16,7 @@ from prophet_grouped.objective import Fold, fold_errors, forecast_folds, make_fo
 from prophet_grouped.tuning import usable_rows
 
 SETTINGS = dict(group_cols=["store", "item"], n_trials=4, horizon=28, cv_folds=2, random_state=0, n_jobs=1,
-                verbose=0)
+                verbose=0, intervals="calibrated")
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +75,17 @@ def test_predict_adds_the_offsets_to_the_point_forecast_and_clips_at_zero(calibr
     assert kinds == {"none", "log1p"}, kinds
 
 
-def test_prophets_own_intervals_on_request_and_a_short_validation_keeps_them(sales, calibrated):
+def test_prophets_own_intervals_by_default_and_a_short_validation_keeps_them(sales, calibrated):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        own = GroupedProphetTuner(**{**SETTINGS, "intervals": "prophet"}).fit(sales)
+        own = GroupedProphetTuner(**{k: v for k, v in SETTINGS.items() if k != "intervals"}).fit(sales)
         short = GroupedProphetTuner(**{**SETTINGS, "horizon": 9, "cv_folds": 2}).fit(sales)  # 18 errors
     assert all(intervals.of(m) is None for m in own.models_.values())
     assert all(intervals.of(m) is None for m in short.models_.values())
     future = own.make_future_dataframe(periods=30)
     pd.testing.assert_series_equal(own.predict(future)["yhat"], calibrated.predict(future)["yhat"])
     assert not np.allclose(own.predict(future)["yhat_upper"], calibrated.predict(future)["yhat_upper"])
-    with pytest.raises(ValueError, match=r"intervals must be 'calibrated' .* got 'conformal'"):
+    with pytest.raises(ValueError, match=r"intervals must be 'prophet' .* got 'conformal'"):
         GroupedProphetTuner(**{**SETTINGS, "intervals": "conformal"}).fit(sales)
 
 
