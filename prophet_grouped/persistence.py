@@ -169,6 +169,8 @@ def load(cls: type[GroupedProphetTuner], path: str, models: bool = True) -> Grou
     (what a warm start or a champion reads: parameters and studies, not 250 KB per group)."""
     from .models import ModelStore
 
+    if not os.path.exists(os.path.join(path, "meta.json")) and os.path.exists(os.path.join(path, "tuner", "meta.json")):
+        path = os.path.join(path, "tuner")  # a `prophet-grouped tune --out` folder holds the tuner in tuner/
     meta_path = os.path.join(path, "meta.json")
     if not os.path.exists(meta_path):
         raise FileNotFoundError(f"{path!r} is not a saved GroupedProphetTuner: it has no meta.json.")

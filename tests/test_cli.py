@@ -332,3 +332,12 @@ def test_parquet_output_has_microsecond_dates(tuned):
     for name in ("fc.parquet", "demo.parquet"):
         assert str(pq.read_schema(cwd / name).field("ds").type) == "timestamp[us]"
     # tests/test_spark.py reads such a file with Spark.
+
+
+def test_python_loads_a_cli_run_folder(tuned):
+    """`predict out` took the run folder; GroupedProphetTuner.load("out") wanted out/tuner."""
+    cwd, _ = tuned
+    from_run = GroupedProphetTuner.load(str(cwd / "out"))
+    from_tuner = GroupedProphetTuner.load(str(cwd / "out" / "tuner"))
+    future = from_tuner.make_future_dataframe(periods=5)
+    pd.testing.assert_frame_equal(from_run.predict(future), from_tuner.predict(future))
