@@ -304,7 +304,8 @@ class GroupedProphetTuner(BaseEstimator):
         (regressor columns left out of the group's models because they are constant in its
         history, comma-separated; None when none), ``n_uncached_fits`` (batch engine: trial fits
         that could not use the cached features, e.g. logistic growth, and took the ordinary fit),
-        ``history_end`` (the last date of the history the model was refit on),
+        ``history_end`` (the last date of the history the model was refit on), ``clipped``
+        (whether its forecasts are clipped at 0, see ``nonnegative``),
         ``prior_trials`` (``warm_start``: previous trials the group's study got; 0 cold),
         ``champion_score`` (``champion``: the champion's loss on the same folds; NaN without
         one) and ``promoted`` (``champion``: whether the new best replaced it; None without a
@@ -868,6 +869,16 @@ class GroupedProphetTuner(BaseEstimator):
                     GroupFitWarning,
                     stacklevel=3,
                 )
+        signed = [r.key for r in results if r.clipped is False]
+        if signed and isinstance(self.nonnegative, str) and self.nonnegative == "auto":
+            more = f" (and {len(signed) - 10} more)" if len(signed) > 10 else ""
+            warnings.warn(
+                f"{len(signed)} of {len(results)} group(s) have negative values in their history (returns?), so "
+                f"nonnegative='auto' does not clip their forecasts at 0: {signed[:10]}{more}. Set nonnegative=True "
+                f"to clip every group at 0; results_['clipped'] says which groups are.",
+                GroupFitWarning,
+                stacklevel=3,
+            )
 
     # ------------------------------------------------------------------ predict
     def make_future_dataframe(self, periods: int, include_history: bool = False) -> pd.DataFrame:

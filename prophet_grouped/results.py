@@ -38,12 +38,13 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
     ("study", "string"),
     ("champion_score", "double"),
     ("promoted", "boolean"),
+    ("clipped", "boolean"),
 )
 RESULT_FIELDS = tuple(name for name, _ in RESULT_SCHEMA)
 #: Columns of the public ``results_`` frame, after the group columns.
 PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "naive_score", "value_added", "transform", "n_folds", "n_trials", "stopped_early", "status", "error",
                          "seconds", "n_failed_trials", "dropped_regressors", "n_uncached_fits", "history_end",
-                         "prior_trials", "champion_score", "promoted")
+                         "prior_trials", "champion_score", "promoted", "clipped")
 
 
 @dataclass
@@ -88,6 +89,8 @@ class GroupResult:
     champion_score: float = float("nan")
     #: Champion-challenger: whether the new best replaced the champion (None without a champion).
     promoted: bool | None = None
+    #: Whether the group's forecasts are clipped at 0 (``nonnegative``; None where it was not tuned).
+    clipped: bool | None = None
     #: The fitted model as set where it was fitted: a compact record
     #: (:func:`prophet_grouped.models.dump_model`: pickled, cheap to send and to keep).
     model_record: Any = field(default=None, repr=False, compare=False)
@@ -132,7 +135,7 @@ class GroupResult:
         fields missing from results stored by earlier versions take their defaults."""
         defaults = {"default_score": float("nan"), "naive_score": float("nan"), "n_folds": 0, "dropped_regressors": None, "n_uncached_fits": 0,
                     "forecast": None, "model_file": None, "history_end": None, "prior_trials": 0, "study": None,
-                    "champion_score": float("nan"), "promoted": None}
+                    "champion_score": float("nan"), "promoted": None, "clipped": None}
         values = {name: values.get(name, defaults.get(name)) for name in RESULT_FIELDS}
         for name, empty in (("best_params", {}), ("trials", []), ("study", None)):
             value = values[name]
@@ -143,6 +146,7 @@ class GroupResult:
             values[name] = float("nan") if values[name] is None else float(values[name])
         values["stopped_early"] = bool(values["stopped_early"])
         values["promoted"] = None if values["promoted"] is None else bool(values["promoted"])
+        values["clipped"] = None if values["clipped"] is None else bool(values["clipped"])
         return cls(key=group_key(tuple(key)), **values)
 
     def to_record(self, group_cols: list[str]) -> dict[str, Any]:

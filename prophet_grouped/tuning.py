@@ -443,6 +443,7 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             # With a runner, the trials (and their engine's feature caches) live where it runs them.
             group = prepare_group(frame, config, key, caches=runner is None)
             result.dropped_regressors = ",".join(group.drivers.dropped) or None
+            result.clipped = group.clip
             if runner is not None:
                 runner.prepare(key, frame, config)
 

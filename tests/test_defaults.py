@@ -371,3 +371,23 @@ def test_naive_score_is_the_seasonal_naive_loss_on_the_same_folds_and_value_adde
         row = tuner.results_.set_index("item").loc[item]
         assert row["naive_score"] == pytest.approx(np.mean(losses), rel=1e-12)
         assert row["value_added"] == pytest.approx(1 - row["best_score"] / row["naive_score"], rel=1e-12)
+
+
+def test_a_group_whose_history_has_a_negative_value_is_not_clipped_and_the_fit_says_so():
+    """One return (a negative sale) turned clipping off for its item without a word."""
+    from prophet_grouped import GroupFitWarning
+
+    frames = [_series(200, "D", seed=s, level=3.0).assign(item=s) for s in (1, 2)]
+    for frame in frames:
+        frame["y"] = np.maximum(frame["y"], 0)
+    frames[1].loc[50, "y"] = -2.0  # a return
+    df = pd.concat(frames, ignore_index=True)
+    params = dict(group_cols="item", n_trials=2, horizon=14, cv_folds=1, random_state=0, n_jobs=1, verbose=0)
+    with pytest.warns(GroupFitWarning, match=r"1 of 2 group\(s\) have negative values in their history \(returns\?\), "
+                                             r"so nonnegative='auto' does not clip their forecasts at 0: \[\(2,\)\]"):
+        tuner = GroupedProphetTuner(**params).fit(df)
+    assert tuner.results_["clipped"].tolist() == [True, False]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", GroupFitWarning)
+        clipped = GroupedProphetTuner(nonnegative=True, **params).fit(df)
+    assert clipped.results_["clipped"].tolist() == [True, True]
