@@ -215,9 +215,17 @@ def validate_history(
         from .keys import group_key
 
         key = group_key(tuple(first[c] for c in group_cols))
+        # Columns that tell the clashing rows apart: more series than group_cols name (a
+        # forgotten item column), which summing would merge into one.
+        clashing = df.loc[dup.to_numpy()]
+        apart = [str(c) for c in df.columns if c not in (*group_cols, time_col, target_col, *extra)
+                 and not clashing.duplicated([*group_cols, c, time_col]).any()]
+        hint = (f"If they are different series, add the column that tells them apart to group_cols "
+                f"(--group on the command line): {apart[:5]}; if they are parts of one series' sales, "
+                if apart else "Each group needs one row per date: ")
         raise ValueError(
             f"{int(dup.sum())} rows share a group and a date, e.g. group {key!r} on "
-            f"{first['ds'].date()}. Each group needs one row per date: aggregate them first "
+            f"{first['ds'].date()}. {hint}aggregate them first "
             f"(e.g. df.groupby(group_cols + [{time_col!r}], as_index=False)[{target_col!r}].sum())."
         )
     return out.sort_values(group_cols + ["ds"], kind="stable").reset_index(drop=True)

@@ -341,3 +341,15 @@ def test_python_loads_a_cli_run_folder(tuned):
     from_tuner = GroupedProphetTuner.load(str(cwd / "out" / "tuner"))
     future = from_tuner.make_future_dataframe(periods=5)
     pd.testing.assert_frame_equal(from_run.predict(future), from_tuner.predict(future))
+
+
+def test_a_forgotten_group_column_is_named_rather_than_summed(tmp_path):
+    """Without --group, two items' rows clash on each date: the error named only the sum, which
+    would merge 30 items into one series."""
+    df = pd.DataFrame({"item": ["a"] * 40 + ["b"] * 40, "ds": list(pd.date_range("2024-01-01", periods=40)) * 2,
+                       "y": np.arange(80.0), "note": "x"})
+    df.to_csv(tmp_path / "two.csv", index=False)
+    out = run("tune", "two.csv", "--trials", "1", "--out", "run", cwd=tmp_path)
+    assert out.returncode == 1
+    assert ("add the column that tells them apart to group_cols (--group on the command line): ['item']; "
+            "if they are parts of one series' sales, aggregate them first") in out.stderr, out.stderr
