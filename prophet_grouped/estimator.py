@@ -41,7 +41,7 @@ from .metrics import score as metric_score
 from .models import ModelStore
 from .objective import horizon_offset
 from .progress import Progress
-from .keys import group_key
+from .keys import group_key, key_order
 from .results import PUBLIC_RESULT_COLUMNS, GroupResult
 from .search_space import prophet_kwargs, resolve_search_space
 from .config import TuningConfig
@@ -821,7 +821,7 @@ class GroupedProphetTuner(BaseEstimator):
         from .forecast import forecast_from_json
 
         parts = []
-        for r in sorted(results, key=lambda r: tuple(str(k) for k in r.key)):
+        for r in sorted(results, key=lambda r: key_order(r.key)):
             if r.forecast is not None:
                 parts.append(forecast_from_json(r.forecast).assign(**dict(zip(group_cols, r.key))))
                 r.forecast = None
@@ -832,7 +832,7 @@ class GroupedProphetTuner(BaseEstimator):
         return out
 
     def _set_fitted(self, results: list[GroupResult], group_cols: list[str]) -> None:
-        results.sort(key=lambda r: tuple(str(k) for k in r.key))
+        results.sort(key=lambda r: key_order(r.key))
         rows = []
         params = []
         self.models_ = ModelStore()
@@ -898,8 +898,15 @@ class GroupedProphetTuner(BaseEstimator):
             known = self.results_.dropna(subset=["history_end"])
             keys = known[self.group_cols_].itertuples(index=False, name=None)
             ends = {group_key(key): end for key, end in zip(keys, known["history_end"])}
+        if include_history and not len(self.models_):
+            raise ValueError(
+                "make_future_dataframe(include_history=True) needs the groups' models, which forecast(..., "
+                "keep_models=False) did not keep: use forecast(..., keep_models=True) or fit()."
+            )
         frames = []
-        for key in self.models_:
+        # Every group with a model, or known from results_ (forecast(..., keep_models=False) keeps
+        # no models, but its groups' last dates).
+        for key in (self.models_ if include_history or not ends else ends):
             if key in ends:  # what Prophet's make_future_dataframe does with the last date
                 dates = pd.date_range(start=ends[key], periods=periods + 1, freq=step)
                 future = pd.DataFrame({"ds": dates[dates > ends[key]][:periods]})

@@ -23,10 +23,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["group_key", "key_from_json", "key_kinds", "key_name", "key_text", "key_to_json", "plain_value"]
+__all__ = ["group_key", "key_from_json", "key_kinds", "key_name", "key_order", "key_text", "key_to_json",
+           "plain_value"]
 
 #: How :func:`key_kinds` names a group column whose key values are dates or times.
 TIMESTAMP = "timestamp"
+
+
+def key_order(key: Sequence[Any]) -> tuple[Any, ...]:
+    """A sort key that orders group keys as their values order: numbers by value (1, 2, 10, not
+    "1", "10", "2"), dates by date, text as text; missing values last, and values of different
+    kinds in one column by kind (numbers, dates, text, other)."""
+    order = []
+    for value in group_key(tuple(key)):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            order.append((4, 0))
+        elif isinstance(value, (bool, int, float)):
+            order.append((0, value))
+        elif isinstance(value, pd.Timestamp):
+            order.append((1, value.value))
+        elif isinstance(value, str):
+            order.append((2, value))
+        else:
+            order.append((3, str(value)))
+    return tuple(order)
 
 
 def plain_value(value: Any) -> Any:

@@ -203,3 +203,23 @@ def test_make_future_dataframe_is_prophets_from_each_groups_last_date():
             for g in ("a", "b")
         ], ignore_index=True)[["g", "ds"]]
         pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+
+
+def test_make_future_dataframe_after_a_forecast_that_kept_no_models(sales6):
+    """It returned an empty frame without a word; the groups' last dates are in results_."""
+    import warnings
+
+    params = dict(group_cols=["store", "item"], n_trials=2, horizon=14, cv_folds=1, n_jobs=1, random_state=0,
+                  verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        light = GroupedProphetTuner(**params)
+        light.forecast(sales6, periods=5)
+        kept = GroupedProphetTuner(**params)
+        kept.forecast(sales6, periods=5, keep_models=True)
+    assert len(light.models_) == 0
+    pd.testing.assert_frame_equal(light.make_future_dataframe(periods=7), kept.make_future_dataframe(periods=7))
+    with pytest.raises(ValueError, match=r"make_future_dataframe\(include_history=True\) needs the groups' models"):
+        light.make_future_dataframe(periods=7, include_history=True)
+    with pytest.raises(ValueError, match=r"This tuner kept no models"):
+        light.predict(light.make_future_dataframe(periods=7))

@@ -134,3 +134,23 @@ def test_cli_future_file_matches_the_keys_of_a_tuner_fitted_in_python(date_keyed
     fc = pd.read_csv(pd.io.common.StringIO(done.stdout), parse_dates=["opened", "ds"])
     expected = date_keyed_reference.predict(future)
     np.testing.assert_allclose(fc["yhat"], expected["yhat"], rtol=1e-9)
+
+
+def test_groups_come_out_in_the_order_of_their_key_values_not_their_text():
+    """Integer keys came out 1, 10, 2 (sorted as text) where the docs say key order."""
+    import warnings
+
+    from prophet_grouped import GroupedProphetTuner, make_retail_sales
+    from prophet_grouped.keys import key_order
+
+    df = make_retail_sales(n_stores=1, n_items=3, periods=150, seed=0)
+    df["item"] = df["item"].map({1: 10, 2: 2, 3: 1})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tuner = GroupedProphetTuner(group_cols=["store", "item"], n_trials=1, horizon=14, cv_folds=1, n_jobs=1,
+                                    verbose=0).fit(df)
+    assert tuner.results_["item"].tolist() == [1, 2, 10]
+    assert list(tuner.models_) == [(1, 1), (1, 2), (1, 10)]
+    keys = [("b", 2), ("a", 10), ("a", 9), (None, 1), ("a", float("nan")), ("a", pd.Timestamp("2024-01-01"))]
+    # Numbers by value, then dates, then text; a missing value last.
+    assert [keys.index(k) for k in sorted(keys, key=key_order)] == [2, 1, 5, 4, 0, 3]
