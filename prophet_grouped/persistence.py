@@ -69,9 +69,13 @@ def _params_to_json(params: dict[str, Any], folder: str | None = None) -> tuple[
         if folder is not None:
             value = _tables_to_files(value, folder, name)
         if name == "search_space" and isinstance(value, dict) and all(
-            isinstance(v, BaseDistribution) for v in value.values()
+            isinstance(v, (BaseDistribution, tuple, list)) for v in value.values()
         ):
-            stored[name] = {"optuna_distributions": {k: distribution_to_json(v) for k, v in value.items()}}
+            # Each value as it was given: a distribution, a (low, high[, "log"]) range or a list
+            # of choices (JSON alone would turn a range into a list, i.e. a categorical).
+            stored[name] = {"space_values": {
+                k: {"distribution": distribution_to_json(v)} if isinstance(v, BaseDistribution)
+                else {"tuple" if isinstance(v, tuple) else "list": list(v)} for k, v in value.items()}}
             continue
         try:
             json.dumps(value)
@@ -87,8 +91,12 @@ def _params_from_json(stored: dict[str, Any], folder: str | None = None) -> dict
 
     params = dict(stored) if folder is None else _tables_from_files(dict(stored), folder)
     space = params.get("search_space")
-    if isinstance(space, dict) and "optuna_distributions" in space:
+    if isinstance(space, dict) and "optuna_distributions" in space:  # folders saved before space_values
         params["search_space"] = {k: json_to_distribution(v) for k, v in space["optuna_distributions"].items()}
+    elif isinstance(space, dict) and set(space) == {"space_values"}:
+        params["search_space"] = {
+            k: json_to_distribution(v["distribution"]) if "distribution" in v
+            else tuple(v["tuple"]) if "tuple" in v else list(v["list"]) for k, v in space["space_values"].items()}
     return params
 
 

@@ -137,3 +137,23 @@ def test_loading_and_predicting_prints_nothing(fitted, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(3 * len(fitted.models_))
     assert done.stderr == "", done.stderr
+
+
+def test_a_search_space_of_ranges_and_choices_is_saved_as_given(tmp_path):
+    """A (low, high, "log") range came back as a list, i.e. a categorical of its three items:
+    the loaded tuner searched another space (its best values 0.5 or NaN)."""
+    from optuna.distributions import FloatDistribution
+
+    from prophet_grouped import make_retail_sales
+
+    space = {"changepoint_prior_scale": (0.001, 0.5, "log"), "seasonality_mode": ["additive", "multiplicative"],
+             "seasonality_prior_scale": FloatDistribution(0.1, 10.0, log=True)}
+    df = make_retail_sales(n_stores=1, n_items=1, periods=150, seed=0)
+    tuner = GroupedProphetTuner(group_cols=["store", "item"], search_space=space, n_trials=2, horizon=14,
+                                cv_folds=1, n_jobs=1, verbose=0).fit(df)
+    tuner.save(str(tmp_path / "t"))
+    loaded = GroupedProphetTuner.load(str(tmp_path / "t"))
+    assert loaded.search_space == space
+    assert isinstance(loaded.search_space["changepoint_prior_scale"], tuple)
+    refit = loaded.fit(df)
+    assert 0.001 <= refit.best_params_["changepoint_prior_scale"].iloc[0] <= 0.5
