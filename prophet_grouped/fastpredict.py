@@ -250,7 +250,7 @@ def predict_arrays(model: Prophet, frame: pd.DataFrame | dict[str, Any],
     if not model.uncertainty_samples:
         nan = np.full(len(ds), np.nan)
         return {"ds": ds, "trend": trend, "yhat": yhat, "yhat_lower": nan, "yhat_upper": nan}
-    rng = rng if rng is not None else np.random.mtrand._rand
+    rng = rng if rng is not None else global_random_state()
     n_samples = int(model.uncertainty_samples)
     beta0 = beta[0]
     Xb_a = np.matmul(X, beta0 * s_a) * y_scale
@@ -377,3 +377,15 @@ def _trend_changes(model: Prophet, t: np.ndarray, cap_scaled: np.ndarray | None,
     if past:
         changes = np.concatenate([np.zeros((past, n_samples)), changes], axis=0)
     return changes
+
+
+def global_random_state() -> np.random.RandomState:
+    """numpy's global RandomState (what ``np.random.seed`` seeds and ``Prophet.predict`` draws
+    from), reached through a public bound method; where a numpy version hides it, a copy of its
+    state (the draws are the same, the global state is then not advanced)."""
+    state = getattr(np.random.normal, "__self__", None)
+    if isinstance(state, np.random.RandomState):
+        return state
+    copy = np.random.RandomState()
+    copy.set_state(np.random.get_state())
+    return copy

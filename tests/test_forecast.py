@@ -223,3 +223,21 @@ def test_make_future_dataframe_after_a_forecast_that_kept_no_models(sales6):
         light.make_future_dataframe(periods=7, include_history=True)
     with pytest.raises(ValueError, match=r"This tuner kept no models"):
         light.predict(light.make_future_dataframe(periods=7))
+
+
+def test_without_a_generator_the_fast_predictor_draws_from_numpys_global_state():
+    """As Prophet.predict does: np.random.seed decides the draws (reached without numpy's private
+    np.random.mtrand._rand)."""
+    from prophet_grouped.fastpredict import global_random_state
+
+    model = _model("default").fit(_series(300))
+    future = model.make_future_dataframe(periods=20, include_history=False)
+    np.random.seed(5)
+    first = fastpredict.predict(model, future)
+    np.random.seed(5)
+    again = fastpredict.predict(model, future)
+    np.random.seed(5)
+    expected = model.predict(future)
+    pd.testing.assert_series_equal(first["yhat_upper"], again["yhat_upper"])
+    np.testing.assert_allclose(first["yhat_upper"], expected["yhat_upper"], rtol=1e-9)
+    assert global_random_state() is np.random.normal.__self__
