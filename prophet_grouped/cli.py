@@ -299,6 +299,9 @@ def _names(text: str) -> list[str]:
 
 def _future(args: argparse.Namespace, tuner: Any) -> pd.DataFrame:
     """The dates to forecast: the --future table, or --periods steps after each history."""
+    if args.future and args.periods is not None:
+        raise CommandError(f"give --periods N or --future FILE, not both: --future {args.future} lists the dates "
+                           f"to forecast, so --periods {args.periods} would be ignored.")
     if args.future:
         return _fitted_keys(_read_table(args.future, text_cols=tuner.group_cols_), tuner)
     needed = tuple(tuner.future_cols_)
@@ -341,8 +344,8 @@ def cmd_plot(args: argparse.Namespace) -> None:
         raise CommandError(f"give --group: the tuner has {len(tuner.trials_)} groups, e.g. "
                            f"{','.join(key_text(k) for k in next(iter(tuner.trials_)))}.")
     if args.kind == "forecast":
-        fig = tuner.plot_forecast(key, periods=args.periods,
-                                  future=_future(args, tuner) if args.future else None)
+        future = _future(args, tuner) if args.future else None
+        fig = tuner.plot_forecast(key, periods=90 if args.periods is None else args.periods, future=future)
     else:
         fig = tuner.plot_tuning_history(key)
     fig.savefig(args.out, dpi=100)
@@ -481,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the group's values joined by commas, e.g. 1,2 (default: the only group)")
     p.add_argument("--kind", choices=["forecast", "tuning"], default="forecast",
                    help="forecast: history, forecast and interval; tuning: trial losses (default: %(default)s)")
-    p.add_argument("--periods", type=int, default=90, help="steps to forecast (default: %(default)s)")
+    p.add_argument("--periods", type=int, default=None, help="steps to forecast (default: 90)")
     p.add_argument("--future", default=None, help="dates to forecast with the regressors' values (models with regressors)")
     p.add_argument("--out", required=True, help="image file: .png, .svg or .pdf")
     p.set_defaults(func=cmd_plot)

@@ -152,6 +152,11 @@ def test_plot_forecast_and_tuning_history_to_png(tuned):
     (("predict", "missing_dir", "--periods", "3"), "error: missing_dir: no fitted tuner here"),
     (("predict", "out", "--periods", "3", "--out", "fc.xlsx"), "error: --out fc.xlsx: unknown file type '.xlsx'"),
     (("plot", "out", "--group", "9,9", "--out", "x.png"), "error: --group 9,9: no such group."),
+    (("predict", "out", "--periods", "3", "--future", "sales.csv"),
+     "error: give --periods N or --future FILE, not both: --future sales.csv lists the dates to forecast, so "
+     "--periods 3 would be ignored."),
+    (("plot", "out", "--group", "1,1", "--periods", "3", "--future", "sales.csv", "--out", "x.png"),
+     "error: give --periods N or --future FILE, not both"),
 ])
 def test_errors_exit_1_with_the_fix(tuned, args, message):
     cwd, _ = tuned
