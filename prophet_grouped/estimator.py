@@ -602,7 +602,8 @@ class GroupedProphetTuner(BaseEstimator):
             cutoffs = list(config.cutoffs)
             earliest = pd.Series(cutoffs[0], index=history.index)
         n_train = ((ds <= earliest) & observed).groupby(keys).sum()
-        if (n_train < MIN_TRAIN_POINTS).all():
+        # With fallback="default" such groups get the untuned model (status "fallback") instead.
+        if (n_train < MIN_TRAIN_POINTS).all() and config.fallback != "default":
             sizes = history.groupby(keys).size()
             shown = ", ".join(f"{k!r} ({sizes[k]} rows)" for k in list(n_train.index)[:5])
             more = f" and {len(n_train) - 5} more" if len(n_train) > 5 else ""
@@ -611,7 +612,8 @@ class GroupedProphetTuner(BaseEstimator):
                 f"All {len(n_train)} group(s) are too short for horizon={config.horizon} x "
                 f"{len(cutoffs) or n_folds} fold(s) of freq={config.freq!r} ({source}): {shown}{more}. "
                 f"Each group needs at least {MIN_TRAIN_POINTS} points before its earliest validation "
-                f"cutoff. Lower horizon or cv_folds, check freq, or give longer histories."
+                f"cutoff. Lower horizon or cv_folds, check freq, give longer histories, or set "
+                f"fallback='default' (--fallback default) to give such groups an untuned Prophet, flagged 'fallback'."
             )
         for cutoff in cutoffs:
             n_valid = ((ds > cutoff) & (ds <= cutoff + step) & observed).groupby(keys).sum()

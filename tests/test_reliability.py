@@ -383,3 +383,19 @@ def test_a_callable_setting_whose_closure_holds_a_module_is_described():
     cyclic: list = []
     cyclic.append(cyclic)
     assert _describe(cyclic) == ["<cycle: list>"]
+
+
+def test_short_histories_get_the_untuned_model_with_the_default_fallback():
+    """13 monthly points: too short for any validation fold. Refused before any work without a
+    fallback (saying how to get one); with fallback='default' each gets untuned Prophet, flagged."""
+    df = pd.DataFrame({"item": np.repeat([1, 2], 13), "ds": list(pd.date_range("2023-01-01", periods=13, freq="MS")) * 2,
+                       "y": np.r_[np.linspace(10, 20, 13), np.linspace(5, 9, 13)]})
+    params = dict(group_cols="item", n_trials=2, n_jobs=1, verbose=0)
+    with pytest.raises(ValueError, match=r"All 2 group\(s\) are too short .* or set fallback='default'"):
+        GroupedProphetTuner(**params).fit(df)
+    with pytest.warns(GroupFitWarning, match=r"2 of 2 group\(s\) could not be tuned and got an untuned default Prophet"):
+        tuner = GroupedProphetTuner(fallback="default", **params).fit(df)
+    assert (tuner.results_["status"] == "fallback").all()
+    assert tuner.results_["error"].str.contains("too short for cutoff").all()
+    fc = tuner.predict(tuner.make_future_dataframe(periods=3))
+    assert len(fc) == 6 and fc["yhat"].notna().all()
