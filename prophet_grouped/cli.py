@@ -146,6 +146,8 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
         df = df.assign(**{name: "all"})
         groups = [name]
     regressors = _names(args.regressors) if args.regressors else None
+    if args.holidays and args.holidays not in df.columns:
+        args.holidays = args.holidays.upper()  # a country code: --holidays us means US
     events = _read_table(args.holidays_file, text_cols=groups) if args.holidays_file else None
     tuner = GroupedProphetTuner(
         group_cols=groups, time_col=args.time_col, target_col=args.target_col,

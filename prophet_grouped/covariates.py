@@ -180,11 +180,17 @@ def check_country(code: object, where: str = "holidays_country=") -> None:
     try:
         holidays.country_holidays(code)
     except (NotImplementedError, KeyError, AttributeError, TypeError) as exc:
+        hint = "'US', 'DE' or 'BR'"
+        if isinstance(code, str) and code != code.upper():
+            try:
+                holidays.country_holidays(code.upper())
+                hint = f"{code.upper()!r} (codes are upper case)"
+            except (NotImplementedError, KeyError, AttributeError, TypeError):
+                pass
         raise ValueError(
             f"{where}{code!r}, which is not a country the holidays package knows; use an ISO code such as "
-            f"'US', 'DE' or 'BR'" if where.endswith(" ") else
-            f"{where}{code!r} is not a country the holidays package knows; use an ISO code such as "
-            f"'US', 'DE' or 'BR'."
+            f"{hint}" if where.endswith(" ") else
+            f"{where}{code!r} is not a country the holidays package knows; use an ISO code such as {hint}."
         ) from exc
 
 

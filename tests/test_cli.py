@@ -358,3 +358,14 @@ def test_a_forgotten_group_column_is_named_rather_than_summed(tmp_path):
     assert out.returncode == 1
     assert ("add the column that tells them apart to group_cols (--group on the command line): ['item']; "
             "if they are parts of one series' sales, aggregate them first") in out.stderr, out.stderr
+
+
+def test_a_lower_case_country_code_works_from_the_shell_and_python_says_the_fix(tmp_path):
+    df = pd.DataFrame({"ds": pd.date_range("2023-01-01", periods=120), "y": np.arange(120.0) % 7})
+    df.to_csv(tmp_path / "one.csv", index=False)
+    out = run("tune", "one.csv", "--trials", "1", "--horizon", "14", "--holidays", "us", "--out", "run", "--quiet",
+              cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    with pytest.raises(ValueError, match=r"holidays_country='us' is not a country the holidays package knows; use an "
+                                         r"ISO code such as 'US' \(codes are upper case\)"):
+        GroupedProphetTuner(group_cols="item", holidays_country="us").fit(df.assign(item=1))
