@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .keys import key_text
+from .objective import AUTO_FOLDS
 
 FORMATS = (".csv", ".parquet", ".pq")
 
@@ -187,6 +188,11 @@ def _tuned_counts(tuner: Any, results: str | None) -> str:
         raise CommandError(f"no group could be tuned; {where} for each group's error.")
     text = f"{len(tuner.results_)} groups ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))})"
     results = tuner.results_
+    asked = tuner.cv_folds or (len(tuner.cutoffs) if tuner.cutoffs is not None else AUTO_FOLDS)
+    fewer = int(((results["status"] == "ok") & (results["n_folds"] < asked)).sum())
+    if fewer:
+        text += (f"; {fewer} of them had histories too short for {asked} validation folds and were scored on "
+                 f"fewer (results_['n_folds'])")
     if getattr(tuner, "warm_start", None) is not None:
         text += f"; warm start: the previous trials guided {int((results['prior_trials'] > 0).sum())} of them"
     if getattr(tuner, "champion", None) is not None:
@@ -448,7 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="output file (.csv or .parquet)")
     p.add_argument("--stores", type=int, default=2, help="stores (default: %(default)s)")
     p.add_argument("--items", type=int, default=3, help="items per store (default: %(default)s)")
-    p.add_argument("--days", type=int, default=730, help="days per series (default: %(default)s)")
+    p.add_argument("--days", type=int, default=800,
+                   help="days per series (default: %(default)s, past the two years a yearly season needs)")
     p.add_argument("--seed", type=int, default=0, help="random seed; the same seed gives the same file (default: %(default)s)")
     p.add_argument("--covariates", action="store_true",
                    help="add price and promo columns that move the sales (for --regressors price,promo)")

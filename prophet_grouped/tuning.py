@@ -479,7 +479,8 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             result.n_failed_trials = len(errors)
             result.trials = [t.value for t in own]
             result.study = retrain.study_record(own)
-            result.stopped_early = bool(stopper and stopper.stopped)
+            # Stopped before its budget: the stopper can fire on the budget's last trial too.
+            result.stopped_early = bool(stopper and stopper.stopped and len(own) < n_trials)
             result.n_folds = len(group.folds)
             result.naive_score = baseline_score(group, config) if runner is None else runner.naive_score()
             scored = [(t.user_attrs.get("params", {}), t.value) for t in own]

@@ -369,3 +369,16 @@ def test_a_lower_case_country_code_works_from_the_shell_and_python_says_the_fix(
     with pytest.raises(ValueError, match=r"holidays_country='us' is not a country the holidays package knows; use an "
                                          r"ISO code such as 'US' \(codes are upper case\)"):
         GroupedProphetTuner(group_cols="item", holidays_country="us").fit(df.assign(item=1))
+
+
+def test_the_summary_says_how_many_groups_had_fewer_folds(tmp_path):
+    df = pd.concat([pd.DataFrame({"item": item, "ds": pd.date_range("2023-01-01", periods=n), "y": np.arange(n) % 7 + 1.0})
+                    for item, n in ((1, 200), (2, 60))], ignore_index=True)
+    df.to_csv(tmp_path / "two.csv", index=False)
+    out = run("tune", "two.csv", "--group", "item", "--trials", "1", "--horizon", "14", "--out", "run", "--quiet",
+              cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    results = pd.read_csv(tmp_path / "run" / "results.csv")
+    assert results["n_folds"].tolist() == [3, 2]
+    assert ("tuned 2 groups (2 ok); 1 of them had histories too short for 3 validation folds and were scored on "
+            "fewer (results_['n_folds'])") in out.stderr

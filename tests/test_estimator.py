@@ -131,6 +131,10 @@ def test_early_stopping_really_stops(sales8):
     off = GroupedProphetTuner(group_cols=GROUPS, search_space=space, n_trials=5, transform=None,
                               early_stopping_rounds=None, n_jobs=1, random_state=0).fit(df)
     assert off.results_.iloc[0]["n_trials"] == 5 and not off.results_.iloc[0]["stopped_early"]
+    # Patience running out on the budget's last trial is no early stop: it ran all it was given.
+    spent = GroupedProphetTuner(group_cols=GROUPS, search_space=space, n_trials=4, transform=None,
+                                early_stopping_rounds=3, n_jobs=1, random_state=0).fit(df)
+    assert spent.results_.iloc[0]["n_trials"] == 4 and not spent.results_.iloc[0]["stopped_early"]
 
 
 def _failing_metric(y_true, y_pred):
