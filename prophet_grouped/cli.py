@@ -527,6 +527,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CommandError, ValueError, TypeError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        resume = (f"run the same command again to resume from {args.checkpoint_dir}: finished groups are read back"
+                  if getattr(args, "checkpoint_dir", None) else
+                  "the groups tuned so far are lost; with --checkpoint-dir DIR each finished group is kept, and "
+                  "the same command run again resumes")
+        print(f"\ninterrupted: {resume}.", file=sys.stderr)
+        return 130
     return 0
 
 

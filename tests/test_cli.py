@@ -382,3 +382,26 @@ def test_the_summary_says_how_many_groups_had_fewer_folds(tmp_path):
     assert results["n_folds"].tolist() == [3, 2]
     assert ("tuned 2 groups (2 ok); 1 of them had histories too short for 3 validation folds and were scored on "
             "fewer (results_['n_folds'])") in out.stderr
+
+
+@pytest.mark.parametrize("checkpoint", [False, True])
+def test_ctrl_c_says_how_to_keep_or_resume_the_work(tmp_path, checkpoint):
+    """Ctrl-C printed a 30-line traceback without a word about --checkpoint-dir."""
+    import signal
+    import time
+
+    made = run("demo-data", "sales.csv", "--stores", "2", "--items", "4", "--days", "400", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    args = ["tune", "sales.csv", "--group", "store,item", "--trials", "200", "--patience", "0", "--out", "run"]
+    if checkpoint:
+        args += ["--checkpoint-dir", "ckpt"]
+    proc = subprocess.Popen([CLI, *args], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    time.sleep(8)  # well into the tuning
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    if checkpoint:
+        assert "interrupted: run the same command again to resume from ckpt: finished groups are read back." in err
+    else:
+        assert "interrupted: the groups tuned so far are lost; with --checkpoint-dir DIR" in err
