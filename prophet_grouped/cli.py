@@ -352,7 +352,8 @@ def cmd_plot(args: argparse.Namespace) -> None:
         raise CommandError(f"give --group: the tuner has {len(tuner.trials_)} groups, e.g. "
                            f"{','.join(key_text(k) for k in next(iter(tuner.trials_)))}.")
     if args.kind == "forecast":
-        future = _future(args, tuner) if args.future else None
+        # Models with regressors need --future (_future says so in the flags' terms).
+        future = _future(args, tuner) if args.future or tuner.future_cols_ else None
         fig = tuner.plot_forecast(key, periods=90 if args.periods is None else args.periods, future=future)
     else:
         fig = tuner.plot_tuning_history(key)

@@ -75,7 +75,12 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
     ax.set_title(f"{group_title(tuner.group_cols_, key)}: {periods_text} ({status})")
     ax.set_xlabel(tuner.time_col)
     ax.set_ylabel(tuner.target_col)
-    ax.legend(loc="upper left")
+    # Dates that stay readable from hours to years; the legend where it hides the fewest points.
+    mdates = import_optional("matplotlib.dates")
+    locator = mdates.AutoDateLocator(maxticks=8)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.legend(loc="best", framealpha=0.9)
     fig.tight_layout()
     return fig
 
@@ -98,6 +103,8 @@ def plot_tuning_history(tuner: GroupedProphetTuner, key: tuple[Any, ...], ax: An
     ax.set_title(f"{group_title(tuner.group_cols_, key)}: {len(losses)} trials")
     ax.set_xlabel("trial")
     ax.set_ylabel(f"validation loss ({tuner.metric if isinstance(tuner.metric, str) else 'metric'})")
-    ax.legend(loc="upper right")
+    ticker = import_optional("matplotlib.ticker")
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))  # trials are whole numbers
+    ax.legend(loc="best", framealpha=0.9)
     fig.tight_layout()
     return fig

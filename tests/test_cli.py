@@ -240,6 +240,12 @@ def test_regressors_and_events_file_from_the_shell(tmp_path):
     loaded = GroupedProphetTuner.load(str(tmp_path / "out" / "tuner"))
     assert set(loaded.models_[(1, 2)].holidays["holiday"]) == {"sale"}
     assert loaded.models_[(1, 1)].holidays is None
+    # plot says what the shell needs (--future), not the Python argument (future=).
+    no_future = run("plot", "out", "--group", "1,2", "--out", "p.png", cwd=tmp_path)
+    assert no_future.returncode == 1 and "give them with --future FILE" in no_future.stderr, no_future.stderr
+    assert "future=" not in no_future.stderr
+    plotted = run("plot", "out", "--group", "1,2", "--future", "future.csv", "--out", "p.png", cwd=tmp_path)
+    assert plotted.returncode == 0, plotted.stderr
 
 
 def test_predict_into_a_closed_pipe_ends_quietly(tuned):
