@@ -27,7 +27,7 @@ class CommandError(Exception):
     """A problem the user can fix; printed as ``error: ...`` with exit code 1."""
 
 
-def _read_table(path: str, text_cols: Sequence[str] = ()) -> pd.DataFrame:
+def _read_table(path: str, text_cols: Sequence[str] = (), sep: str = ",") -> pd.DataFrame:
     """A CSV or Parquet file. In a CSV, ``text_cols`` (the group columns) are integers when
     every value is written as one (``7``, not ``007``), else the text they are written as: store
     "001" stays "001", not 1."""
@@ -35,7 +35,7 @@ def _read_table(path: str, text_cols: Sequence[str] = ()) -> pd.DataFrame:
         raise CommandError(f"{path}: no such file. Give a CSV or Parquet file of long-format history.")
     ext = os.path.splitext(path)[1].lower()
     if ext == ".csv":
-        df = pd.read_csv(path, dtype={c: str for c in text_cols})
+        df = pd.read_csv(path, dtype={c: str for c in text_cols}, sep=sep)
         for col in text_cols:
             if col in df.columns and df[col].notna().all() and df[col].str.fullmatch(r"-?(0|[1-9][0-9]{0,17})").all():
                 df[col] = df[col].astype("int64")
@@ -125,6 +125,10 @@ def _check_columns(df: pd.DataFrame, path: str, groups: Sequence[str], time_col:
     if not problems:
         return
     fix = "Name the file's columns with --time-col, --target-col and --group."
+    for sep in (";", "\t", "|"):
+        if len(columns) == 1 and sep in columns[0]:
+            raise CommandError(f"{path} has a single column {columns[0]!r}: its values look separated by {sep!r}, "
+                               f"not commas. Add --sep {sep!r}.")
     numeric = [str(c) for c in df.select_dtypes("number").columns if c not in (time_col, *groups)]
     if target_col not in df.columns and len(numeric) > 1:
         fix += (f" A file with one column of values per series ({', '.join(numeric)}) must be made long first: "
@@ -140,7 +144,7 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     from .estimator import GroupedProphetTuner
 
     groups = _names(args.group) if args.group else []
-    df = _read_table(args.data, text_cols=groups)
+    df = _read_table(args.data, text_cols=groups, sep=args.sep)
     _check_columns(df, args.data, groups, args.time_col, args.target_col)
     if not groups:  # one series: a group column of its own, named so as not to clash with the file's
         name = next(n for n in ("series", "_series", "__series") if n not in df.columns)
@@ -149,7 +153,7 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     regressors = _names(args.regressors) if args.regressors else None
     if args.holidays and args.holidays not in df.columns:
         args.holidays = args.holidays.upper()  # a country code: --holidays us means US
-    events = _read_table(args.holidays_file, text_cols=groups) if args.holidays_file else None
+    events = _read_table(args.holidays_file, text_cols=groups, sep=args.sep) if args.holidays_file else None
     tuner = GroupedProphetTuner(
         group_cols=groups, time_col=args.time_col, target_col=args.target_col,
         search_space=args.search_space, n_trials=args.trials,
@@ -311,7 +315,7 @@ def _future(args: argparse.Namespace, tuner: Any) -> pd.DataFrame:
         raise CommandError(f"give --periods N or --future FILE, not both: --future {args.future} lists the dates "
                            f"to forecast, so --periods {args.periods} would be ignored.")
     if args.future:
-        return _fitted_keys(_read_table(args.future, text_cols=tuner.group_cols_), tuner)
+        return _fitted_keys(_read_table(args.future, text_cols=tuner.group_cols_, sep=args.sep), tuner)
     needed = tuple(tuner.future_cols_)
     if needed:
         raise CommandError(
@@ -389,6 +393,7 @@ def cmd_bench(args: argparse.Namespace, rest: Sequence[str]) -> None:
 def _tuning_options(p: argparse.ArgumentParser) -> None:
     """The options of `tune` and `forecast` that describe the data and the search."""
     p.add_argument("data", help="long-format history: a .csv or .parquet file")
+    p.add_argument("--sep", default=",", help="the CSV files' separator, e.g. ';' (default: %(default)r)")
     p.add_argument("--group", default=None,
                    help="comma-separated group columns, e.g. store,item (default: the whole file is one series)")
     p.add_argument("--backend", choices=["local", "spark", "ray"], default="local",
@@ -486,6 +491,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="table of the dates to forecast (.csv/.parquet) with group columns and the regressors' values")
     p.add_argument("--group", default=None, help="only this group, e.g. 1,2")
     p.add_argument("--out", default=None, help=".csv or .parquet file (default: CSV on stdout)")
+    p.add_argument("--sep", default=",", help="the --future CSV's separator (default: %(default)r)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("plot", help="plot one group's forecast or tuning history to an image file")
@@ -497,6 +503,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--periods", type=int, default=None, help="steps to forecast (default: 90)")
     p.add_argument("--future", default=None, help="dates to forecast with the regressors' values (models with regressors)")
     p.add_argument("--out", required=True, help="image file: .png, .svg or .pdf")
+    p.add_argument("--sep", default=",", help="the --future CSV's separator (default: %(default)r)")
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("bench", help="run the benchmark (options: prophet-grouped bench --help)", add_help=False)

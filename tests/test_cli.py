@@ -411,3 +411,18 @@ def test_ctrl_c_says_how_to_keep_or_resume_the_work(tmp_path, checkpoint):
         assert "interrupted: run the same command again to resume from ckpt: finished groups are read back." in err
     else:
         assert "interrupted: the groups tuned so far are lost; with --checkpoint-dir DIR" in err
+
+
+def test_a_semicolon_separated_file_is_told_about_sep_and_reads_with_it(tmp_path):
+    """A European CSV was told to "add --target-col item;ds;y"."""
+    df = pd.DataFrame({"item": np.repeat([1, 2], 60), "ds": list(pd.date_range("2024-01-01", periods=60)) * 2,
+                       "y": np.tile(np.arange(60.0) % 7, 2)})
+    df.to_csv(tmp_path / "eu.csv", sep=";", index=False)
+    out = run("tune", "eu.csv", "--group", "item", "--trials", "1", "--horizon", "7", "--out", "run", cwd=tmp_path)
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: eu.csv has a single column 'item;ds;y': its values look separated by ';', "
+                                 "not commas. Add --sep ';'."), out.stderr
+    ok = run("tune", "eu.csv", "--sep", ";", "--group", "item", "--trials", "1", "--horizon", "7", "--out", "run",
+             "--quiet", cwd=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+    assert len(pd.read_csv(tmp_path / "run" / "results.csv")) == 2
