@@ -224,8 +224,17 @@ def gains(tuner: Any) -> str:
     return f"On the validation folds ({metric}) the tuned models are a median {' and '.join(parts)}."
 
 
+def _check_mlflow(args: argparse.Namespace) -> None:
+    """The MLflow tracking server, reached once before the tuning (its errors came after it)."""
+    if getattr(args, "mlflow_experiment", None) or getattr(args, "mlflow_uri", None):
+        from .tracking import check_tracking
+
+        check_tracking(args.mlflow_uri, args.mlflow_experiment)
+
+
 def cmd_tune(args: argparse.Namespace) -> None:
     _check_writable(args.out, "--out", folder=True)
+    _check_mlflow(args)
     tuner, df = _tuner_from_args(args)
     _warned(lambda: tuner.fit(df))
     _save_folder(tuner, args.out)

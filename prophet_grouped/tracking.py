@@ -28,6 +28,38 @@ def _param_value(value: Any) -> str:
     return text[:_MAX_PARAM]
 
 
+def check_tracking(tracking_uri: str | None = None, experiment_name: str | None = None,
+                   timeout: float = 10.0) -> None:
+    """Raise ValueError unless MLflow can log to ``tracking_uri`` (None: MLflow's default):
+    checked with one request that gives up after ``timeout`` seconds, so that a wrong or
+    unreachable tracking server is found before the tuning, not after it (MLflow's own client
+    retries an unreachable server for minutes)."""
+    mlflow = import_optional("mlflow")
+    saved = {name: os.environ.get(name) for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
+    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(1, timeout)))
+    uri = tracking_uri or mlflow.get_tracking_uri()
+    try:
+        client = mlflow.MlflowClient(tracking_uri=uri)
+        if experiment_name:
+            client.get_experiment_by_name(experiment_name)
+        else:
+            client.search_experiments(max_results=1)
+    except Exception as exc:  # noqa: BLE001  (MLflow raises many kinds: connection, store, URI)
+        text = " ".join(str(exc).split())[:300]
+        raise ValueError(
+            f"MLflow can't log to {uri!r}: {type(exc).__name__}: {text}. Give a tracking URI it can reach, e.g. "
+            f"--mlflow-uri sqlite:///mlflow.db (a local database; artifacts then go to ./mlruns) or "
+            f"http://HOST:5000 of a running server."
+        ) from None
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def log_to_mlflow(
     tuner: GroupedProphetTuner,
     run_name: str | None = None,

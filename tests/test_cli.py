@@ -426,3 +426,22 @@ def test_a_semicolon_separated_file_is_told_about_sep_and_reads_with_it(tmp_path
              "--quiet", cwd=tmp_path)
     assert ok.returncode == 0, ok.stderr
     assert len(pd.read_csv(tmp_path / "run" / "results.csv")) == 2
+
+
+@pytest.mark.parametrize("uri, why", [
+    ("http://127.0.0.1:9", "Max retries exceeded"),  # nothing listens: MLflow retried for minutes, after the tuning
+    ("file:///{tmp}/mlruns", "filesystem tracking backend"),  # refused by MLflow 3, after the tuning, as a traceback
+])
+def test_an_mlflow_server_that_cannot_be_used_is_found_before_the_tuning(tuned, tmp_path, uri, why):
+    import time
+
+    cwd, _ = tuned
+    uri = uri.format(tmp=tmp_path)
+    start = time.monotonic()
+    out = run("tune", "sales.csv", "--group", "store,item", "--trials", "3", "--out", str(tmp_path / "run"),
+              "--mlflow-uri", uri, "--mlflow-experiment", "x", cwd=cwd)
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.startswith(f"error: MLflow can't log to {uri!r}: MlflowException"), out.stderr
+    assert why in out.stderr and "--mlflow-uri sqlite:///mlflow.db" in out.stderr
+    assert "Traceback" not in out.stderr and not (tmp_path / "run").exists()
+    assert time.monotonic() - start < 60
