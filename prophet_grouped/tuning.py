@@ -252,11 +252,14 @@ def calibration(group: PreparedGroup, config: TuningConfig, params: Mapping[str,
     return intervals.quantiles(fold_errors(folds, forecasts), interval_width(group.drivers))
 
 
-def trial_failures(errors: Sequence[str], n_trials: int) -> str | None:
-    """What a group that was tuned keeps of its failed trials: how many, and the first reason."""
-    if not errors:
-        return None
-    return f"{len(errors)} of {n_trials} trials failed; first: {errors[0]}"
+def trial_failures(errors: Sequence[str], n_trials: int, n_failed: int | None = None) -> str | None:
+    """What a group that was tuned keeps of what failed: how many of its trials, with the first
+    reason (the first ``n_failed`` of ``errors``), then each failure outside the trials (Prophet's
+    defaults scored as an extra candidate, the champion's parameters) by name."""
+    n_failed = len(errors) if n_failed is None else n_failed
+    parts = [f"{n_failed} of {n_trials} trials failed; first: {errors[0]}"] if n_failed else []
+    parts += list(errors[n_failed:])
+    return "; ".join(parts) or None
 
 
 def uncached_fits(group: PreparedGroup, config: TuningConfig) -> int:
@@ -496,7 +499,7 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             result.best_params = best_params
             result.best_score = best_score
             result.status = "ok"
-            result.error = trial_failures(errors, result.n_trials)
+            result.error = trial_failures(errors, result.n_trials, result.n_failed_trials)
         except Exception as exc:
             fail_group(result, error_text(exc), frame, config, out)
         finally:

@@ -252,3 +252,14 @@ def test_a_champion_already_scored_as_a_trial_is_not_fitted_again(first, weeks, 
     assert len(calls) == 5 * len(both.results_), "the champion was fitted again beside its trial"
     pd.testing.assert_series_equal(both.results_.loc[returning, "champion_score"],
                                    reference.results_.loc[returning, "champion_score"])
+
+
+def test_a_failure_outside_the_trials_is_not_counted_as_a_failed_trial():
+    """A champion whose parameters failed read "1 of 30 trials failed" while n_failed_trials was 0."""
+    from prophet_grouped.tuning import trial_failures
+
+    assert trial_failures(["the champion's parameters: ValueError: y has 3 negative values"], 30, 0) == \
+        "the champion's parameters: ValueError: y has 3 negative values"
+    assert trial_failures(["ValueError: a", "ValueError: b", "the champion's parameters: ValueError: c"], 30, 2) == \
+        "2 of 30 trials failed; first: ValueError: a; the champion's parameters: ValueError: c"
+    assert trial_failures([], 30, 0) is None
