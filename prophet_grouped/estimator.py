@@ -6,7 +6,6 @@ import dataclasses
 import itertools
 import os
 import sys
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -33,7 +32,7 @@ from .data import (
     validate_history,
 )
 from .engines import resolve_engine
-from .exceptions import GroupFitWarning
+from .exceptions import GroupFitWarning, warn_user
 from .forecast import FORECAST_COLUMNS, check_nonnegative
 from .frequency import closed_weekdays, default_horizon, future_freq, resolve_freq, season_length
 from .metrics import resolve_metric
@@ -866,20 +865,16 @@ class GroupedProphetTuner(BaseEstimator):
             if groups:
                 listing = "; ".join(f"{r.key!r}: {r.error}" for r in groups[:10])
                 more = f" (and {len(groups) - 10} more)" if len(groups) > 10 else ""
-                warnings.warn(
-                    f"{len(groups)} of {len(results)} group(s) {what}: {listing}{more}. {tail}",
-                    GroupFitWarning,
-                    stacklevel=3,
-                )
+                warn_user(f"{len(groups)} of {len(results)} group(s) {what}: {listing}{more}. {tail}",
+                          GroupFitWarning)
         signed = [r.key for r in results if r.clipped is False]
         if signed and isinstance(self.nonnegative, str) and self.nonnegative == "auto":
             more = f" (and {len(signed) - 10} more)" if len(signed) > 10 else ""
-            warnings.warn(
+            warn_user(
                 f"{len(signed)} of {len(results)} group(s) have negative values in their history (returns?), so "
                 f"nonnegative='auto' does not clip their forecasts at 0: {signed[:10]}{more}. Set nonnegative=True "
                 f"to clip every group at 0; results_['clipped'] says which groups are.",
                 GroupFitWarning,
-                stacklevel=3,
             )
 
     # ------------------------------------------------------------------ predict

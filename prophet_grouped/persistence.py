@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .exceptions import warn_user
 from .keys import TIMESTAMP, key_from_json, key_kinds, key_to_json
 
 if TYPE_CHECKING:
@@ -145,11 +145,10 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
     os.makedirs(path, exist_ok=True)
     params, dropped = _params_to_json(tuner.get_params(), path)
     if dropped:
-        warnings.warn(
+        warn_user(
             f"These parameters can't be stored as plain files and are saved as their defaults: {dropped}. "
             f"The loaded tuner predicts as this one; set them again before fitting it.",
             UserWarning,
-            stacklevel=3,
         )
     from . import __version__
 

@@ -399,3 +399,20 @@ def test_short_histories_get_the_untuned_model_with_the_default_fallback():
     assert tuner.results_["error"].str.contains("too short for cutoff").all()
     fc = tuner.predict(tuner.make_future_dataframe(periods=3))
     assert len(fc) == 6 and fc["yhat"].notna().all()
+
+
+def test_warnings_point_at_the_users_line():
+    """GroupFitWarning pointed inside the library (a fixed stacklevel), not at the fit call."""
+    import inspect
+
+    df = make_retail_sales(n_stores=1, n_items=2, periods=200, seed=0)
+    df.loc[df["item"] == 2, "y"] = 5.0  # constant: the group fails
+    tuner = GroupedProphetTuner(group_cols=["store", "item"], n_trials=2, horizon=14, n_jobs=1, verbose=0)
+    with pytest.warns(GroupFitWarning) as fit_warnings:
+        line = inspect.currentframe().f_lineno + 1
+        tuner.fit(df)
+    with pytest.warns(GroupFitWarning) as forecast_warnings:
+        forecast_line = inspect.currentframe().f_lineno + 1
+        tuner.forecast(df, periods=3)
+    for caught, expected in ((fit_warnings, line), (forecast_warnings, forecast_line)):
+        assert [(w.filename, w.lineno) for w in caught if w.category is GroupFitWarning] == [(__file__, expected)]
