@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._environ import environ
 from ._imports import import_optional
 
 if TYPE_CHECKING:
@@ -35,16 +36,14 @@ def check_tracking(tracking_uri: str | None = None, experiment_name: str | None 
     unreachable tracking server is found before the tuning, not after it (MLflow's own client
     retries an unreachable server for minutes)."""
     mlflow = import_optional("mlflow")
-    saved = {name: os.environ.get(name) for name in ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")}
-    os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
-    os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = str(int(max(1, timeout)))
     uri = tracking_uri or mlflow.get_tracking_uri()
     try:
-        client = mlflow.MlflowClient(tracking_uri=uri)
-        if experiment_name:
-            client.get_experiment_by_name(experiment_name)
-        else:
-            client.search_experiments(max_results=1)
+        with environ({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(max(1, timeout)))}):
+            client = mlflow.MlflowClient(tracking_uri=uri)
+            if experiment_name:
+                client.get_experiment_by_name(experiment_name)
+            else:
+                client.search_experiments(max_results=1)
     except Exception as exc:  # noqa: BLE001  (MLflow raises many kinds: connection, store, URI)
         text = " ".join(str(exc).split())[:300]
         raise ValueError(
@@ -52,12 +51,6 @@ def check_tracking(tracking_uri: str | None = None, experiment_name: str | None 
             f"--mlflow-uri sqlite:///mlflow.db (a local database; artifacts then go to ./mlruns) or "
             f"http://HOST:5000 of a running server."
         ) from None
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def log_to_mlflow(

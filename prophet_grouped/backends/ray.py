@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .._environ import environ
 from .._imports import import_optional
 from ..results import GroupResult
 from .base import Backend, Priors, Task
@@ -228,26 +229,11 @@ def _node_auth() -> Iterator[None]:
     else:
         values = {HOOK_VARIABLE: "prophet_grouped.backends._ray_auth.TokenAuthStartHook", "RAY_AUTH_MODE": "token"}
     try:
-        with _environ(values):
+        with environ(values):
             _refresh_ray_config()  # this process read the mode when Ray was imported
             yield
     finally:
         _refresh_ray_config()
-
-
-@contextlib.contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    """Environment variables set to ``values`` for the block, then as they were."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _refresh_ray_config() -> None:
@@ -573,7 +559,7 @@ class RayBackend(Backend):
         # (Ray 2.60's new one prints its experiment table anyway).
         quiet_tune = {"TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1", "RAY_AIR_NEW_OUTPUT": "0"}
         try:
-            with _environ(quiet_tune):
+            with environ(quiet_tune):
                 grid = tune.Tuner(
                     tune.with_resources(trainable, {"cpu": 1}),
                     param_space={"batch": tune.grid_search(list(range(n_batches)))},
