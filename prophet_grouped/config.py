@@ -56,6 +56,8 @@ class TuningConfig:
     season_length: int = 1
     #: Weekdays daily data never falls on (a shop closed on Saturdays): no forecast for them.
     closed_days: tuple[str, ...] = ()
+    #: Whether each group also reads its own closed weekdays from its dates (freq inferred).
+    group_closed_days: bool = False
     #: Target transform: "auto", "log1p" or None (:mod:`prophet_grouped.transforms`).
     transform: Any = "auto"
     #: Forecast intervals: "prophet" or "calibrated" (:mod:`prophet_grouped.intervals`).

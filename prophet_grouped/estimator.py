@@ -34,7 +34,14 @@ from .data import (
 from .engines import resolve_engine
 from .exceptions import GroupFitWarning, warn_user
 from .forecast import FORECAST_COLUMNS, check_nonnegative
-from .frequency import closed_weekdays, default_horizon, future_freq, resolve_freq, season_length
+from .frequency import (
+    closed_by_group,
+    closed_weekdays,
+    default_horizon,
+    future_freq,
+    resolve_freq,
+    season_length,
+)
 from .metrics import resolve_metric
 from .metrics import score as metric_score
 from .models import ModelStore
@@ -327,10 +334,12 @@ class GroupedProphetTuner(BaseEstimator):
     freq_ : str
         The frequency used: ``freq``, or the one inferred from the data.
     closed_days_ : list of str
-        Weekdays (``"SAT"``...) that daily data never falls on, read from the dates when ``freq``
-        is None (a shop closed on Saturdays; see
+        Weekdays (``"SAT"``...) that the daily data of every group never falls on, read from the
+        dates when ``freq`` is None (a shop closed on Saturdays; see
         :func:`~prophet_grouped.frequency.closed_weekdays`): ``make_future_dataframe`` and
-        the forecasts skip them, and ``periods`` counts open days. Empty otherwise.
+        the forecasts skip them, and ``periods`` counts open days. Empty otherwise. Each group's
+        own closed weekdays (a store closed on Sundays while others open), read the same way from
+        its own dates, are in ``results_["closed_days"]``, and its forecasts skip them too.
     horizon_ : int
         The validation horizon used, in steps of ``freq_``.
     future_cols_ : list of str
@@ -580,7 +589,7 @@ class GroupedProphetTuner(BaseEstimator):
         # Read from the dates only with the frequency: freq="D" given asks for every day.
         closed = closed_weekdays(freq, dates) if self.freq is None else ()
         return dataclasses.replace(config, freq=freq, horizon=horizon, season_length=season_length(freq),
-                                   closed_days=closed)
+                                   closed_days=closed, group_closed_days=self.freq is None)
 
     def _check_lengths(self, history: pd.DataFrame, group_cols: list[str], config: TuningConfig) -> None:
         """Raise if no group at all has enough history before its earliest cutoff and data after it.
@@ -888,7 +897,8 @@ class GroupedProphetTuner(BaseEstimator):
         """
         check_is_fitted(self, "models_")
         _check_int("periods", periods, 0)
-        step = future_freq(self.freq_, getattr(self, "closed_days_", ()))
+        shared = tuple(getattr(self, "closed_days_", ()))
+        closed = closed_by_group(self.results_, self.group_cols_)
         ends = {}
         if not include_history and "history_end" in self.results_.columns:
             # The last dates of the histories, from results_: no model is loaded.
@@ -904,6 +914,7 @@ class GroupedProphetTuner(BaseEstimator):
         # Every group with a model, or known from results_ (forecast(..., keep_models=False) keeps
         # no models, but its groups' last dates).
         for key in (self.models_ if include_history or not ends else ends):
+            step = future_freq(self.freq_, closed.get(key, shared))
             if key in ends:  # what Prophet's make_future_dataframe does with the last date
                 dates = pd.date_range(start=ends[key], periods=periods + 1, freq=step)
                 future = pd.DataFrame({"ds": dates[dates > ends[key]][:periods]})

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from functools import reduce
 from math import gcd
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from .keys import group_key
 
 _DAY = pd.Timedelta(days=1).value
 _WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
@@ -142,6 +145,33 @@ def closed_weekdays(freq: str, dates: object) -> tuple[str, ...]:
     if len(days) < 7 * CLOSED_MIN_WEEKS or len(seen) == 7 or len(index) < CLOSED_MIN_COVER * open_days:
         return ()
     return tuple(name for day, name in enumerate(_WEEKDAYS) if day not in seen)
+
+
+def group_closed_days(freq: str, dates: object, shared: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
+    """A group's closed weekdays: those every group shares (``shared``, read from all dates) and
+    those its own daily ``dates`` never fall on (:func:`closed_weekdays`: a store closed on
+    Sundays while others open), in weekday order."""
+    mine = set(shared) | set(closed_weekdays(freq, dates))
+    return tuple(day for day in _WEEKDAYS if day in mine)
+
+
+def closed_text(closed: tuple[str, ...] | list[str]) -> str | None:
+    """Closed weekdays as ``results_`` holds them: ``"SAT,SUN"``; None for none."""
+    return ",".join(closed) or None
+
+
+def closed_from_text(text: object) -> tuple[str, ...]:
+    """Inverse of :func:`closed_text` (None, NaN or "" give none)."""
+    return tuple(day for day in str(text).split(",") if day in _WEEKDAYS) if isinstance(text, str) else ()
+
+
+def closed_by_group(results: pd.DataFrame, group_cols: list[str]) -> dict[tuple[Any, ...], tuple[str, ...]]:
+    """Each group's closed weekdays from a ``results_`` frame's ``closed_days`` column (empty
+    for frames from before it existed: the tuner's shared ``closed_days_`` apply)."""
+    if "closed_days" not in results.columns:
+        return {}
+    keys = results[group_cols].itertuples(index=False, name=None)
+    return {group_key(key): closed_from_text(text) for key, text in zip(keys, results["closed_days"])}
 
 
 def future_freq(freq: str, closed: tuple[str, ...] | list[str] = ()) -> str | pd.offsets.CustomBusinessDay:

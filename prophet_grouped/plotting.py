@@ -9,7 +9,7 @@ import pandas as pd
 
 from . import transforms
 from ._imports import import_optional
-from .frequency import future_freq, step_words
+from .frequency import closed_by_group, future_freq, step_words
 from .keys import key_text
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
 
     extra = tuple(tuner.future_cols_)
     if future is None:
-        closed = getattr(tuner, "closed_days_", ())
+        closed = closed_by_group(tuner.results_, tuner.group_cols_).get(key, tuple(getattr(tuner, "closed_days_", ())))
         future = model.make_future_dataframe(periods=periods, include_history=False,
                                              freq=future_freq(tuner.freq_, closed))
         periods_text = f"{step_words(periods, tuner.freq_, closed)} ahead"

@@ -39,12 +39,13 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
     ("champion_score", "double"),
     ("promoted", "boolean"),
     ("clipped", "boolean"),
+    ("closed_days", "string"),
 )
 RESULT_FIELDS = tuple(name for name, _ in RESULT_SCHEMA)
 #: Columns of the public ``results_`` frame, after the group columns.
 PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "naive_score", "value_added", "transform", "n_folds", "n_trials", "stopped_early", "status", "error",
                          "seconds", "n_failed_trials", "dropped_regressors", "n_uncached_fits", "history_end",
-                         "prior_trials", "champion_score", "promoted", "clipped")
+                         "prior_trials", "champion_score", "promoted", "clipped", "closed_days")
 
 
 @dataclass
@@ -91,6 +92,8 @@ class GroupResult:
     promoted: bool | None = None
     #: Whether the group's forecasts are clipped at 0 (``nonnegative``; None where it was not tuned).
     clipped: bool | None = None
+    #: Weekdays the group's forecasts skip (``"SUN"``, ``"SAT,SUN"``; None: none), set with the model.
+    closed_days: str | None = None
     #: The fitted model as set where it was fitted: a compact record
     #: (:func:`prophet_grouped.models.dump_model`: pickled, cheap to send and to keep).
     model_record: Any = field(default=None, repr=False, compare=False)
@@ -135,7 +138,7 @@ class GroupResult:
         fields missing from results stored by earlier versions take their defaults."""
         defaults = {"default_score": float("nan"), "naive_score": float("nan"), "n_folds": 0, "dropped_regressors": None, "n_uncached_fits": 0,
                     "forecast": None, "model_file": None, "history_end": None, "prior_trials": 0, "study": None,
-                    "champion_score": float("nan"), "promoted": None, "clipped": None}
+                    "champion_score": float("nan"), "promoted": None, "clipped": None, "closed_days": None}
         values = {name: values.get(name, defaults.get(name)) for name in RESULT_FIELDS}
         for name, empty in (("best_params", {}), ("trials", []), ("study", None)):
             value = values[name]

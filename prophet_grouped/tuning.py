@@ -24,6 +24,7 @@ from . import intervals, retrain, transforms
 from .config import TuningConfig
 from .covariates import GroupDrivers
 from .engines import fit_prophet, preload, quiet, stan_output_dir
+from .frequency import closed_text, group_closed_days
 from .forecast import clips
 from .keys import group_key
 from .objective import (
@@ -329,6 +330,9 @@ def finish_group(result: GroupResult, model: Prophet, config: TuningConfig) -> N
     from .models import dump_model, write_model
 
     result.history_end = pd.Timestamp(model.history_dates.max()).isoformat()
+    closed = group_closed_days(config.freq, model.history_dates, config.closed_days) \
+        if config.group_closed_days else config.closed_days
+    result.closed_days = closed_text(closed)
     if config.keep_models and config.model_dir is not None:
         result.model_record = write_model(config.model_dir, result.key, model)
         result.model_file = result.model_record[1]
@@ -336,7 +340,7 @@ def finish_group(result: GroupResult, model: Prophet, config: TuningConfig) -> N
         result.model_record = dump_model(model)
     if config.forecast_periods:
         fc = forecast_ahead(model, config.forecast_periods, config.freq, config.nonnegative,
-                            config.random_state, result.key, config.closed_days)
+                            config.random_state, result.key, closed)
         result.forecast = forecast_to_json(fc)
 
 

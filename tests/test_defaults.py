@@ -391,3 +391,30 @@ def test_a_group_whose_history_has_a_negative_value_is_not_clipped_and_the_fit_s
         warnings.simplefilter("error", GroupFitWarning)
         clipped = GroupedProphetTuner(nonnegative=True, **params).fit(df)
     assert clipped.results_["clipped"].tolist() == [True, True]
+
+
+def test_a_store_closed_on_sundays_gets_no_sunday_forecasts_while_another_opens(tmp_path):
+    """Closed weekdays were read across all groups: a store closed on Sundays got Sunday
+    forecasts because another store opens on Sundays (its weekly total about 1/7 too high)."""
+    closed = _series(140, "D", seed=1)
+    closed = closed[closed["ds"].dt.dayofweek != 6].assign(store="closed_sundays")
+    every_day = _series(140, "D", seed=2).assign(store="open_every_day")
+    df = pd.concat([closed, every_day], ignore_index=True)
+    params = dict(group_cols="store", n_trials=2, horizon=14, cv_folds=1, random_state=0, n_jobs=1, verbose=0)
+    tuner = GroupedProphetTuner(**params).fit(df)
+    assert tuner.closed_days_ == []  # no weekday is closed for every store
+    assert tuner.results_.set_index("store")["closed_days"].to_dict() == {"closed_sundays": "SUN",
+                                                                         "open_every_day": None}
+    future = tuner.make_future_dataframe(periods=12)
+    days = future.assign(day=future["ds"].dt.dayofweek).groupby("store")["day"].apply(set)
+    assert days["closed_sundays"] == {0, 1, 2, 3, 4, 5} and days["open_every_day"] == set(range(7))
+    assert (future.groupby("store").size() == 12).all()  # periods counts open days
+    # The one-pass forecast (in the workers) skips them the same way, and save/load keeps them.
+    one_pass = GroupedProphetTuner(**params).forecast(df, periods=12)
+    pd.testing.assert_frame_equal(one_pass.reset_index(drop=True), tuner.predict(future).reset_index(drop=True))
+    tuner.save(str(tmp_path / "t"))
+    pd.testing.assert_frame_equal(GroupedProphetTuner.load(str(tmp_path / "t")).make_future_dataframe(periods=12), future)
+    # An explicit freq="D" asks for every day of every group.
+    every = GroupedProphetTuner(freq="D", **params).fit(df)
+    assert every.results_["closed_days"].isna().all()
+    assert len(every.make_future_dataframe(periods=7)) == 14
