@@ -162,6 +162,7 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
         date_format=args.date_format, cv_folds=args.folds, regressor_cols=regressors, holidays=events,
         nonnegative={"auto": "auto", "true": True, "false": False}[args.nonnegative],
         transform=None if args.transform == "none" else args.transform,
+        missing_dates=args.missing_dates,
         backend=args.backend, n_jobs=args.n_jobs, random_state=args.seed,
         trial_timeout=args.trial_timeout, checkpoint_dir=args.checkpoint_dir, model_dir=args.model_dir,
         retry_failed=not args.keep_failed,
@@ -420,6 +421,8 @@ def _tuning_options(p: argparse.ArgumentParser) -> None:
                    help="rolling-origin validation folds (default: 3, fewer for short groups)")
     p.add_argument("--nonnegative", choices=["auto", "true", "false"], default="auto",
                    help="clip forecasts at 0: auto = for groups with no negative history (default: %(default)s)")
+    p.add_argument("--missing-dates", choices=["gap", "zero"], default="gap",
+                   help="a date a group has no row for: gap = unknown, zero = nothing sold (default: %(default)s)")
     p.add_argument("--transform", choices=["auto", "log1p", "none"], default="auto",
                    help="fit log1p(y) or y: auto = each group with no negative value chooses by validation loss "
                         "(default: %(default)s)")

@@ -58,6 +58,8 @@ class TuningConfig:
     closed_days: tuple[str, ...] = ()
     #: Whether each group also reads its own closed weekdays from its dates (freq inferred).
     group_closed_days: bool = False
+    #: "gap" (a date without a row is unknown) or "zero" (nothing sold that day).
+    missing_dates: str = "gap"
     #: Target transform: "auto", "log1p" or None (:mod:`prophet_grouped.transforms`).
     transform: Any = "auto"
     #: Forecast intervals: "prophet" or "calibrated" (:mod:`prophet_grouped.intervals`).

@@ -24,7 +24,7 @@ from . import intervals, retrain, transforms
 from .config import TuningConfig
 from .covariates import GroupDrivers
 from .engines import fit_prophet, preload, quiet, stan_output_dir
-from .frequency import closed_text, group_closed_days
+from .frequency import closed_text, future_freq, group_closed_days
 from .forecast import clips
 from .keys import group_key
 from .objective import (
@@ -159,9 +159,31 @@ class PreparedGroup:
         return [*self.folds, *(fold for folds in self.transformed.values() for fold in folds)]
 
 
+def zero_filled(frame: pd.DataFrame, config: TuningConfig) -> pd.DataFrame:
+    """A group's rows (sorted by ``ds``) with ``y = 0`` on every date of its calendar between its
+    first and last date that it has no row for (``missing_dates="zero"``: a day without a row is
+    a day nothing sold), closed weekdays left out; the other columns of an added date take the
+    previous date's values. A row that is there with a missing ``y`` stays missing."""
+    ds = pd.DatetimeIndex(frame["ds"])
+    closed = group_closed_days(config.freq, ds, config.closed_days) if config.group_closed_days \
+        else config.closed_days
+    grid = pd.date_range(ds.min(), ds.max(), freq=future_freq(config.freq, closed))
+    missing = grid.difference(ds)
+    if missing.empty:
+        return frame
+    out = pd.concat([frame, pd.DataFrame({"ds": missing, "y": 0.0})], ignore_index=True).sort_values("ds")
+    others = [c for c in frame.columns if c not in ("ds", "y")]
+    if others:
+        out[others] = out[others].ffill()
+    return out.reset_index(drop=True)
+
+
 def usable_rows(frame: pd.DataFrame, config: TuningConfig, key: Sequence[Any]) -> tuple[pd.DataFrame, GroupDrivers]:
-    """A group's rows with an observed ``y`` (Prophet ignores the others too), restricted to the
+    """A group's rows with an observed ``y`` (Prophet ignores the others too; with
+    ``missing_dates="zero"`` the dates it has no row for first get ``y = 0``), restricted to the
     columns its models use, and its drivers; ValueError when its covariates are unusable."""
+    if config.missing_dates == "zero" and len(frame):
+        frame = zero_filled(frame, config)
     frame = frame.loc[frame["y"].notna()].reset_index(drop=True)
     drivers = config.drivers.for_group(key, frame)
     cols = ["ds", "y", *drivers.regressors, *(c for c in ("cap", "floor") if c in config.drivers.columns)]

@@ -418,3 +418,20 @@ def test_a_store_closed_on_sundays_gets_no_sunday_forecasts_while_another_opens(
     every = GroupedProphetTuner(freq="D", **params).fit(df)
     assert every.results_["closed_days"].isna().all()
     assert len(every.make_future_dataframe(periods=7)) == 14
+
+
+def test_missing_dates_are_gaps_by_default_or_days_without_sales():
+    frame = _series(120, "D", seed=3, level=5.0)
+    frame["y"] = np.maximum(frame["y"], 0)
+    gappy = frame.drop(index=[30, 31, 60]).assign(item=1)  # three days without a row
+    gappy.loc[gappy.index[10], "y"] = np.nan  # a row whose y is unknown
+    params = dict(group_cols="item", n_trials=1, horizon=14, cv_folds=1, random_state=0, n_jobs=1, verbose=0)
+    gap = GroupedProphetTuner(**params).fit(gappy)
+    zero = GroupedProphetTuner(missing_dates="zero", **params).fit(gappy)
+    history = {name: t.models_[(1,)].history.set_index("ds")["y"] for name, t in (("gap", gap), ("zero", zero))}
+    assert len(history["gap"]) == 116 and len(history["zero"]) == 119
+    added = frame["ds"].iloc[[30, 31, 60]]
+    assert (history["zero"].loc[added] == 0).all() and not added.isin(history["gap"].index).any()
+    assert frame["ds"].iloc[10] not in history["zero"].index  # an unknown y stays unknown
+    with pytest.raises(ValueError, match=r"missing_dates must be 'gap' .* got 'zeros'"):
+        GroupedProphetTuner(missing_dates="zeros", **params).fit(gappy)
