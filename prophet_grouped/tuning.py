@@ -151,8 +151,15 @@ class PreparedGroup:
     transformed: dict[str, list[Fold]] = dataclasses.field(default_factory=dict)
 
     def folds_for(self, params: Mapping[str, Any]) -> list[Fold]:
-        """The folds a trial with ``params`` is scored on (its target transform's)."""
-        return self.transformed.get(params.get(transforms.PARAM, "none"), self.folds)
+        """The folds a trial with ``params`` is scored on (its target transform's); ValueError for a
+        transform the group may not use (a champion's from a fit with other settings or data)."""
+        name = params.get(transforms.PARAM, "none")
+        if name == "none":
+            return self.folds
+        if name not in self.transformed:
+            raise ValueError(f"transform={name!r} is not one this group may use here (negative values, logistic "
+                             f"growth, or transform=None)")
+        return self.transformed[name]
 
     def all_folds(self) -> list[Fold]:
         """Every fold trials may have used, whatever their transform."""

@@ -196,3 +196,20 @@ def test_the_cross_backend_scenario_has_groups_on_both_targets(local_reference):
     """Every backend's test matches local_reference group by group (conftest.assert_same_results),
     so each backend is held to the same transforms and back-transformed forecasts on both kinds."""
     assert set(local_reference.results_["transform"]) == {"none", "log1p"}
+
+
+def test_a_champion_on_log1p_is_not_scored_on_y_where_the_group_may_no_longer_use_it():
+    """Its parameters were scored on the raw folds (the transform name dropped) and could be
+    refit on log1p(y) of a history with negative values."""
+    before = _growing(seed=4).assign(item=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        previous = GroupedProphetTuner(group_cols="item", n_trials=2, horizon=28, cv_folds=1, transform="log1p",
+                                       n_jobs=1, random_state=0, verbose=0).fit(before)
+        after = before.copy()
+        after.loc[after.index[5], "y"] = -1.0  # a return: log1p is out
+        tuner = GroupedProphetTuner(group_cols="item", n_trials=2, horizon=28, cv_folds=1, champion=previous,
+                                    n_jobs=1, random_state=0, verbose=0).fit(after)
+    row = tuner.results_.iloc[0]
+    assert row["status"] == "ok" and bool(row["promoted"]) and row["transform"] == "none"
+    assert "the champion's parameters: ValueError: transform='log1p' is not one this group may use" in row["error"]
