@@ -233,7 +233,10 @@ def check_holidays_table(table: object, group_cols: Sequence[str]) -> pd.DataFra
     if unknown:
         raise ValueError(
             f"The holidays table has columns that are neither Prophet's ({list(HOLIDAY_COLUMNS)}) nor "
-            f"group columns ({list(group_cols)}): {unknown}. Drop or rename them."
+            f"group columns ({list(group_cols)}): {unknown}. A column that says where an event applies (a "
+            f"state, a region) must be a group column too: add it to group_cols (every row of the history "
+            f"then holds it), or rename it to the group column it stands for; dropping it would give every "
+            f"group every row's event."
         )
     out = table.copy()
     if out["holiday"].isna().any():

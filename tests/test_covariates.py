@@ -125,7 +125,9 @@ def test_events_table_per_group_and_for_all():
     assert names == {(1, 1): {"store1_sale", "payday"}, (2, 1): {"payday"}}
     assert all(model.country_holidays == "US" for model in tuner.models_.values())
     assert "holidays_prior_scale" in tuner.best_params_.columns
-    with pytest.raises(ValueError, match=r"neither Prophet's .* nor group columns .*: \['region'\]"):
+    # Told to make it a group column (dropping it, the advice before, spreads every region's events).
+    with pytest.raises(ValueError, match=r"neither Prophet's .* nor group columns .*: \['region'\]\. A column that "
+                                         r"says where an event applies .* must be a group column too"):
         GroupedProphetTuner(holidays=events.assign(region="x"), **FAST).fit(df)
     with pytest.raises(ValueError, match=r"missing from the holidays table: \['holiday'\]"):
         GroupedProphetTuner(holidays=events.drop(columns="holiday"), **FAST).fit(df)
