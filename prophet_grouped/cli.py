@@ -325,6 +325,8 @@ def _future(args: argparse.Namespace, tuner: Any) -> pd.DataFrame:
         raise CommandError(f"give --periods N or --future FILE, not both: --future {args.future} lists the dates "
                            f"to forecast, so --periods {args.periods} would be ignored.")
     if args.future:
+        if args.date_format:
+            tuner.set_params(date_format=args.date_format)
         return _fitted_keys(_read_table(args.future, text_cols=tuner.group_cols_, sep=args.sep), tuner)
     needed = tuple(tuner.future_cols_)
     if needed:
@@ -504,6 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--group", default=None, help="only this group, e.g. 1,2")
     p.add_argument("--out", default=None, help=".csv or .parquet file (default: CSV on stdout)")
     p.add_argument("--sep", default=",", help="the --future CSV's separator (default: %(default)r)")
+    p.add_argument("--date-format", default=None,
+                   help="strptime format of the --future file's dates, e.g. %%d.%%m.%%Y (default: the tuner's)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("plot", help="plot one group's forecast or tuning history to an image file")
@@ -516,6 +520,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--future", default=None, help="dates to forecast with the regressors' values (models with regressors)")
     p.add_argument("--out", required=True, help="image file: .png, .svg or .pdf")
     p.add_argument("--sep", default=",", help="the --future CSV's separator (default: %(default)r)")
+    p.add_argument("--date-format", default=None,
+                   help="strptime format of the --future file's dates, e.g. %%d.%%m.%%Y (default: the tuner's)")
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("bench", help="run the benchmark (options: prophet-grouped bench --help)", add_help=False)

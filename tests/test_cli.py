@@ -445,3 +445,16 @@ def test_an_mlflow_server_that_cannot_be_used_is_found_before_the_tuning(tuned, 
     assert why in out.stderr and "--mlflow-uri sqlite:///mlflow.db" in out.stderr
     assert "Traceback" not in out.stderr and not (tmp_path / "run").exists()
     assert time.monotonic() - start < 60
+
+
+def test_predict_reads_future_dates_in_the_format_given(tmp_path):
+    """predict had no --date-format: a --future file with day-first dates could not be read."""
+    df = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=90), "y": np.arange(90.0) % 7 + 1})
+    df.to_csv(tmp_path / "h.csv", index=False)
+    assert run("tune", "h.csv", "--trials", "1", "--horizon", "7", "--out", "run", "--quiet", cwd=tmp_path).returncode == 0
+    future = pd.DataFrame({"series": "all", "ds": pd.date_range("2024-04-01", periods=3).strftime("%d.%m.%Y")})
+    future.to_csv(tmp_path / "f.csv", index=False)
+    out = run("predict", "run", "--future", "f.csv", "--date-format", "%d.%m.%Y", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    got = pd.read_csv(pd.io.common.StringIO(out.stdout))
+    assert got["ds"].tolist() == ["2024-04-01", "2024-04-02", "2024-04-03"]
