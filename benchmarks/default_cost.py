@@ -18,10 +18,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench import GROUPS, make_data  # noqa: E402
+from bench import GROUPS, make_data
 
-import prophet_grouped  # noqa: E402
-from prophet_grouped import GroupedProphetTuner  # noqa: E402
+import prophet_grouped
+from prophet_grouped import GroupedProphetTuner
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -312,7 +312,8 @@ class GroupedProphetTuner(BaseEstimator):
         ``naive_score`` (of the seasonal naive forecast, each step's value one season earlier, on
         the same folds), ``value_added`` (``1 - best_score / naive_score``: the share of the naive
         forecast's error the model saves; negative where it does worse), ``transform`` (the
-        target the model is fitted on: ``"none"`` or ``"log1p"``), ``n_folds``, ``n_trials``, ``stopped_early``, ``status`` (``"ok"``, ``"fallback"`` or
+        target the model is fitted on: ``"none"`` or ``"log1p"``), ``n_folds``, ``n_trials``,
+        ``stopped_early``, ``status`` (``"ok"``, ``"fallback"`` or
         ``"failed"``), ``error``, ``seconds``, ``n_failed_trials``, ``dropped_regressors``
         (regressor columns left out of the group's models because they are constant in its
         history, comma-separated; None when none), ``n_uncached_fits`` (batch engine: trial fits

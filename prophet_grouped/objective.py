@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -214,8 +214,9 @@ def make_folds(
                 f"{MIN_TRAIN_POINTS} needed) and {len(valid)} validation points"
             )
         fold = Fold(cutoff, train, valid, None, transform)
-        cache = None if engine is None else fold_cache(engine, fold.fit_frame(), valid, max_orders)
-        folds.append(Fold(cutoff, train, valid, cache, transform))
+        if engine is not None:  # the cache holds the features of what the models are fitted on
+            fold = replace(fold, cache=fold_cache(engine, fold.fit_frame(), valid, max_orders))
+        folds.append(fold)
     return folds
 
 
@@ -242,7 +243,7 @@ def seasonal_naive(train: pd.DataFrame, dates: pd.Series, freq: str, season_leng
     while np.isnan(yhat).any():
         back = back - step
         in_range = (back >= first) & (back <= last)
-        if not in_range.any() and (back < first).all():
+        if (back < first).all():
             break
         found = values.reindex(back).to_numpy(dtype=float)
         fill = np.isnan(yhat) & in_range & ~np.isnan(found)
@@ -321,7 +322,8 @@ def evaluate(
     ``season_length`` scales ``mase`` and ``rmsse``.
     """
     forecasts = forecast_folds(params, folds, engine, output_dir, prophet_params, holidays_country, until, drivers)
-    loss = float(np.mean([fold_loss(fold, yhat, metric, clip, season_length) for fold, yhat in zip(folds, forecasts)]))
+    loss = float(np.mean([fold_loss(fold, yhat, metric, clip, season_length)
+                          for fold, yhat in zip(folds, forecasts)]))
     if not np.isfinite(loss):
         raise FloatingPointError(f"the metric is not finite ({loss})")
     return loss

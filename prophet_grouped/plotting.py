@@ -54,7 +54,8 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
 
     extra = tuple(tuner.future_cols_)
     if future is None:
-        closed = closed_by_group(tuner.results_, tuner.group_cols_).get(key, tuple(getattr(tuner, "closed_days_", ())))
+        shared = tuple(getattr(tuner, "closed_days_", ()))
+        closed = closed_by_group(tuner.results_, tuner.group_cols_).get(key, shared)
         future = model.make_future_dataframe(periods=periods, include_history=False,
                                              freq=future_freq(tuner.freq_, closed))
         periods_text = f"{step_words(periods, tuner.freq_, closed)} ahead"

@@ -43,7 +43,8 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
 )
 RESULT_FIELDS = tuple(name for name, _ in RESULT_SCHEMA)
 #: Columns of the public ``results_`` frame, after the group columns.
-PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "naive_score", "value_added", "transform", "n_folds", "n_trials", "stopped_early", "status", "error",
+PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "naive_score", "value_added", "transform", "n_folds",
+                         "n_trials", "stopped_early", "status", "error",
                          "seconds", "n_failed_trials", "dropped_regressors", "n_uncached_fits", "history_end",
                          "prior_trials", "champion_score", "promoted", "clipped", "closed_days")
 
@@ -136,7 +137,8 @@ class GroupResult:
     def from_fields(cls, key: tuple[Any, ...], values: Mapping[str, Any]) -> GroupResult:
         """Inverse of :meth:`fields` (dicts and lists may still be JSON text, as rows hold them);
         fields missing from results stored by earlier versions take their defaults."""
-        defaults = {"default_score": float("nan"), "naive_score": float("nan"), "n_folds": 0, "dropped_regressors": None, "n_uncached_fits": 0,
+        defaults = {"default_score": float("nan"), "naive_score": float("nan"), "n_folds": 0,
+                    "dropped_regressors": None, "n_uncached_fits": 0,
                     "forecast": None, "model_file": None, "history_end": None, "prior_trials": 0, "study": None,
                     "champion_score": float("nan"), "promoted": None, "clipped": None, "closed_days": None}
         values = {name: values.get(name, defaults.get(name)) for name in RESULT_FIELDS}

@@ -26,8 +26,6 @@ DEFAULT_FOURIER_ORDERS = {"yearly": 10, "monthly": 5, "weekly": 3, "daily": 4}
 SEASONAL_PARAM_RE = re.compile(r"^(yearly|monthly|weekly|daily)_(seasonality_prior_scale|fourier_order)$")
 
 PRESETS = ("auto", "paper", "prophet-docs")
-#: The trial parameter choosing the target transform (:mod:`prophet_grouped.transforms`).
-TRANSFORM = PARAM
 
 
 def _preset(name: str) -> dict[str, Any]:
@@ -275,7 +273,7 @@ class SearchSpace:
         out. Such a space's default is scored as an extra candidate instead."""
         if self.function is not None or self.auto:
             return None
-        defaults = {**prophet_defaults(), TRANSFORM: "none"}
+        defaults = {**prophet_defaults(), PARAM: "none"}
         trial = {}
         for name, dist in (self.distributions or {}).items():
             if name not in defaults or not distribution_contains(dist, defaults[name]):
@@ -318,11 +316,11 @@ class SearchSpace:
         if tuple(names) == ("none",) or not names:
             return self
         if len(names) == 1:
-            return replace(self, fixed={**self.fixed, TRANSFORM: names[0]})
+            return replace(self, fixed={**self.fixed, PARAM: names[0]})
         dist = CategoricalDistribution(list(names))
         if self.function is not None:
             return replace(self, function=_WithTransform(self.function, dist))
-        return replace(self, distributions={**(self.distributions or {}), TRANSFORM: dist})
+        return replace(self, distributions={**(self.distributions or {}), PARAM: dist})
 
     def max_fourier_orders(self) -> dict[str, int]:
         """Seasonality name -> the highest Fourier order this space can sample (distribution
@@ -348,7 +346,7 @@ class _WithTransform:
         params = self.function(trial)
         if not isinstance(params, Mapping):
             return params  # SearchSpace.sample says what is wrong
-        return {**params, TRANSFORM: _suggest(trial, TRANSFORM, self.transform)}
+        return {**params, PARAM: _suggest(trial, PARAM, self.transform)}
 
 
 def _as_distribution(name: str, value: object) -> Any:

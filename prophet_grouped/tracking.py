@@ -38,7 +38,8 @@ def check_tracking(tracking_uri: str | None = None, experiment_name: str | None 
     mlflow = import_optional("mlflow")
     uri = tracking_uri or mlflow.get_tracking_uri()
     try:
-        with environ({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(max(1, timeout)))}):
+        quick = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": str(int(max(1, timeout)))}
+        with environ(quick):
             client = mlflow.MlflowClient(tracking_uri=uri)
             if experiment_name:
                 client.get_experiment_by_name(experiment_name)

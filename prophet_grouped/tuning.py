@@ -24,8 +24,8 @@ from . import intervals, retrain, transforms
 from .config import TuningConfig
 from .covariates import GroupDrivers
 from .engines import fit_prophet, preload, quiet, stan_output_dir
-from .frequency import closed_text, future_freq, group_closed_days
 from .forecast import clips
+from .frequency import closed_text, future_freq, group_closed_days
 from .keys import group_key
 from .objective import (
     Fold,
@@ -166,15 +166,21 @@ class PreparedGroup:
         return [*self.folds, *(fold for folds in self.transformed.values() for fold in folds)]
 
 
+def closed_days_of(dates: Any, config: TuningConfig) -> tuple[str, ...]:
+    """The weekdays a group with these ``dates`` is closed on: every group's, and, with the
+    frequency read from the data, its own (:func:`~prophet_grouped.frequency.group_closed_days`)."""
+    if config.group_closed_days:
+        return group_closed_days(config.freq, dates, config.closed_days)
+    return config.closed_days
+
+
 def zero_filled(frame: pd.DataFrame, config: TuningConfig) -> pd.DataFrame:
     """A group's rows (sorted by ``ds``) with ``y = 0`` on every date of its calendar between its
     first and last date that it has no row for (``missing_dates="zero"``: a day without a row is
     a day nothing sold), closed weekdays left out; the other columns of an added date take the
     previous date's values. A row that is there with a missing ``y`` stays missing."""
     ds = pd.DatetimeIndex(frame["ds"])
-    closed = group_closed_days(config.freq, ds, config.closed_days) if config.group_closed_days \
-        else config.closed_days
-    grid = pd.date_range(ds.min(), ds.max(), freq=future_freq(config.freq, closed))
+    grid = pd.date_range(ds.min(), ds.max(), freq=future_freq(config.freq, closed_days_of(ds, config)))
     missing = grid.difference(ds)
     if missing.empty:
         return frame
@@ -256,7 +262,7 @@ def baseline_score(group: PreparedGroup, config: TuningConfig) -> float:
     """The seasonal naive forecast's loss on the group's folds (NaN where the metric fails on it)."""
     try:
         return naive_loss(group.folds, config.metric, config.freq, config.season_length, group.clip)
-    except Exception:
+    except Exception:  # noqa: BLE001  (a user's metric may fail on the baseline: no score, the group goes on)
         return float("nan")
 
 
@@ -277,7 +283,7 @@ def calibration(group: PreparedGroup, config: TuningConfig, params: Mapping[str,
     folds = group.folds_for(params)
     try:
         forecasts = forecast_folds(params, folds, config.engine, output_dir, drivers=group.drivers, back=False)
-    except Exception:
+    except Exception:  # noqa: BLE001  (the chosen model's folds failed again: Prophet's own interval stays)
         return None
     return intervals.quantiles(fold_errors(folds, forecasts), interval_width(group.drivers))
 
@@ -359,8 +365,7 @@ def finish_group(result: GroupResult, model: Prophet, config: TuningConfig) -> N
     from .models import dump_model, write_model
 
     result.history_end = pd.Timestamp(model.history_dates.max()).isoformat()
-    closed = group_closed_days(config.freq, model.history_dates, config.closed_days) \
-        if config.group_closed_days else config.closed_days
+    closed = closed_days_of(model.history_dates, config)
     result.closed_days = closed_text(closed)
     if config.keep_models and config.model_dir is not None:
         result.model_record = write_model(config.model_dir, result.key, model)
@@ -525,7 +530,8 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
                 best_params, best_score, result.champion_score, result.promoted = retrain.challenge(
                     prior, best_params, best_score, group, score, config.min_improvement, errors, scored)
             result.n_uncached_fits = uncached_fits(group, config) + (0 if runner is None else runner.uncached_fits())
-            offsets = calibration(group, config, best_params, out) if runner is None else runner.calibration(best_params)
+            offsets = (calibration(group, config, best_params, out) if runner is None
+                       else runner.calibration(best_params))
             model = refit_best(group.frame, config, best_params, out, group.drivers)
             intervals.attach(model, offsets, interval_width(group.drivers))
             finish_group(result, model, config)

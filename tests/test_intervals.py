@@ -10,7 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prophet_grouped import GroupedProphetTuner, intervals, make_retail_sales, transforms
+from prophet_grouped import (
+    GroupedProphetTuner,
+    intervals,
+    make_retail_sales,
+    transforms,
+)
 from prophet_grouped.engines import stan_output_dir
 from prophet_grouped.objective import Fold, fold_errors, forecast_folds, make_folds
 from prophet_grouped.tuning import usable_rows

@@ -15,9 +15,13 @@ import optuna
 import pandas as pd
 import pytest
 
-from prophet_grouped import GroupedProphetTuner, fastpredict, make_retail_sales, transforms
+from prophet_grouped import (
+    GroupedProphetTuner,
+    fastpredict,
+    make_retail_sales,
+    transforms,
+)
 from prophet_grouped.engines import quiet, stan_output_dir
-from prophet_grouped.forecast import forecast_group
 from prophet_grouped.metrics import mae
 from prophet_grouped.objective import Fold, evaluate, make_folds
 from prophet_grouped.search_space import resolve_search_space
