@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -193,12 +194,28 @@ class WarmStart:
         #: when the previous lead did not hold).
         self.added = 0
         self.decided = False
+        # Parallel trials (Ray's trials mode, n_jobs in optimize) call back from several threads:
+        # one decides; without the lock two could both add the previous trials.
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_lock")
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        with self._lock:
+            if self.decided:
+                return
+            self._decide(study)
+
+    def _decide(self, study: optuna.Study) -> None:
         import optuna
 
-        if self.decided:
-            return
         trials = study.get_trials(deepcopy=False)
         # The first trials (the defaults, then the rescored sets: enqueued, so numbered first)
         # must all have run; with parallel trials (Ray's trials mode) others may finish before.

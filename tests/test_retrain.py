@@ -146,6 +146,44 @@ def test_the_warm_start_decides_once_every_first_trial_has_run_in_any_order(orde
     assert sum(is_prior(t) for t in study.trials) == len(previous)
 
 
+def test_the_warm_start_adds_the_previous_trials_once_when_trials_finish_together():
+    """Two trials finishing at once called the callback from two threads: both saw it undecided
+    and both added the previous trials (the decision was not under a lock)."""
+    import pickle
+    import threading
+    import time
+
+    import optuna
+
+    from prophet_grouped.retrain import WarmStart
+
+    dist = {"cps": optuna.distributions.FloatDistribution(0.001, 0.5, log=True)}
+    previous = [({"cps": 0.05}, 0.30), ({"cps": 0.2}, 0.20)]
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.enqueue_trial({"cps": 0.05})
+    study.enqueue_trial({"cps": 0.2})
+    for loss in (0.30, 0.20):
+        study.tell(study.ask(dist), loss)
+
+    class SlowStudy:  # the real study, read slowly: both threads are inside the callback at once
+        def get_trials(self, deepcopy=False):
+            time.sleep(0.2)
+            return study.get_trials(deepcopy=deepcopy)
+
+        def add_trials(self, trials):
+            study.add_trials(trials)
+
+    # Ray ships the callback to its workers: it must pickle (the lock is made anew).
+    warm = pickle.loads(pickle.dumps(WarmStart(previous, dist, previous[1:], first=2, default=previous[0][0])))
+    threads = [threading.Thread(target=warm, args=(SlowStudy(), study.trials[i])) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert warm.added == len(previous)
+    assert sum(is_prior(t) for t in study.trials) == len(previous)
+
+
 def test_champion_kept_unless_beaten_with_exactly_its_parameters(first, weeks):
     tuner, folder = first
     challenger = GroupedProphetTuner(n_trials=1, random_state=1, champion=folder, **SETTINGS).fit(weeks[1])
