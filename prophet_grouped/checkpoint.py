@@ -20,7 +20,7 @@ import logging
 import os
 import tempfile
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -106,8 +106,18 @@ def stored_seed(directory: str) -> int | None:
     return seed if isinstance(seed, int) else None
 
 
-def settings(config: TuningConfig, group_cols: list[str]) -> dict[str, Any]:
-    """What a checkpoint must agree on to be reused: every setting but the folder itself."""
+def previous_digest(priors: Mapping[Any, Any]) -> str | None:
+    """A hash of what the groups take from ``warm_start`` and ``champion`` (None without them):
+    a resume with another previous fit must not reuse groups tuned against the first one."""
+    if not priors:
+        return None
+    text = json.dumps(_describe(dict(priors)), default=repr, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def settings(config: TuningConfig, group_cols: list[str], previous: str | None = None) -> dict[str, Any]:
+    """What a checkpoint must agree on to be reused: every setting but the folder itself, and
+    the :func:`previous_digest` of the previous fit's priors when there is one."""
     described = _describe(config)
     described.pop("checkpoint_dir", None)
     described.pop("retry_failed", None)  # how a resume treats failed groups, not how groups are tuned
@@ -120,10 +130,13 @@ def settings(config: TuningConfig, group_cols: list[str]) -> dict[str, Any]:
     for name, default in (("model_dir", None), ("warm_start", False), ("champion", False), ("min_improvement", 0.0)):
         if described.get(name) == default:
             described.pop(name, None)
-    return {"format": FORMAT, "group_cols": list(group_cols), "settings": described}
+    wanted = {"format": FORMAT, "group_cols": list(group_cols), "settings": described}
+    if previous is not None:
+        wanted["previous"] = previous
+    return wanted
 
 
-def open_checkpoint(directory: str, config: TuningConfig, group_cols: list[str]) -> None:
+def open_checkpoint(directory: str, config: TuningConfig, group_cols: list[str], previous: str | None = None) -> None:
     """Create ``directory`` for this fit, or check that it was written by the same settings.
 
     Raises
@@ -131,7 +144,7 @@ def open_checkpoint(directory: str, config: TuningConfig, group_cols: list[str])
     ValueError
         The folder holds a checkpoint of a fit with other settings, or is not a checkpoint.
     """
-    wanted = settings(config, group_cols)
+    wanted = settings(config, group_cols, previous)
     path = os.path.join(directory, MANIFEST)
     if os.path.exists(path):
         try:
@@ -147,6 +160,8 @@ def open_checkpoint(directory: str, config: TuningConfig, group_cols: list[str])
             changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             if stored.get("group_cols") != wanted["group_cols"]:
                 changed.insert(0, "group_cols")
+            if stored.get("previous") != wanted.get("previous"):
+                changed.append("the previous fit (warm_start or champion) the groups were tuned against")
             raise ValueError(
                 f"checkpoint_dir={directory!r} holds a checkpoint of a fit with different settings "
                 f"(changed: {changed}). Resuming needs the same settings; use a new checkpoint_dir, "

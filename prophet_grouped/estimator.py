@@ -725,9 +725,10 @@ class GroupedProphetTuner(BaseEstimator):
                 config = self._with_drivers(config, group_cols, X.columns)
                 config = self._with_time(config, _spark_distinct_dates(X, self.time_col))
                 config = _with_forecast(config, forecast)
-                config = self._open_checkpoint(config, group_cols)
+                priors = self._priors(group_cols)
+                config = self._open_checkpoint(config, group_cols, priors)
                 stream = backend.run_spark(X, group_cols, self.time_col, self.target_col, config, self.n_jobs,
-                                           progress=progress, priors=self._priors(group_cols))
+                                           progress=progress, priors=priors)
             else:
                 if isinstance(X, pd.DataFrame):
                     config = self._with_drivers(config, group_cols, list(X.columns))
@@ -750,11 +751,13 @@ class GroupedProphetTuner(BaseEstimator):
                 config = _with_forecast(config, forecast)
                 self._check_lengths(history, group_cols, config)
                 tasks = split_groups(history, group_cols, drivers.columns)
-                config = self._open_checkpoint(config, group_cols)
+                priors = self._priors(group_cols)
+                config = self._open_checkpoint(config, group_cols, priors)
                 if config.checkpoint_dir is not None:
                     tasks, resumed = self._resume(tasks, config)
                 progress.set_total(len(tasks) + len(resumed))
-                priors = self._priors(group_cols, [key for key, _ in tasks])
+                todo = {key for key, _ in tasks}
+                priors = {key: prior for key, prior in priors.items() if key in todo}
                 stream = backend.run(tasks, config, self.n_jobs, progress=progress, priors=priors) if tasks else iter(())
             results = self._collect(stream, resumed, progress)
         finally:
@@ -773,7 +776,7 @@ class GroupedProphetTuner(BaseEstimator):
         self.future_cols_ = list(config.drivers.future_columns)
         return out
 
-    def _priors(self, group_cols: list[str], keys: list[tuple[Any, ...]] | None = None) -> dict[tuple[Any, ...], Any]:
+    def _priors(self, group_cols: list[str]) -> dict[tuple[Any, ...], Any]:
         """What each group takes from ``warm_start`` and ``champion`` (empty without them)."""
         from . import retrain
 
@@ -781,18 +784,20 @@ class GroupedProphetTuner(BaseEstimator):
         champion = retrain.resolve_previous(self.champion, "champion")
         if warm is None and champion is None:
             return {}
-        return retrain.priors(warm, champion, group_cols, keys)
+        return retrain.priors(warm, champion, group_cols)
 
-    def _open_checkpoint(self, config: TuningConfig, group_cols: list[str]) -> TuningConfig:
-        """Open ``checkpoint_dir`` for this fit; with ``random_state=None`` a fit resumes with the
-        seed the checkpointed fit drew, so that it gives that fit's result."""
+    def _open_checkpoint(self, config: TuningConfig, group_cols: list[str],
+                         priors: dict[tuple[Any, ...], Any]) -> TuningConfig:
+        """Open ``checkpoint_dir`` for this fit (its manifest names the previous fit the groups
+        take ``priors`` from); with ``random_state=None`` a fit resumes with the seed the
+        checkpointed fit drew, so that it gives that fit's result."""
         if config.checkpoint_dir is None:
             return config
         if self.random_state is None:
             seed = checkpoint.stored_seed(config.checkpoint_dir)
             if seed is not None:
                 config = dataclasses.replace(config, random_state=seed)
-        checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols)
+        checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols, checkpoint.previous_digest(priors))
         return config
 
     @staticmethod

@@ -301,3 +301,18 @@ def test_a_failure_outside_the_trials_is_not_counted_as_a_failed_trial():
     assert trial_failures(["ValueError: a", "ValueError: b", "the champion's parameters: ValueError: c"], 30, 2) == \
         "2 of 30 trials failed; first: ValueError: a; the champion's parameters: ValueError: c"
     assert trial_failures([], 30, 0) is None
+
+
+def test_a_checkpoint_is_not_resumed_against_another_previous_fit(first, weeks, tmp_path):
+    """The manifest recorded warm_start/champion as True or False: a resume with another previous
+    fit silently kept the groups tuned against the first one."""
+    tuner, folder = first
+    other = GroupedProphetTuner(n_trials=2, random_state=5, **SETTINGS).fit(weeks[0])
+    ckpt = str(tmp_path / "ckpt")
+    GroupedProphetTuner(n_trials=1, random_state=1, champion=folder, checkpoint_dir=ckpt, **SETTINGS).fit(weeks[1])
+    again = GroupedProphetTuner(n_trials=1, random_state=1, champion=tuner, checkpoint_dir=ckpt, **SETTINGS)
+    again.fit(weeks[1])  # the same previous fit, read from memory instead of its folder: resumes
+    assert set(again.results_["status"]) == {"ok"}
+    with pytest.raises(ValueError, match=r"holds a checkpoint of a fit with different settings \(changed: \['the "
+                                         r"previous fit \(warm_start or champion\) the groups were tuned against'\]\)"):
+        GroupedProphetTuner(n_trials=1, random_state=1, champion=other, checkpoint_dir=ckpt, **SETTINGS).fit(weeks[1])
