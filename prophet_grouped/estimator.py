@@ -689,7 +689,8 @@ class GroupedProphetTuner(BaseEstimator):
         DataFrame of the same kind as ``X``
             Group columns, ``ds``, ``yhat``, ``yhat_lower``, ``yhat_upper``: the groups in key
             order, each group's dates in time order; failed groups have no rows. A Spark
-            DataFrame stays in Spark (computed from the tuning output Spark keeps cached).
+            DataFrame stays in Spark (computed with the tuning into executor storage, a local
+            checkpoint Spark frees with the DataFrame; nothing is left cached).
         """
         _check_int("periods", periods, 1, allow_none=True)
         if not isinstance(keep_models, (bool, np.bool_)):

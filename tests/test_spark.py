@@ -42,6 +42,8 @@ def test_cross_backend_spark_dataframe(spark, sales6, local_reference):
     assert_same_results(tuner, local_reference)
     assert type(forecast).__module__.startswith("pyspark.sql"), "a Spark DataFrame in, a Spark DataFrame out"
     assert tuner.models_ == {}, "keep_models=False: no model came to the driver"
+    # The tuning output was left cached for the forecast frame to read.
+    assert spark._jsparkSession.sharedState().cacheManager().isEmpty(), "nothing left cached"
     assert_forecast_matches(forecast, local_reference, periods=10)
 
 

@@ -300,21 +300,20 @@ class SparkBackend(Backend):
             # model JSON at once (collect() would).
             storage = import_optional("pyspark").StorageLevel.MEMORY_AND_DISK
             out = out.persist(storage)
-            keep = False
             try:
                 with _session_conf(spark, _TUNING_CONF):
                     out.count()
                 rows = out
                 if config.forecast_periods and in_spark:
-                    # The forecasts stay in Spark: a DataFrame over the cached tuning output.
-                    self.spark_forecast = _explode_forecasts(out, group_cols)
-                    keep = True
+                    # The forecasts stay in Spark, computed now into executor storage with their
+                    # lineage cut (a local checkpoint: freed when the DataFrame is, never
+                    # re-tuned), so that the tuning output is not left cached.
+                    self.spark_forecast = _explode_forecasts(out, group_cols).localCheckpoint(eager=True)
                     rows = out.drop("forecast")
                 for row in rows.toLocalIterator():
                     yield GroupResult.from_record(row.asDict(), group_cols)
             finally:
-                if not keep:
-                    out.unpersist()
+                out.unpersist()
 
     # ------------------------------------------------------------------ predict
     def predict_spark(self, tuner: GroupedProphetTuner, sdf: Any) -> Any:
