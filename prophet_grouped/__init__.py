@@ -11,13 +11,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from ._imports import defer_prophet_plot, drop_plotly_notice
+from ._version import __version__
 from .exceptions import GroupFitWarning
 
 if TYPE_CHECKING:
     from .data import make_retail_sales
     from .estimator import GroupedProphetTuner
 
-__version__ = "0.1.0"
 
 drop_plotly_notice()  # Prophet's notice at import; plots here use matplotlib
 defer_prophet_plot()  # import prophet without matplotlib.pyplot until Prophet plots

@@ -18,7 +18,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import types
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .keys import key_to_json
+from ._util import frame_digest, write_atomic
+from .keys import key_name, key_to_json
 from .results import GroupResult, json_default
 
 if TYPE_CHECKING:
@@ -53,8 +53,6 @@ def _describe(value: Any, _seen: frozenset[int] = frozenset()) -> Any:
     if not isinstance(value, (str, int, float, bool)) and value is not None:
         _seen = _seen | {id(value)}
     if isinstance(value, pd.DataFrame):  # an event table: its content, not its repr
-        from .covariates import frame_digest
-
         return {"frame": frame_digest(value)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _describe(getattr(value, f.name), _seen) for f in dataclasses.fields(value)}
@@ -187,8 +185,6 @@ def open_checkpoint(directory: str, config: TuningConfig, group_cols: list[str],
 
 def group_path(directory: str, key: tuple[Any, ...]) -> str:
     """The file of group ``key`` in checkpoint ``directory``."""
-    from .keys import key_name
-
     return os.path.join(directory, "groups", f"{key_name(key)}.json")
 
 
@@ -267,21 +263,3 @@ def save_group(directory: str, key: tuple[Any, ...], frame: pd.DataFrame, result
         "result": result.fields(),
     }
     write_atomic(group_path(directory, key), json.dumps(record, default=json_default))
-
-
-def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old file or the whole new one."""
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise

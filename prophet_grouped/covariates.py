@@ -10,7 +10,6 @@ calls. Nothing here imports Spark or Ray.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,28 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .search_space import valid_param_names
+
 #: Search-space names that set every regressor's prior scale / mode at once.
-SHARED_REGRESSOR_PARAMS = ("regressor_prior_scale", "regressor_mode")
 #: Columns an event table may have besides group columns (Prophet's holidays format).
 HOLIDAY_COLUMNS = ("holiday", "ds", "lower_window", "upper_window", "prior_scale")
 #: Prophet's names a regressor can't take.
 _RESERVED = ("trend", "additive_terms", "daily", "weekly", "yearly", "holidays", "zeros",
              "extra_regressors_additive", "yhat", "extra_regressors_multiplicative", "multiplicative_terms",
              "ds", "y", "cap", "floor", "y_scaled", "cap_scaled", "t", "regressor")
-
-
-def regressor_param_names(regressors: Sequence[str]) -> list[str]:
-    """The search-space names that tune regressors: the shared two and two per column."""
-    return [*SHARED_REGRESSOR_PARAMS, *(f"{c}_{kind}" for c in regressors for kind in ("prior_scale", "mode"))]
-
-
-def frame_digest(frame: pd.DataFrame | None) -> str | None:
-    """A content hash of a small table (an event table), stable across processes."""
-    if frame is None:
-        return None
-    digest = hashlib.sha256(",".join(map(str, frame.columns)).encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return f"{len(frame)}:{digest.hexdigest()[:32]}"
 
 
 @dataclass(frozen=True)
@@ -197,8 +183,6 @@ def check_country(code: object, where: str = "holidays_country=") -> None:
 def check_regressor_names(regressors: Sequence[str]) -> None:
     """Raise ValueError for a regressor name Prophet reserves or that would read as another
     search-space name (``changepoint`` -> ``changepoint_prior_scale``)."""
-    from .search_space import valid_param_names
-
     valid = set(valid_param_names())
     for name in regressors:
         clash = [f"{name}_{kind}" for kind in ("prior_scale", "mode") if f"{name}_{kind}" in valid]

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .keys import group_key
+
 #: Fewest training points a group must keep before its earliest validation cutoff.
 MIN_TRAIN_POINTS = 30
 
@@ -212,7 +214,6 @@ def validate_history(
     dup = out.duplicated(group_cols + ["ds"], keep=False)
     if dup.any():
         first = out.loc[dup].iloc[0]
-        from .keys import group_key
 
         key = group_key(tuple(first[c] for c in group_cols))
         # Columns that tell the clashing rows apart: more series than group_cols name (a
@@ -240,8 +241,6 @@ def split_groups(
     Keys are canonical (:func:`~prophet_grouped.keys.group_key`), so they compare equal
     whichever backend made them.
     """
-    from .keys import group_key
-
     tasks = []
     for key, part in history.groupby(group_cols, sort=True):
         tasks.append((group_key(key), part[["ds", "y", *extra]].reset_index(drop=True)))

@@ -15,8 +15,10 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import checkpoint, intervals, transforms
+from . import checkpoint, intervals, previous, transforms
+from ._util import write_atomic
 from .backends import get_backend
+from .config import TuningConfig
 from .covariates import (
     Drivers,
     check_country,
@@ -33,7 +35,7 @@ from .data import (
 )
 from .engines import resolve_engine
 from .exceptions import GroupFitWarning, warn_user
-from .forecast import FORECAST_COLUMNS, check_nonnegative
+from .forecast import FORECAST_COLUMNS, check_nonnegative, forecast_from_json
 from .frequency import (
     closed_by_group,
     closed_weekdays,
@@ -42,15 +44,16 @@ from .frequency import (
     resolve_freq,
     season_length,
 )
+from .keys import group_key, key_order
 from .metrics import resolve_metric
 from .metrics import score as metric_score
 from .models import ModelStore
 from .objective import horizon_offset
+from .persistence import load, save
+from .plotting import plot_forecast, plot_tuning_history
 from .progress import Progress
-from .keys import group_key, key_order
 from .results import PUBLIC_RESULT_COLUMNS, GroupResult
 from .search_space import prophet_kwargs, resolve_search_space
-from .config import TuningConfig
 
 
 def is_spark_dataframe(obj: object) -> bool:
@@ -93,8 +96,6 @@ def _with_forecast(config: TuningConfig, forecast: int | bool) -> TuningConfig:
 
 def _open_model_dir(folder: str) -> None:
     """Create ``model_dir`` and check that it can be written, before any group is tuned."""
-    from .checkpoint import write_atomic
-
     probe = os.path.join(folder, ".write-check.json")
     try:
         os.makedirs(folder, exist_ok=True)
@@ -779,13 +780,11 @@ class GroupedProphetTuner(BaseEstimator):
 
     def _priors(self, group_cols: list[str]) -> dict[tuple[Any, ...], Any]:
         """What each group takes from ``warm_start`` and ``champion`` (empty without them)."""
-        from . import retrain
-
-        warm = retrain.resolve_previous(self.warm_start, "warm_start")
-        champion = retrain.resolve_previous(self.champion, "champion")
+        warm = previous.resolve_previous(self.warm_start, "warm_start", type(self))
+        champion = previous.resolve_previous(self.champion, "champion", type(self))
         if warm is None and champion is None:
             return {}
-        return retrain.priors(warm, champion, group_cols)
+        return previous.priors(warm, champion, group_cols)
 
     def _open_checkpoint(self, config: TuningConfig, group_cols: list[str],
                          priors: dict[tuple[Any, ...], Any]) -> TuningConfig:
@@ -850,8 +849,6 @@ class GroupedProphetTuner(BaseEstimator):
 
     def _forecast_frame(self, results: list[GroupResult], group_cols: list[str], X: Any) -> Any:
         """The forecasts the workers sent back, as one frame (a Spark DataFrame for Spark input)."""
-        from .forecast import forecast_from_json
-
         parts = []
         for r in sorted(results, key=lambda r: key_order(r.key)):
             if r.forecast is not None:
@@ -1050,8 +1047,6 @@ class GroupedProphetTuner(BaseEstimator):
         matplotlib.figure.Figure
             Save it with ``fig.savefig("forecast.png")``.
         """
-        from .plotting import plot_forecast
-
         check_is_fitted(self, "models_")
         _check_int("periods", periods, 1)
         key = self._key(group)
@@ -1087,8 +1082,6 @@ class GroupedProphetTuner(BaseEstimator):
         -------
         matplotlib.figure.Figure
         """
-        from .plotting import plot_tuning_history
-
         check_is_fitted(self, "trials_")
         return plot_tuning_history(self, self._key(group), ax)
 
@@ -1098,15 +1091,11 @@ class GroupedProphetTuner(BaseEstimator):
         Parameters that can't be stored as plain files (callables, backend objects) are saved as
         their defaults, with a warning; the loaded tuner still predicts identically.
         """
-        from .persistence import save
-
         save(self, path)
 
     @classmethod
     def load(cls, path: str) -> GroupedProphetTuner:
         """Load a tuner saved with :meth:`save`; no pickle is involved."""
-        from .persistence import load
-
         return load(cls, path)
 
     def score(self, X: Any, y: Any = None) -> float:

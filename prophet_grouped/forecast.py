@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import intervals, transforms
+from . import fastpredict, intervals, transforms
+from ._util import quiet
+from .frequency import future_freq
+from .keys import group_seed
+from .models import load_record
 
 if TYPE_CHECKING:
     from prophet import Prophet
@@ -51,8 +55,6 @@ def clip_to_capacity(values: np.ndarray, frame: pd.DataFrame) -> np.ndarray:
 def forecast_seed(random_state: int, key: Any) -> int:
     """The seed of a group's interval samples: from the fit's base seed and the group key, so
     that a group's forecast is the same on every backend and every call."""
-    from .tuning import group_seed
-
     return group_seed(random_state, (*key, "forecast"))
 
 
@@ -96,8 +98,6 @@ def forecast_values(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.Dat
                     seed: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`forecast_group` as arrays: the dates (datetime64[ns]) and an (n, 3) array of
     ``yhat``, ``yhat_lower``, ``yhat_upper``."""
-    from . import fastpredict
-
     if isinstance(dates, pd.DataFrame):
         frame = dates.reset_index(drop=True)
         ds = pd.to_datetime(frame["ds"]).to_numpy(dtype="datetime64[ns]")
@@ -144,9 +144,6 @@ def forecast_batch(jobs: list[ForecastJob], nonnegative: Any, random_state: int)
     """The forecasts (``yhat``, ``yhat_lower``, ``yhat_upper`` per row, in the rows' order) of
     several groups: the unit of work every backend runs to predict. Raises ValueError for
     groups asked for dates before their history."""
-    from .engines import quiet
-    from .models import load_record
-
     models = [(key, load_record(m) if isinstance(m, tuple) else m, rows) for key, m, rows in jobs]
     early = []
     for key, model, rows in models:
@@ -178,8 +175,6 @@ def forecast_ahead(model: Prophet, periods: int, freq: str, nonnegative: Any, ra
     """A group's forecast ``periods`` steps of ``freq`` after its history, skipping the
     ``closed`` weekdays (``ds`` and :data:`FORECAST_COLUMNS`), seeded as
     :meth:`GroupedProphetTuner.predict` seeds it."""
-    from .frequency import future_freq
-
     future = model.make_future_dataframe(periods=periods, freq=future_freq(freq, closed), include_history=False)
     return forecast_group(model, future["ds"], nonnegative, forecast_seed(random_state, key))
 

@@ -128,3 +128,9 @@ def key_from_json(values: Sequence[Any], kinds: Sequence[str | None] | None = No
     """Inverse of :func:`key_to_json`; ``kinds`` from :func:`key_kinds` (None: no dates)."""
     kinds = kinds or [None] * len(values)
     return tuple(pd.Timestamp(v) if kind == TIMESTAMP and v is not None else v for v, kind in zip(values, kinds))
+
+
+def group_seed(random_state: int, key: Sequence[Any]) -> int:
+    """A sampler seed from (random_state, group key): the same on every backend and worker."""
+    text = repr((int(random_state), tuple(str(k) for k in group_key(tuple(key)))))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")

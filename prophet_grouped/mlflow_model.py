@@ -17,6 +17,8 @@ from typing import Any
 import mlflow.pyfunc
 import pandas as pd
 
+from .estimator import GroupedProphetTuner
+
 #: Columns the model returns, in the order of its input rows.
 OUTPUT_COLUMNS = ["yhat", "yhat_lower", "yhat_upper"]
 
@@ -25,8 +27,6 @@ class GroupedProphetModel(mlflow.pyfunc.PythonModel):
     """``mlflow.pyfunc`` wrapper of a saved :class:`~prophet_grouped.GroupedProphetTuner`."""
 
     def load_context(self, context: Any) -> None:
-        from .estimator import GroupedProphetTuner
-
         self.tuner = GroupedProphetTuner.load(context.artifacts["tuner"])
 
     @staticmethod

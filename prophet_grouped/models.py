@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import intervals, transforms
+from ._util import quiet, write_atomic
 from .keys import key_name
 
 if TYPE_CHECKING:
@@ -66,8 +67,6 @@ def model_from_text(text: str) -> Prophet:
 def write_model(model_dir: str, key: tuple[Any, ...], model: Prophet) -> Record:
     """Write ``model`` as Prophet JSON to its file in ``model_dir`` (atomically: a reader sees
     the old file or the whole new one) and return its file record."""
-    from .checkpoint import write_atomic
-
     path = model_path(model_dir, key)
     os.makedirs(model_dir, exist_ok=True)
     write_atomic(path, model_json(model))
@@ -97,8 +96,6 @@ def load_record(record: Record) -> Prophet:
     kind, payload = record
     if kind == "pickle":
         return pickle.loads(payload)
-    from .engines import quiet
-
     text = read_model_file(payload) if kind == "file" else payload
     with quiet():
         return model_from_text(text)

@@ -24,8 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ._util import write_atomic
+from ._version import __version__
 from .exceptions import warn_user
-from .keys import TIMESTAMP, key_from_json, key_kinds, key_to_json
+from .keys import TIMESTAMP, key_from_json, key_kinds, key_to_json, plain_value
+from .models import ModelStore
+from .retrain import studies_to_lines
 
 if TYPE_CHECKING:
     from .estimator import GroupedProphetTuner
@@ -41,8 +45,6 @@ def _tables_to_files(value: Any, folder: str, stem: str) -> Any:
     ``folder`` and replaced by ``{"table_file": name}``."""
     if isinstance(value, pd.DataFrame):
         name = f"{stem}.table.json"
-        from .checkpoint import write_atomic
-
         write_atomic(os.path.join(folder, name), value.to_json(orient="table", date_format="iso"))
         return {_TABLE: name}
     if isinstance(value, dict):
@@ -106,8 +108,6 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ISO text."""
     import math
 
-    from .keys import plain_value
-
     rows = []
     for row in frame.to_dict(orient="records"):
         out = {}
@@ -124,8 +124,6 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _write_json(path: str, value: Any) -> None:
-    from .checkpoint import write_atomic
-
     write_atomic(path, json.dumps(value, default=str))
 
 
@@ -150,8 +148,6 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
             f"The loaded tuner predicts as this one; set them again before fitting it.",
             UserWarning,
         )
-    from . import __version__
-
     _write_json(os.path.join(path, "params.json"), params)
     _write_json(os.path.join(path, "meta.json"), {
         "format_version": FORMAT_VERSION, "prophet_grouped_version": __version__,
@@ -164,8 +160,6 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
     _write_json(os.path.join(path, "results.json"), records(tuner.results_))
     _write_json(os.path.join(path, "best_params.json"), records(tuner.best_params_))
     _write_json(os.path.join(path, "trials.json"), [{"key": key_to_json(k), "losses": v} for k, v in tuner.trials_.items()])
-    from .retrain import studies_to_lines
-
     _write_lines(os.path.join(path, "studies.jsonl"), studies_to_lines(getattr(tuner, "studies_", {})))
     _write_lines(os.path.join(path, "models.jsonl"),
                  (json.dumps({"key": key_to_json(key), "model": tuner.models_.json(key)}) + "\n" for key in tuner.models_))
@@ -174,8 +168,6 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
 def load(cls: type[GroupedProphetTuner], path: str, models: bool = True) -> GroupedProphetTuner:
     """Read a tuner written by :func:`save`; without ``models``, everything but the models
     (what a warm start or a champion reads: parameters and studies, not 250 KB per group)."""
-    from .models import ModelStore
-
     if not os.path.exists(os.path.join(path, "meta.json")) and os.path.exists(os.path.join(path, "tuner", "meta.json")):
         path = os.path.join(path, "tuner")  # a `prophet-grouped tune --out` folder holds the tuner in tuner/
     meta_path = os.path.join(path, "meta.json")

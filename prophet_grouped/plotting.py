@@ -9,6 +9,7 @@ import pandas as pd
 
 from . import transforms
 from ._imports import import_optional
+from .forecast import forecast_group, forecast_seed
 from .frequency import closed_by_group, future_freq, step_words
 from .keys import key_text
 
@@ -50,7 +51,6 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
     cap, floor), validated by the caller; None: ``periods`` steps after the history.
     """
     model = tuner.models_[key]
-    from .forecast import forecast_group, forecast_seed
 
     extra = tuple(tuner.future_cols_)
     if future is None:

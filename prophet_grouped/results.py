@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .keys import group_key
+from .models import load_record, model_json
 from .transforms import PARAM
 
 #: Result fields after the group columns, with their Spark SQL types. Every backend emits
@@ -121,8 +122,6 @@ class GroupResult:
         """The model as Prophet JSON, for rows and files that hold text (None when the model
         is in ``model_file``)."""
         if self.model_json is None and self.model_record is not None and self.model_record[0] != "file":
-            from .models import load_record, model_json
-
             return model_json(load_record(self.model_record))
         return self.model_json
 

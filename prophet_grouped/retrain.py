@@ -18,19 +18,19 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import transforms
-from .keys import group_key, key_to_json
+from .keys import key_to_json, plain_value
+from .results import error_text
+from .search_space import distribution_contains
 
 if TYPE_CHECKING:
     import optuna
 
-    from .estimator import GroupedProphetTuner
     from .tuning import PreparedGroup
 
 
@@ -48,77 +48,10 @@ class GroupPrior:
     champion: Mapping[str, Any] | None = None
 
 
-def resolve_previous(value: Any, name: str) -> GroupedProphetTuner | None:
-    """``warm_start`` or ``champion`` as a fitted tuner: None, a fitted tuner, the folder of a
-    saved one, or an MLflow model URI of one logged by :func:`prophet_grouped.tracking.log_model`
-    (``"models:/sales_forecast@champion"``: downloaded from the current tracking URI's store)."""
-    from .estimator import GroupedProphetTuner
-    from .persistence import load
-
-    if value is None:
-        return None
-    # A saved tuner is read without its models: only parameters and studies are used here.
-    if isinstance(value, str) and value.startswith(("models:/", "runs:/")):
-        from .tracking import download_tuner
-
-        return load(GroupedProphetTuner, download_tuner(value), models=False)
-    if isinstance(value, (str, os.PathLike)):
-        try:
-            return load(GroupedProphetTuner, os.fspath(value), models=False)
-        except FileNotFoundError as exc:
-            raise ValueError(f"{name}={os.fspath(value)!r} is not a saved tuner: {exc}") from None
-    if isinstance(value, GroupedProphetTuner):
-        if not hasattr(value, "best_params_"):
-            raise ValueError(f"{name} must be a fitted tuner; this one was never fitted. Fit it, or pass None.")
-        return value
-    raise TypeError(
-        f"{name} must be a fitted GroupedProphetTuner, the folder of a saved one (tuner.save(path)), an MLflow "
-        f"model URI ('models:/name@alias'), or None; "
-        f"got {type(value).__name__}."
-    )
-
-
-def previous_params(tuner: GroupedProphetTuner) -> dict[tuple[Any, ...], dict[str, Any]]:
-    """Group key -> best parameters of a fitted tuner (groups that were tuned: status "ok"),
-    plain values, the parameters a group did not have left out."""
-    from .persistence import records
-
-    group_cols = tuner.group_cols_
-    frame = tuner.best_params_
-    keys = frame[group_cols].itertuples(index=False, name=None)
-    rows = records(frame.drop(columns=group_cols))
-    return {group_key(key): {name: value for name, value in row.items() if value is not None}
-            for key, row in zip(keys, rows)}
-
-
-def priors(warm_start: GroupedProphetTuner | None, champion: GroupedProphetTuner | None, group_cols: list[str],
-           keys: Iterable[tuple[Any, ...]] | None = None) -> dict[tuple[Any, ...], GroupPrior]:
-    """One :class:`GroupPrior` per group the previous tuners know (restricted to ``keys`` when
-    given). Raises ValueError when a previous tuner grouped by other columns."""
-    for name, tuner in (("warm_start", warm_start), ("champion", champion)):
-        if tuner is not None and list(tuner.group_cols_) != list(group_cols):
-            raise ValueError(
-                f"{name} was fitted with group_cols={list(tuner.group_cols_)}, this fit groups by "
-                f"{list(group_cols)}: a previous fit helps only the same groups."
-            )
-    warm_best = previous_params(warm_start) if warm_start is not None else {}
-    studies = dict(getattr(warm_start, "studies_", {}) or {}) if warm_start is not None else {}
-    champions = previous_params(champion) if champion is not None else {}
-    wanted = None if keys is None else set(keys)
-    out = {}
-    for key in set(warm_best) | set(studies) | set(champions):
-        if wanted is not None and key not in wanted:
-            continue
-        out[key] = GroupPrior(study=studies.get(key), best=warm_best.get(key), champion=champions.get(key))
-    return out
-
-
 def study_record(trials: Iterable[optuna.trial.FrozenTrial]) -> dict[str, Any]:
     """A study's finished trials as plain JSON-able data: the distributions of their parameters
     and (parameters, loss) per complete trial."""
     from optuna.distributions import distribution_to_json
-
-    from .keys import plain_value
 
     distributions: dict[str, str] = {}
     done = []
@@ -282,8 +215,6 @@ def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | N
         return None
     from optuna.distributions import distribution_to_json, json_to_distribution
 
-    from .search_space import distribution_contains
-
     space = group.space.distributions
     if space is None:
         return None
@@ -334,8 +265,6 @@ def challenge(prior: GroupPrior | None, best_params: dict[str, Any], best_score:
     can no longer be fitted, is promoted. A parameter this fit fixes in ``prophet_params`` keeps
     its fixed value: the champion's value of it is left out.
     """
-    from .results import error_text
-
     champion = None if prior is None else prior.champion
     if champion is None:
         return best_params, best_score, float("nan"), True

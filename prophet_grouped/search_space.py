@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ._util import quiet
+from .keys import plain_value
 from .transforms import PARAM
 
 if TYPE_CHECKING:
@@ -26,6 +28,14 @@ DEFAULT_FOURIER_ORDERS = {"yearly": 10, "monthly": 5, "weekly": 3, "daily": 4}
 SEASONAL_PARAM_RE = re.compile(r"^(yearly|monthly|weekly|daily)_(seasonality_prior_scale|fourier_order)$")
 
 PRESETS = ("auto", "paper", "prophet-docs")
+
+
+SHARED_REGRESSOR_PARAMS = ("regressor_prior_scale", "regressor_mode")
+
+
+def regressor_param_names(regressors: Sequence[str]) -> list[str]:
+    """The search-space names that tune regressors: the shared two and two per column."""
+    return [*SHARED_REGRESSOR_PARAMS, *(f"{c}_{kind}" for c in regressors for kind in ("prior_scale", "mode"))]
 
 
 def _preset(name: str) -> dict[str, Any]:
@@ -167,8 +177,6 @@ def distribution_contains(dist: Any, value: Any) -> bool:
 @lru_cache(maxsize=1)
 def prophet_defaults() -> dict[str, Any]:
     """Prophet's constructor defaults, by argument name."""
-    from .engines import quiet
-
     with quiet():
         from prophet import Prophet
 
@@ -181,8 +189,6 @@ def prophet_defaults() -> dict[str, Any]:
 
 def prophet_kwargs() -> list[str]:
     """Names of Prophet's constructor arguments."""
-    from .engines import quiet
-
     with quiet():  # Prophet logs a missing plotly at import.
         from prophet import Prophet
 
@@ -193,8 +199,6 @@ def valid_param_names(regressors: tuple[str, ...] = ()) -> list[str]:
     """Every name a search space may use: Prophet's constructor kwargs, per-seasonality names,
     and the regressor names (``regressor_prior_scale``, ``regressor_mode``, and
     ``<column>_prior_scale`` / ``<column>_mode`` for each of ``regressors``)."""
-    from .covariates import regressor_param_names
-
     seasonal = [f"{s}_{kind}" for s in SEASONALITY_PERIODS for kind in ("seasonality_prior_scale", "fourier_order")]
     return sorted(set(prophet_kwargs()) | set(seasonal) | set(regressor_param_names(regressors)))
 
@@ -212,7 +216,11 @@ def check_param_names(names: list[str], where: str, regressors: tuple[str, ...] 
 
 
 def _suggest(trial: optuna.trial.BaseTrial, name: str, dist: Any) -> Any:
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+    from optuna.distributions import (
+        CategoricalDistribution,
+        FloatDistribution,
+        IntDistribution,
+    )
 
     if isinstance(dist, FloatDistribution):
         return trial.suggest_float(name, dist.low, dist.high, log=dist.log, step=dist.step)
@@ -254,7 +262,6 @@ class SearchSpace:
                     f"A callable search_space must return a dict of parameters, got "
                     f"{type(params).__name__}."
                 )
-            from .keys import plain_value
 
             # numpy scalars as Python ones: Prophet's JSON, results and checkpoints take them.
             return {**self.fixed, **{name: plain_value(value) for name, value in params.items()}}

@@ -16,6 +16,7 @@ import numpy as np
 
 from ._environ import environ
 from ._imports import import_optional
+from .previous import download_tuner  # noqa: F401 - public here since the registry loop began
 
 if TYPE_CHECKING:
     from .estimator import GroupedProphetTuner
@@ -227,18 +228,3 @@ def _requirements() -> list[str]:
         except PackageNotFoundError:
             pinned.append(name)
     return pinned
-
-
-def download_tuner(model_uri: str) -> str:
-    """The local folder of the saved tuner inside an MLflow model logged by :func:`log_model`
-    (``"models:/sales_forecast@champion"``, ``"runs:/<id>/model"``...), downloaded from the
-    current tracking URI's store."""
-    mlflow = import_optional("mlflow")
-    local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri)
-    folder = os.path.join(local, "artifacts", "tuner")
-    if not os.path.isdir(folder):
-        raise ValueError(
-            f"{model_uri!r} is an MLflow model but not one logged by prophet_grouped.tracking.log_model "
-            f"(no artifacts/tuner folder in it)."
-        )
-    return folder

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import signal
 import threading
 import time
@@ -20,13 +19,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import intervals, retrain, transforms
+from . import checkpoint, intervals, retrain, transforms
 from .config import TuningConfig
 from .covariates import GroupDrivers
+from .data import validate_history
 from .engines import fit_prophet, preload, quiet, stan_output_dir
-from .forecast import clips
+from .forecast import clips, forecast_ahead, forecast_to_json
 from .frequency import closed_text, future_freq, group_closed_days
-from .keys import group_key
+from .keys import group_key, group_seed
+from .models import dump_model, write_model
 from .objective import (
     Fold,
     auto_fold_count,
@@ -47,12 +48,6 @@ if TYPE_CHECKING:
     from prophet import Prophet
 
     from .search_space import SearchSpace
-
-
-def group_seed(random_state: int, key: Sequence[Any]) -> int:
-    """A sampler seed from (random_state, group key): the same on every backend and worker."""
-    text = repr((int(random_state), tuple(str(k) for k in group_key(tuple(key)))))
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 
 class EarlyStopping:
@@ -245,8 +240,6 @@ def warm_up(config: TuningConfig) -> None:
     import optuna  # noqa: F401
     import threadpoolctl  # noqa: F401
 
-    from . import checkpoint  # noqa: F401
-
     preload(config.engine)
 
 
@@ -361,9 +354,6 @@ def finish_group(result: GroupResult, model: Prophet, config: TuningConfig) -> N
     travels pickled, and becomes Prophet JSON only where text is stored: checkpoints, Spark
     rows) and its forecast ``config.forecast_periods`` steps after the
     history."""
-    from .forecast import forecast_ahead, forecast_to_json
-    from .models import dump_model, write_model
-
     result.history_end = pd.Timestamp(model.history_dates.max()).isoformat()
     closed = closed_days_of(model.history_dates, config)
     result.closed_days = closed_text(closed)
@@ -461,8 +451,6 @@ def tune_group(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig,
         ``status="ok"`` with the best parameters, loss, trial losses and the refitted model as
         Prophet JSON; or ``status="failed"`` (``"fallback"``) with a one-line ``error``.
     """
-    from . import checkpoint
-
     key = group_key(key)
     frame = frame[["ds", "y", *config.drivers.columns]]
     return checkpoint.checkpointed(config.checkpoint_dir, key, frame, lambda: _tune(key, frame, config, prior, runner),
@@ -553,8 +541,6 @@ def checked_rows(rows: pd.DataFrame, group_cols: list[str], config: TuningConfig
     Spark task or a staged Parquet file holds them) as (key, frame for :func:`tune_group`),
     checked as :func:`~prophet_grouped.data.validate_history` checks a frame; rows that can't be
     used give (key, a ``"failed"`` result with the reason) instead of an error."""
-    from .data import validate_history
-
     key = group_key(tuple(rows[c].iloc[0] for c in group_cols))
     extra = config.drivers.columns
     try:

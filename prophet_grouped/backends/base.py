@@ -6,15 +6,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..forecast import batches, forecast_batch
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from ..config import TuningConfig
     from ..forecast import ForecastJob
-
     from ..progress import Progress
     from ..results import GroupResult
-    from ..config import TuningConfig
 
 #: One unit of work: a group key and its history (columns ds, y).
 Task = tuple[tuple[Any, ...], "pd.DataFrame"]
@@ -63,8 +64,6 @@ class Backend(ABC):
         The default runs the batches in this machine's joblib processes, the workers fit used.
         """
         from joblib import Parallel, delayed, effective_n_jobs, parallel_config
-
-        from ..forecast import batches, forecast_batch
 
         n_workers = min(effective_n_jobs(n_jobs), max(len(jobs), 1))
         parts = batches(jobs, n_workers)

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..tuning import tune_group, warm_up
 from .base import Backend, Priors, Task
 
 if TYPE_CHECKING:
@@ -99,8 +100,6 @@ class LocalBackend(Backend):
             progress: Progress | None = None, priors: Priors | None = None) -> Iterator[GroupResult]:
         from joblib import effective_n_jobs
 
-        from ..tuning import tune_group
-
         method = self.resolved_start_method()
         priors = priors or {}
         n_workers = min(effective_n_jobs(n_jobs), max(len(tasks), 1))
@@ -117,8 +116,6 @@ class LocalBackend(Backend):
                   priors: Priors) -> Iterator[GroupResult]:
         from joblib import Parallel, delayed, parallel_config
         from joblib.externals.loky.process_executor import TerminatedWorkerError
-
-        from ..tuning import tune_group
 
         pending = dict(tasks)  # key -> frame, in dispatch order (longest first)
         for attempt in range(self.max_retries + 1):
@@ -143,8 +140,6 @@ class LocalBackend(Backend):
         whose worker died is sent to a new fork, up to ``max_retries`` times."""
         import multiprocessing
         from multiprocessing.connection import wait
-
-        from ..tuning import warm_up
 
         global _FORKED
         warm_up(config)  # once here, instead of once in every worker
@@ -247,8 +242,6 @@ _PR_SET_PDEATHSIG = 1
 
 def _forked_worker(conn: Connection, parent: int) -> None:
     """A forked worker: tune the group of each index received until None (or the pipe closes)."""
-    from ..tuning import tune_group
-
     _die_with(parent)
     assert _FORKED is not None
     tasks, config, priors = _FORKED

@@ -32,8 +32,23 @@ import pandas as pd
 
 from .._environ import environ
 from .._imports import import_optional
-from ..results import GroupResult
+from ..engines import quiet, stan_output_dir
+from ..forecast import batches, forecast_batch
+from ..keys import group_key
+from ..results import GroupResult, error_text
+from ..tuning import (
+    baseline_score,
+    calibration,
+    checked_rows,
+    prepare_group,
+    run_trial,
+    tune_group,
+    tune_rows,
+    uncached_fits,
+)
+from ._ray_auth import HOOK_VARIABLE, token_auth_env
 from .base import Backend, Priors, Task
+from .spark import PARTITION_COL, SparkBackend, group_plan, spark_history
 
 if TYPE_CHECKING:
     from ..config import TuningConfig
@@ -56,16 +71,12 @@ def _import_ray() -> Any:
 def _tune_slice(key: tuple[Any, ...], history: pd.DataFrame, start: int, stop: int, config: TuningConfig,
                 prior: Any = None) -> GroupResult:
     """Ray task: the shared unit of work on rows [start, stop) of the history in the object store."""
-    from ..tuning import tune_group
-
     return tune_group(key, history.iloc[start:stop].reset_index(drop=True), config, prior)
 
 
 def _tune_staged(path: str, group_cols: list[str], config: TuningConfig, priors: Priors) -> list[GroupResult]:
     """Ray task: the groups of one Parquet folder that Spark staged (whole groups), each through
     the shared unit of work on its raw rows (:func:`~prophet_grouped.tuning.tune_rows`)."""
-    from ..tuning import tune_rows
-
     rows = pd.read_parquet(path)
     return [tune_rows(part.reset_index(drop=True), group_cols, config, priors)
             for _, part in rows.groupby(group_cols, sort=True, dropna=False)]
@@ -79,8 +90,6 @@ def _tune_batch(tune_config: dict[str, Any], history: pd.DataFrame, batches: lis
     import base64
     import pickle
 
-    from ..tuning import tune_group
-
     results = [tune_group(key, history.iloc[lo:hi].reset_index(drop=True), config, priors.get(key))
                for key, lo, hi in batches[tune_config["batch"]]]
     return {"results": base64.b64encode(pickle.dumps(results)).decode("ascii")}
@@ -91,18 +100,12 @@ class _TrialWorker:
     cache stays warm across the group's trials) and runs the shared trial on them."""
 
     def prepare(self, key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig) -> None:
-        from ..engines import quiet
-        from ..tuning import prepare_group
-
         self.config = config
         with quiet():
             self.group = prepare_group(frame, config, key)
 
     def evaluate(self, params: dict[str, Any]) -> tuple[bool, Any]:
         """(True, loss) or (False, the exception), so that the driver raises the trial's own error."""
-        from ..engines import quiet, stan_output_dir
-        from ..tuning import run_trial
-
         try:
             with quiet(), stan_output_dir() as out:
                 return True, run_trial(params, self.group, self.config, out)
@@ -110,19 +113,12 @@ class _TrialWorker:
             return False, exc
 
     def uncached_fits(self) -> int:
-        from ..tuning import uncached_fits
-
         return uncached_fits(self.group, self.config)
 
     def naive_score(self) -> float:
-        from ..tuning import baseline_score
-
         return baseline_score(self.group, self.config)
 
     def calibration(self, params: dict[str, Any]) -> tuple[float, float] | None:
-        from ..engines import quiet, stan_output_dir
-        from ..tuning import calibration
-
         with quiet(), stan_output_dir() as out:
             return calibration(self.group, self.config, params, out)
 
@@ -209,8 +205,6 @@ def _node_auth() -> Iterator[None]:
     starts gets the mode and the token, and this process authenticates too; with a start hook
     of the user's own (which can't be extended), authentication is turned off for this cluster,
     with a warning. The environment is restored on exit."""
-    from ._ray_auth import HOOK_VARIABLE, token_auth_env
-
     if token_auth_env() is None:
         yield
         return
@@ -369,8 +363,6 @@ class RayBackend(Backend):
             )
         spark = self.spark
         if spark is None:
-            from .spark import SparkBackend
-
             spark_ctx: Any = SparkBackend().session()
         else:
             spark_ctx = contextlib.nullcontext(spark)
@@ -442,7 +434,6 @@ class RayBackend(Backend):
         if not (ray.is_initialized() or self._address()):
             yield from super().forecast(jobs, nonnegative, random_state, n_jobs)
             return
-        from ..forecast import batches, forecast_batch
 
         with self.cluster() as ray:
             cpus = max(1, int(ray.cluster_resources().get("CPU", 1)))
@@ -461,8 +452,6 @@ class RayBackend(Backend):
         ``staging_dir`` (each file whole groups), not through the driver: in ``"groups"`` mode
         each Ray task reads one file and tunes its groups. The ``"tune"`` and ``"trials"`` modes
         read the files in the driver. The files are removed after the fit."""
-        from .spark import PARTITION_COL, group_plan, spark_history
-
         functions = import_optional("pyspark.sql.functions")
         history = spark_history(sdf, group_cols, time_col, target_col, config)
         # timestamp_ntz: the session's wall-clock times in the files, as Spark's pandas UDFs see them.
@@ -481,7 +470,6 @@ class RayBackend(Backend):
             if self.mode in ("tune", "trials") or (self.mode == "auto" and len(plan_rows) < slots):
                 yield from self._run_staged_in_driver(parts, group_cols, config, n_jobs, progress, priors)
                 return
-            from ..keys import group_key
 
             part_of = {group_key(row[:-1]): row[-1] for row in plan_rows}
             by_part: dict[Any, dict[Any, Any]] = {}
@@ -501,8 +489,6 @@ class RayBackend(Backend):
 
     def _run_staged_in_driver(self, parts: list[str], group_cols: list[str], config: TuningConfig,
                               n_jobs: int | None, progress: Progress | None, priors: Priors | None) -> Iterator[GroupResult]:
-        from ..tuning import checked_rows
-
         # Each group checked on its own, as a "groups" mode task checks it (tune_rows): a group
         # whose rows can't be used fails alone.
         tasks = []
@@ -576,7 +562,6 @@ class RayBackend(Backend):
                     lost.append((result.config["batch"], result.error))
         finally:
             shutil.rmtree(storage, ignore_errors=True)
-        from ..results import error_text
 
         for index, error in lost:
             reason = error_text(error) if error is not None else "the Tune trial reported no results"
@@ -588,8 +573,6 @@ class RayBackend(Backend):
                     cpus: int) -> Iterator[GroupResult]:
         """Each group's study (the shared :func:`~prophet_grouped.tuning.tune_group`, run here)
         with its trials evaluated ``cpus`` at a time by long-lived actors."""
-        from ..tuning import tune_group
-
         actor_cls = ray.remote(num_cpus=1, max_restarts=self.max_retries)(_TrialWorker)
         actors = [actor_cls.remote() for _ in range(max(1, cpus))]
         try:

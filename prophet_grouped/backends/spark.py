@@ -21,8 +21,11 @@ import pandas as pd
 
 from .._imports import import_optional
 from ..data import missing_key_message
+from ..forecast import FORECAST_COLUMNS, forecast_batch
 from ..keys import group_key
+from ..progress import ProgressServer, notify
 from ..results import RESULT_SCHEMA, GroupResult, records_frame
+from ..tuning import tune_rows
 from .base import Backend, Priors, Task
 
 if TYPE_CHECKING:
@@ -73,9 +76,6 @@ def _tune_spark_group(pdf: pd.DataFrame, group_cols: list[str], config: TuningCo
                       progress_address: tuple[str, int, str] | None = None, priors: Any = None) -> pd.DataFrame:
     """applyInPandas function: one group's rows in, its result row out (the shared unit of work).
     ``priors``: a Spark broadcast of group key -> prior (warm start, champion), or None."""
-    from ..progress import notify
-    from ..tuning import tune_rows
-
     # The output row keeps Spark's own key values (a date column's datetime.date); the result's
     # key is canonical (the same seed and files as on the other backends).
     raw = {c: pdf[c].iloc[0] for c in group_cols}
@@ -92,8 +92,6 @@ def _predict_spark_group(
     """cogroup function: a group's dates and its model record (``kind``: a pickle, or the path
     of its file in ``model_dir``, read here) in, its forecast out (the shared unit of work,
     :func:`~prophet_grouped.forecast.forecast_batch`, on one group)."""
-    from ..forecast import FORECAST_COLUMNS, forecast_batch
-
     columns = group_cols + ["ds", "yhat", "yhat_lower", "yhat_upper"]
     if future.empty:
         return pd.DataFrame(columns=columns)
@@ -264,8 +262,6 @@ class SparkBackend(Backend):
              priors: Priors | None = None) -> Iterator[GroupResult]:
         """Tune ``sdf``'s groups; with ``in_spark`` and ``config.forecast_periods``, the forecasts
         are left in Spark as ``self.spark_forecast`` (a DataFrame) instead of sent to the driver."""
-        from ..progress import ProgressServer
-
         self.spark_forecast = None
         functions = import_optional("pyspark.sql.functions")
         types = import_optional("pyspark.sql.types")

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._base import Engine, quiet
+from .batch import BatchEngine, check_prophet_batch
 from .stan import StanEngine, remove_stale_output_dirs, stan_output_dir
 
 if TYPE_CHECKING:
@@ -30,8 +31,6 @@ def get_engine(name: str) -> Engine:
     if name == "stan":
         return StanEngine()
     if name == "batch":
-        from .batch import BatchEngine
-
         return BatchEngine()
     raise ValueError(f"Invalid engine: {name!r}, expected one of ['stan', 'batch'].")
 
@@ -64,7 +63,6 @@ def resolve_engine(engine: str) -> str:
                 "or use engine='stan'."
             )
         return "stan"
-    from .batch import check_prophet_batch
 
     problem = check_prophet_batch()
     if problem is not None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
+
+from .._util import quiet
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,24 +52,3 @@ class Engine:
             import prophet.serialize  # noqa: F401
 
 
-_QUIET_LOGGERS = ("cmdstanpy", "prophet", "prophet.plot", "prophet_batch", "optuna")
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence cmdstanpy, Prophet and Optuna loggers for the duration, then restore them."""
-    saved = {}
-    for name in _QUIET_LOGGERS:
-        logger = logging.getLogger(name)
-        saved[name] = (logger.level, logger.disabled)
-        logger.setLevel(logging.ERROR if name != "prophet.plot" else logging.CRITICAL)
-        if name == "cmdstanpy":
-            # cmdstanpy's get_logger() resets the level to DEBUG the first time it runs.
-            logger.disabled = True
-    try:
-        yield
-    finally:
-        for name, (level, disabled) in saved.items():
-            logger = logging.getLogger(name)
-            logger.setLevel(level)
-            logger.disabled = disabled

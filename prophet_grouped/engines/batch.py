@@ -40,7 +40,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._util import frame_digest
+from ..spec import build_prophet
 from ._base import Engine, quiet
+from ._one_series import (
+    additive_statistics,
+    solve_additive_one,
+    solve_one,
+    trend_columns,
+)
 
 if TYPE_CHECKING:
     from prophet import Prophet
@@ -105,8 +113,6 @@ class _View:
 def feature_key(model: Prophet) -> tuple[tuple[Any, ...], dict[str, int]] | None:
     """What a model's features and trend inputs depend on besides the data and the Fourier
     orders, and those orders; None when the model is outside what the cache covers."""
-    from ..covariates import frame_digest
-
     if model.growth not in ("linear", "flat") or model.mcmc_samples or model.logistic_floor:
         return None
     if any(props["condition_name"] is not None for props in model.seasonalities.values()):
@@ -529,13 +535,6 @@ class FoldCache:
     def _forecast(self, model: Prophet) -> np.ndarray | None:
         from prophet_batch.batch import design_matrix
 
-        from ._one_series import (
-            additive_statistics,
-            solve_additive_one,
-            solve_one,
-            trend_columns,
-        )
-
         problem = self.problem(model)
         if problem is None:
             return None
@@ -574,8 +573,6 @@ def _fit_one_series(make_model: Callable[[], Prophet], df: pd.DataFrame, fit_kwa
     preprocessed as ``Prophet.fit`` does, constant series) and its ``set_params``. None when
     ``fit_many`` would fit the series with Stan or a solve is refused (then ``fit_many`` does)."""
     from prophet_batch.batch import _kwargs_for, _prepare, set_params
-
-    from ._one_series import additive_statistics, solve_additive_one, solve_one
 
     _, additive, multiplicative, constant, _, _ = _prepare(
         df.assign(_series=0), "_series", lambda _: _quick_features(make_model()), False, "raise",
@@ -663,8 +660,6 @@ def check_prophet_batch() -> str | None:
 
 
 def _check_solves() -> str | None:
-    from ..objective import build_prophet
-
     ds = pd.date_range("2021-01-04", periods=120, freq="D")
     t = np.arange(120)
     y = 20 + 0.05 * t + 3 * np.sin(2 * np.pi * t / 7) + np.random.default_rng(0).normal(0, 1, 120)

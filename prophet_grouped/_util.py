@@ -1,0 +1,64 @@
+"""Leaf helpers every layer may use: atomic file writes, quiet third-party logging, content
+digests. Imports nothing of ours (a test keeps it so)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+
+import pandas as pd
+
+__all__ = ["frame_digest", "quiet", "write_atomic"]
+
+_QUIET_LOGGERS = ("cmdstanpy", "prophet", "prophet.plot", "prophet_batch", "optuna")
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence cmdstanpy, Prophet and Optuna loggers for the duration, then restore them."""
+    saved = {}
+    for name in _QUIET_LOGGERS:
+        logger = logging.getLogger(name)
+        saved[name] = (logger.level, logger.disabled)
+        logger.setLevel(logging.ERROR if name != "prophet.plot" else logging.CRITICAL)
+        if name == "cmdstanpy":
+            # cmdstanpy's get_logger() resets the level to DEBUG the first time it runs.
+            logger.disabled = True
+    try:
+        yield
+    finally:
+        for name, (level, disabled) in saved.items():
+            logger = logging.getLogger(name)
+            logger.setLevel(level)
+            logger.disabled = disabled
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the whole new one."""
+    folder = os.path.dirname(path)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def frame_digest(frame: pd.DataFrame | None) -> str | None:
+    """A content hash of a small table (an event table), stable across processes."""
+    if frame is None:
+        return None
+    digest = hashlib.sha256(",".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return f"{len(frame)}:{digest.hexdigest()[:32]}"

@@ -1,0 +1,3 @@
+"""The package version (a leaf: persistence writes it without importing the package)."""
+
+__version__ = "0.1.0"
