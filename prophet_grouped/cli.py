@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .exceptions import GroupFitWarning, InputTypeError
 from .keys import key_text
 from .objective import AUTO_FOLDS
 
@@ -175,8 +176,6 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
 
 def _warned(run: Any) -> Any:
     """``run()``'s value; the groups it warns about listed on stderr."""
-    from .exceptions import GroupFitWarning
-
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", GroupFitWarning)
         value = run()
@@ -440,7 +439,9 @@ def _tuning_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--time-col", default="ds", help="date column (default: %(default)s)")
     p.add_argument("--target-col", default="y", help="value column (default: %(default)s)")
     p.add_argument("--n-jobs", type=int, default=-1, help="local worker processes (default: all cores)")
-    p.add_argument("--seed", type=int, default=0, help="base seed of every group's search (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="base seed of every group's search (default: %(default)s, so that the same command gives the "
+                        "same result; GroupedProphetTuner's random_state defaults to None, a new seed per fit)")
     p.add_argument("--trial-timeout", type=float, default=None, help="seconds a trial may run")
     p.add_argument("--checkpoint-dir", default=None, help="folder to checkpoint finished groups in (resumable)")
     p.add_argument("--keep-failed", action="store_true",
@@ -550,7 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except (CommandError, ValueError, TypeError, ImportError) as exc:
+    except (CommandError, ValueError, InputTypeError, ImportError) as exc:  # a bug's TypeError: its traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

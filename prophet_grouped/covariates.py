@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .exceptions import InputTypeError
 from .search_space import valid_param_names
 
 #: Search-space names that set every regressor's prior scale / mode at once.
@@ -202,7 +203,7 @@ def check_holidays_table(table: object, group_cols: Sequence[str]) -> pd.DataFra
     those values; NaN in a group column: every group).
     """
     if not isinstance(table, pd.DataFrame):
-        raise TypeError(
+        raise InputTypeError(
             f"holidays must be a pandas DataFrame with columns 'holiday' and 'ds' (Prophet's format), "
             f"got {type(table).__name__}."
         )

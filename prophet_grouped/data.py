@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .exceptions import InputTypeError
 from .keys import group_key
 
 #: Fewest training points a group must keep before its earliest validation cutoff.
@@ -22,7 +23,7 @@ def as_group_cols(group_cols: str | Sequence[str]) -> list[str]:
         if len(set(group_cols)) != len(group_cols):
             raise ValueError(f"group_cols has duplicate names: {list(group_cols)!r}.")
         return list(group_cols)
-    raise TypeError(
+    raise InputTypeError(
         f"group_cols must be a column name or a non-empty list of column names, got {group_cols!r}."
     )
 
@@ -198,7 +199,7 @@ def validate_history(
     ``ValueError`` naming the column or group at fault and the fix.
     """
     if not isinstance(df, pd.DataFrame):
-        raise TypeError(
+        raise InputTypeError(
             f"Expected a pandas DataFrame (or a Spark DataFrame with backend='spark'), "
             f"got {type(df).__name__}."
         )
@@ -255,7 +256,7 @@ def validate_future(
     """Check a frame of dates to forecast and return it as ``group_cols + [ds] + extra``
     (``extra``: the numeric regressor, cap and floor columns the models need)."""
     if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"Expected a pandas DataFrame of groups and dates, got {type(df).__name__}.")
+        raise InputTypeError(f"Expected a pandas DataFrame of groups and dates, got {type(df).__name__}.")
     if df.empty:
         raise ValueError("The frame to predict is empty: it needs group columns and dates.")
     check_columns(list(df.columns), group_cols + [time_col], "frame to predict")

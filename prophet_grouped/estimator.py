@@ -1,123 +1,21 @@
-"""GroupedProphetTuner: parameters, validation, dispatch to a backend, fitted attributes."""
+"""GroupedProphetTuner: its parameters and public methods, each a few lines; the work lives in
+:mod:`~prophet_grouped.plan` (parameters checked into a plan), :mod:`~prophet_grouped.fitting` (one fit,
+as steps) and :mod:`~prophet_grouped.prediction` (what a fitted tuner answers)."""
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
-import os
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import checkpoint, intervals, previous, transforms
-from ._util import write_atomic
-from .backends import get_backend
-from .config import TuningConfig
-from .covariates import (
-    Drivers,
-    check_country,
-    check_holidays_table,
-    check_regressor_names,
-)
-from .data import (
-    MIN_TRAIN_POINTS,
-    as_group_cols,
-    check_columns,
-    split_groups,
-    validate_future,
-    validate_history,
-)
-from .engines import resolve_engine
-from .exceptions import GroupFitWarning, warn_user
-from .forecast import FORECAST_COLUMNS, check_nonnegative, forecast_from_json
-from .frequency import (
-    closed_by_group,
-    closed_weekdays,
-    default_horizon,
-    future_freq,
-    resolve_freq,
-    season_length,
-)
-from .keys import group_key, key_order
-from .metrics import resolve_metric
-from .metrics import score as metric_score
-from .models import ModelStore
-from .objective import horizon_offset
+from . import fitting, plan, prediction
+from .exceptions import InputTypeError
 from .persistence import load, save
 from .plotting import plot_forecast, plot_tuning_history
-from .progress import Progress
-from .results import PUBLIC_RESULT_COLUMNS, GroupResult
-from .search_space import prophet_kwargs, resolve_search_space
-
-
-def is_spark_dataframe(obj: object) -> bool:
-    """True for a pyspark DataFrame (classic or Connect), without importing pyspark."""
-    cls = type(obj)
-    return cls.__name__ == "DataFrame" and cls.__module__.startswith("pyspark.")
-
-
-def _spark_distinct_dates(sdf: Any, time_col: str) -> pd.Series:
-    """The distinct timestamps of a Spark DataFrame's time column (one small Spark job)."""
-    from pyspark.sql import functions
-
-    if time_col not in sdf.columns:
-        raise ValueError(
-            f"The following columns are missing from the Spark DataFrame: [{time_col!r}]. Got columns: "
-            f"{list(sdf.columns)}. Set time_col to the name your data uses."
-        )
-    quoted = "`" + time_col.replace("`", "``") + "`"
-    # try_cast: under ANSI mode (Spark 4's default) a plain cast of unreadable text raises.
-    pairs = sdf.select(functions.col(time_col).cast("string").alias("raw"),
-                       functions.expr(f"try_cast({quoted} AS TIMESTAMP)").alias("ds")).distinct().toPandas()
-    unread = pairs.loc[pairs["raw"].notna() & pairs["ds"].isna(), "raw"]
-    if len(unread):
-        raise ValueError(
-            f"Column {time_col!r} of the Spark DataFrame has {len(unread)} distinct values Spark can't read "
-            f"as timestamps (it reads ISO dates such as '2019-01-31'), e.g. {sorted(unread)[:3]}. Convert "
-            f"the column first, e.g. F.to_timestamp(F.col({time_col!r}), 'dd.MM.yyyy')."
-        )
-    return pd.to_datetime(pairs["ds"].dropna()).astype("datetime64[ns]")
-
-
-def _with_forecast(config: TuningConfig, forecast: int | bool) -> TuningConfig:
-    """``config`` asking workers for each group's forecast: ``forecast`` steps, or the horizon
-    for True; unchanged for False."""
-    if forecast is False:
-        return config
-    periods = config.horizon if forecast is True else int(forecast)
-    return dataclasses.replace(config, forecast_periods=periods)
-
-
-def _open_model_dir(folder: str) -> None:
-    """Create ``model_dir`` and check that it can be written, before any group is tuned."""
-    probe = os.path.join(folder, ".write-check.json")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        write_atomic(probe, "{}")
-        os.unlink(probe)
-    except OSError as exc:
-        raise ValueError(
-            f"model_dir={folder!r} can't be written ({exc}). Give a folder this process and every worker "
-            f"can write (on Databricks, /dbfs/... or a Unity Catalog volume /Volumes/...), or model_dir=None."
-        ) from None
-
-
-def _stderr_is_terminal() -> bool:
-    return bool(getattr(sys.stderr, "isatty", lambda: False)())
-
-
-def _check_int(name: str, value: object, low: int, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        extra = " or None" if allow_none else ""
-        raise ValueError(f"{name} must be an integer >= {low}{extra}, got {value!r}.")
 
 
 class GroupedProphetTuner(BaseEstimator):
@@ -451,204 +349,6 @@ class GroupedProphetTuner(BaseEstimator):
         tags.non_deterministic = False
         return tags
 
-    # ------------------------------------------------------------------ validation
-    def _validate_params(self) -> tuple[list[str], TuningConfig]:
-        group_cols = as_group_cols(self.group_cols)
-        for name in ("time_col", "target_col"):
-            if not isinstance(getattr(self, name), str):
-                raise TypeError(f"{name} must be a column name (str), got {getattr(self, name)!r}.")
-        _check_int("n_trials", self.n_trials, 1)
-        _check_int("early_stopping_rounds", self.early_stopping_rounds, 1, allow_none=True)
-        _check_int("horizon", self.horizon, 1, allow_none=True)
-        _check_int("cv_folds", self.cv_folds, 1, allow_none=True)
-        _check_int("verbose", self.verbose, 0)
-        if self.on_error not in ("warn", "raise"):
-            raise ValueError(f"on_error must be 'warn' or 'raise', got {self.on_error!r}.")
-        if self.fallback not in (None, "default"):
-            raise ValueError(f"fallback must be None or 'default', got {self.fallback!r}.")
-        if self.trial_timeout is not None and (
-            isinstance(self.trial_timeout, bool) or not isinstance(self.trial_timeout, (int, float, np.number))
-            or not self.trial_timeout > 0 or not np.isfinite(self.trial_timeout)
-        ):
-            raise ValueError(f"trial_timeout must be a number of seconds > 0 or None, got {self.trial_timeout!r}.")
-        if self.checkpoint_dir is not None and not isinstance(self.checkpoint_dir, (str, os.PathLike)):
-            raise TypeError(f"checkpoint_dir must be a folder path (str) or None, got {self.checkpoint_dir!r}.")
-        if not isinstance(self.retry_failed, (bool, np.bool_)):
-            raise TypeError(f"retry_failed must be True or False, got {self.retry_failed!r}.")
-        if self.model_dir is not None and not isinstance(self.model_dir, (str, os.PathLike)):
-            raise TypeError(f"model_dir must be a folder path (str) or None, got {self.model_dir!r}.")
-        if isinstance(self.min_improvement, bool) or not isinstance(self.min_improvement, (int, float, np.number)) \
-                or not 0 <= self.min_improvement < 1:
-            raise ValueError(
-                f"min_improvement must be a relative margin in [0, 1) (0.02: the new best must be 2% better "
-                f"than the champion), got {self.min_improvement!r}."
-            )
-        if self.freq is not None:
-            try:
-                horizon_offset(self.freq, 1)
-            except (ValueError, TypeError):
-                raise ValueError(
-                    f"freq must be a pandas frequency such as 'D', 'W-SUN', 'MS' or 'h', or None to infer "
-                    f"it from the data; got {self.freq!r}."
-                ) from None
-        if self.date_format is not None and not isinstance(self.date_format, str):
-            raise TypeError(f"date_format must be a strptime format such as '%d.%m.%Y', or None; got {self.date_format!r}.")
-        check_nonnegative(self.nonnegative)
-        transforms.check_setting(self.transform)
-        intervals.check_setting(self.intervals)
-        if not (isinstance(self.missing_dates, str) and self.missing_dates in ("gap", "zero")):
-            raise ValueError(
-                f"missing_dates must be 'gap' (a date a group has no row for is unknown) or 'zero' (nothing sold "
-                f"that day), got {self.missing_dates!r}."
-            )
-        cutoffs = None
-        if self.cutoffs is not None:
-            try:
-                cutoffs = tuple(sorted(pd.Timestamp(c) for c in self.cutoffs))
-            except (ValueError, TypeError) as exc:
-                raise ValueError(f"cutoffs must be a list of timestamps, got {self.cutoffs!r} ({exc}).") from None
-            if not cutoffs:
-                raise ValueError("cutoffs is an empty list: give at least one cutoff, or None to use cv_folds.")
-        if self.prophet_params is not None:
-            if not isinstance(self.prophet_params, Mapping):
-                raise TypeError(f"prophet_params must be a dict, got {type(self.prophet_params).__name__}.")
-            unknown = [k for k in self.prophet_params if k not in prophet_kwargs()]
-            if unknown:
-                raise ValueError(
-                    f"Unknown Prophet arguments in prophet_params: {unknown}. Valid: {prophet_kwargs()}."
-                )
-        if self.holidays_country is not None and not isinstance(self.holidays_country, str):
-            raise TypeError(
-                f"holidays_country must be a country code such as 'US', or the name of a column holding each "
-                f"group's country code; got {self.holidays_country!r}. For different countries per group, put "
-                f"the codes in a column of the history and give its name."
-            )
-        regressors = self._regressor_cols()
-        if self.n_jobs is not None:
-            if isinstance(self.n_jobs, bool) or not isinstance(self.n_jobs, (int, np.integer)) or self.n_jobs == 0:
-                raise ValueError(f"n_jobs must be a non-zero integer or None, got {self.n_jobs!r}.")
-        random_state = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        config = TuningConfig(
-            search_space=resolve_search_space(self.search_space, regressors, fixed=list(self.prophet_params or ())),
-            metric=resolve_metric(self.metric),
-            n_trials=int(self.n_trials),
-            early_stopping_rounds=None if self.early_stopping_rounds is None else int(self.early_stopping_rounds),
-            horizon=0 if self.horizon is None else int(self.horizon),  # set from the data by _with_time
-            cv_folds=None if self.cv_folds is None else int(self.cv_folds),
-            cutoffs=cutoffs,
-            freq=self.freq,  # type: ignore[arg-type]  # set from the data by _with_time
-            drivers=Drivers(),  # set from the data's columns by _with_drivers
-            engine=resolve_engine(self.engine),
-            random_state=random_state,
-            fallback=self.fallback,
-            trial_timeout=None if self.trial_timeout is None else float(self.trial_timeout),
-            checkpoint_dir=None if self.checkpoint_dir is None else os.path.abspath(os.fspath(self.checkpoint_dir)),
-            retry_failed=bool(self.retry_failed),
-            nonnegative=self.nonnegative,
-            model_dir=None if self.model_dir is None else os.path.abspath(os.fspath(self.model_dir)),
-            warm_start=self.warm_start is not None,
-            champion=self.champion is not None,
-            min_improvement=float(self.min_improvement),
-            transform=self.transform,
-            intervals=self.intervals,
-            missing_dates=self.missing_dates,
-        )
-        return group_cols, config
-
-    def _regressor_cols(self) -> tuple[str, ...]:
-        cols = self.regressor_cols
-        if cols is None:
-            return ()
-        if isinstance(cols, str):
-            cols = [cols]
-        if not isinstance(cols, Sequence) or not all(isinstance(c, str) for c in cols):
-            raise TypeError(f"regressor_cols must be a list of column names or None, got {self.regressor_cols!r}.")
-        if len(set(cols)) != len(cols):
-            raise ValueError(f"regressor_cols has duplicate names: {list(cols)!r}.")
-        clash = [c for c in cols if c in (self.time_col, self.target_col, *as_group_cols(self.group_cols))]
-        if clash:
-            raise ValueError(f"regressor_cols can't include the time, target or group columns: {clash}.")
-        check_regressor_names(cols)
-        return tuple(cols)
-
-    def _with_drivers(self, config: TuningConfig, group_cols: list[str], columns: Sequence[str]) -> TuningConfig:
-        """``config`` with its :class:`~prophet_grouped.covariates.Drivers`, checked against the
-        history's ``columns``: regressors, events, country holidays, cap and floor."""
-        regressors = self._regressor_cols()
-        prophet_params = dict(self.prophet_params or {})
-        tables = [t for t in (self.holidays, prophet_params.pop("holidays", None)) if t is not None]
-        table = None
-        if tables:
-            table = pd.concat([check_holidays_table(t, group_cols) for t in tables], ignore_index=True)
-        holidays_by = tuple((c, group_cols.index(c)) for c in group_cols if table is not None and c in table.columns)
-        country, country_col = self.holidays_country, None
-        if country is not None and country in columns:
-            country, country_col = None, country
-        elif country is not None:
-            check_country(country)
-        logistic = prophet_params.get("growth") == "logistic"
-        required = [*regressors, *(["cap"] if logistic else [])]
-        check_columns(list(columns), required, "history",
-                      f"regressor_cols={list(regressors)} must be columns of the history"
-                      + (" and growth='logistic' needs a 'cap' column (the saturating maximum; 'floor' optional)"
-                         if logistic else "") + ".")
-        drivers = Drivers(
-            prophet_params=prophet_params, regressors=regressors, holidays=table, holidays_by=holidays_by,
-            country=country, country_col=country_col, cap=logistic, floor=logistic and "floor" in columns,
-        )
-        return dataclasses.replace(config, drivers=drivers)
-
-    def _with_time(self, config: TuningConfig, dates: Any) -> TuningConfig:
-        """``config`` with the frequency (checked or inferred from ``dates``, the distinct dates
-        of the history), the horizon and the season length that follow from it."""
-        freq = resolve_freq(self.freq, dates, self.time_col)
-        horizon = default_horizon(freq) if self.horizon is None else int(self.horizon)
-        # Read from the dates only with the frequency: freq="D" given asks for every day.
-        closed = closed_weekdays(freq, dates) if self.freq is None else ()
-        return dataclasses.replace(config, freq=freq, horizon=horizon, season_length=season_length(freq),
-                                   closed_days=closed, group_closed_days=self.freq is None)
-
-    def _check_lengths(self, history: pd.DataFrame, group_cols: list[str], config: TuningConfig) -> None:
-        """Raise if no group at all has enough history before its earliest cutoff and data after it.
-
-        Such a fit can only come from settings that don't suit the data (a horizon or cutoffs
-        beyond the history). When only some groups are too short, they become ``"failed"`` rows
-        with the reason, like any other unusable group.
-        """
-        keys = [history[c] for c in group_cols]
-        ds = history["ds"]
-        observed = history["y"].notna()
-        step = horizon_offset(config.freq, config.horizon)
-        n_folds = config.cv_folds or 1  # None: as many as each group allows, at least one
-        if config.cutoffs is None:
-            earliest = ds.where(observed).groupby(keys).transform("max") - step * n_folds
-            cutoffs: list[Any] = []
-        else:
-            cutoffs = list(config.cutoffs)
-            earliest = pd.Series(cutoffs[0], index=history.index)
-        n_train = ((ds <= earliest) & observed).groupby(keys).sum()
-        # With fallback="default" such groups get the untuned model (status "fallback") instead.
-        if (n_train < MIN_TRAIN_POINTS).all() and config.fallback != "default":
-            sizes = history.groupby(keys).size()
-            shown = ", ".join(f"{k!r} ({sizes[k]} rows)" for k in list(n_train.index)[:5])
-            more = f" and {len(n_train) - 5} more" if len(n_train) > 5 else ""
-            source = "given" if self.freq is not None else "inferred from the data"
-            raise ValueError(
-                f"All {len(n_train)} group(s) are too short for horizon={config.horizon} x "
-                f"{len(cutoffs) or n_folds} fold(s) of freq={config.freq!r} ({source}): {shown}{more}. "
-                f"Each group needs at least {MIN_TRAIN_POINTS} points before its earliest validation "
-                f"cutoff. Lower horizon or cv_folds, check freq, give longer histories, or set "
-                f"fallback='default' (--fallback default) to give such groups an untuned Prophet, flagged 'fallback'."
-            )
-        for cutoff in cutoffs:
-            n_valid = ((ds > cutoff) & (ds <= cutoff + step) & observed).groupby(keys).sum()
-            if (n_valid == 0).all():
-                raise ValueError(
-                    f"No group has data in the validation window after cutoff {cutoff} "
-                    f"({len(n_valid)} group(s), e.g. {list(n_valid.index)[:3]}). Choose cutoffs inside "
-                    f"the groups' histories."
-                )
-
     # ------------------------------------------------------------------ fit
     def fit(self, X: Any, y: Any = None) -> GroupedProphetTuner:
         """Tune and fit one model per group of ``X``.
@@ -693,10 +393,10 @@ class GroupedProphetTuner(BaseEstimator):
             DataFrame stays in Spark (computed with the tuning into executor storage, a local
             checkpoint Spark frees with the DataFrame; nothing is left cached).
         """
-        _check_int("periods", periods, 1, allow_none=True)
+        plan.check_int("periods", periods, 1, allow_none=True)
         if not isinstance(keep_models, (bool, np.bool_)):
-            raise TypeError(f"keep_models must be True or False, got {keep_models!r}.")
-        needs = [*self._regressor_cols()]
+            raise InputTypeError(f"keep_models must be True or False, got {keep_models!r}.")
+        needs = [*plan.regressor_cols(self)]
         if (self.prophet_params or {}).get("growth") == "logistic":
             needs += ["cap"]
         if needs:
@@ -708,202 +408,13 @@ class GroupedProphetTuner(BaseEstimator):
         return self._fit(X, forecast=periods or True, keep_models=bool(keep_models))
 
     def _fit(self, X: Any, forecast: int | bool = False, keep_models: bool = True) -> Any:
-        """Fit on ``X``; with ``forecast``, return the forecasts the workers made (else None)."""
-        group_cols, config = self._validate_params()
-        config = dataclasses.replace(config, keep_models=keep_models)
-        if config.model_dir is not None and keep_models:
-            _open_model_dir(config.model_dir)
-        backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
-        resumed: list[GroupResult] = []
-        progress = Progress(None, enabled=self.verbose >= 2 or (self.verbose == 1 and _stderr_is_terminal()))
-        try:
-            if is_spark_dataframe(X):
-                if self.date_format is not None:
-                    raise ValueError(
-                        f"date_format={self.date_format!r} applies to pandas frames; on a Spark DataFrame "
-                        f"convert the column with F.to_timestamp(F.col({self.time_col!r}), <Spark pattern>) "
-                        f"and leave date_format=None."
-                    )
-                config = self._with_drivers(config, group_cols, X.columns)
-                config = self._with_time(config, _spark_distinct_dates(X, self.time_col))
-                config = _with_forecast(config, forecast)
-                priors = self._priors(group_cols)
-                config = self._open_checkpoint(config, group_cols, priors)
-                stream = backend.run_spark(X, group_cols, self.time_col, self.target_col, config, self.n_jobs,
-                                           progress=progress, priors=priors)
-            else:
-                if isinstance(X, pd.DataFrame):
-                    config = self._with_drivers(config, group_cols, list(X.columns))
-                drivers = config.drivers
-                history = validate_history(X, group_cols, self.time_col, self.target_col, self.date_format,
-                                           extra=drivers.columns, numeric=drivers.future_columns)
-                for col, _ in drivers.holidays_by:
-                    listed = drivers.holidays[col].dropna().unique()  # type: ignore[index]
-                    known = set(history[col].unique())
-                    if len(listed) and not any(v in known for v in listed):
-                        raise ValueError(
-                            f"The holidays table's {col!r} values {list(listed)[:5]} match no group of the history "
-                            f"(whose {col!r} values are e.g. {sorted(known, key=str)[:5]}). Check their type "
-                            f"(e.g. '1' and 1 differ), or leave the column out to give the events to every group."
-                        )
-                if drivers.country_col is not None:
-                    for code in history[drivers.country_col].dropna().unique():
-                        check_country(code, f"column {drivers.country_col!r} holds ")
-                config = self._with_time(config, history["ds"])
-                config = _with_forecast(config, forecast)
-                self._check_lengths(history, group_cols, config)
-                tasks = split_groups(history, group_cols, drivers.columns)
-                priors = self._priors(group_cols)
-                config = self._open_checkpoint(config, group_cols, priors)
-                if config.checkpoint_dir is not None:
-                    tasks, resumed = self._resume(tasks, config)
-                progress.set_total(len(tasks) + len(resumed))
-                todo = {key for key, _ in tasks}
-                priors = {key: prior for key, prior in priors.items() if key in todo}
-                stream = backend.run(tasks, config, self.n_jobs, progress=progress, priors=priors) if tasks else iter(())
-            results = self._collect(stream, resumed, progress)
-        finally:
-            progress.close()
-        out = None
-        if forecast:
-            out = getattr(backend, "spark_forecast", None) if is_spark_dataframe(X) else None
-            if out is None:
-                out = self._forecast_frame(results, group_cols, X)
-        self._set_fitted(results, group_cols)
-        self.engine_ = config.engine
-        self.random_state_ = config.random_state
-        self.freq_ = config.freq
-        self.closed_days_ = list(config.closed_days)
-        self.horizon_ = config.horizon
-        self.future_cols_ = list(config.drivers.future_columns)
-        return out
+        """Fit on ``X`` and set the fitted attributes; with ``forecast``, return the forecasts."""
+        fitted = fitting.run_fit(self, X, forecast, keep_models)
+        for name, value in fitting.fitted_attributes(fitted, self.nonnegative).items():
+            setattr(self, name, value)
+        return fitted.forecast
 
-    def _priors(self, group_cols: list[str]) -> dict[tuple[Any, ...], Any]:
-        """What each group takes from ``warm_start`` and ``champion`` (empty without them)."""
-        warm = previous.resolve_previous(self.warm_start, "warm_start", type(self))
-        champion = previous.resolve_previous(self.champion, "champion", type(self))
-        if warm is None and champion is None:
-            return {}
-        return previous.priors(warm, champion, group_cols)
 
-    def _open_checkpoint(self, config: TuningConfig, group_cols: list[str],
-                         priors: dict[tuple[Any, ...], Any]) -> TuningConfig:
-        """Open ``checkpoint_dir`` for this fit (its manifest names the previous fit the groups
-        take ``priors`` from); with ``random_state=None`` a fit resumes with the seed the
-        checkpointed fit drew, so that it gives that fit's result."""
-        if config.checkpoint_dir is None:
-            return config
-        if self.random_state is None:
-            seed = checkpoint.stored_seed(config.checkpoint_dir)
-            if seed is not None:
-                config = dataclasses.replace(config, random_state=seed)
-        checkpoint.open_checkpoint(config.checkpoint_dir, config, group_cols, checkpoint.previous_digest(priors))
-        return config
-
-    @staticmethod
-    def _resume(tasks: list[Any], config: TuningConfig) -> tuple[list[Any], list[GroupResult]]:
-        """Split ``tasks`` into those still to tune and the results a checkpoint already holds."""
-        todo, done = [], []
-        for key, frame in tasks:
-            stored = checkpoint.load_group(config.checkpoint_dir, key, frame,  # type: ignore[arg-type]
-                                           config.retry_failed)
-            if stored is None:
-                todo.append((key, frame))
-            elif stored.status == checkpoint.MISMATCH:
-                raise ValueError(stored.error)
-            else:
-                done.append(stored)
-        return todo, done
-
-    def _collect(self, stream: Any, resumed: Sequence[GroupResult], progress: Progress) -> list[GroupResult]:
-        """Results of ``resumed`` then of ``stream``; stops the stream on a fatal result.
-
-        Models arrive as compact records (pickled where they were fitted, by the local and Ray
-        backends) or as Prophet JSON (Spark rows, checkpoints); :class:`~prophet_grouped.models.ModelStore`
-        keeps them so and makes a Prophet object only when one is asked for.
-        """
-        results = []
-        for result in resumed:
-            progress.update(result.key, result.n_trials, "checkpoint")
-        for result in itertools.chain(resumed, stream):
-            progress.update(result.key, result.n_trials)
-            fatal: Exception | None = None
-            if result.status == checkpoint.MISMATCH:
-                fatal = ValueError(result.error)
-            elif result.status == "failed" and self.on_error == "raise":
-                fatal = RuntimeError(
-                    f"Tuning group {result.key!r} failed: {result.error}. Use on_error='warn' to "
-                    f"record failed groups in results_ and go on with the others."
-                )
-            if fatal is not None:
-                if hasattr(stream, "close"):
-                    stream.close()
-                raise fatal
-            if result.model_record is None and result.model_file is not None:
-                result.model_record = ("file", result.model_file)  # written by the worker
-            elif result.model_record is None and result.model_json is not None:
-                result.model_record = ("json", result.model_json)
-            result.model_json = None
-            results.append(result)
-        return results
-
-    def _forecast_frame(self, results: list[GroupResult], group_cols: list[str], X: Any) -> Any:
-        """The forecasts the workers sent back, as one frame (a Spark DataFrame for Spark input)."""
-        parts = []
-        for r in sorted(results, key=lambda r: key_order(r.key)):
-            if r.forecast is not None:
-                parts.append(forecast_from_json(r.forecast).assign(**dict(zip(group_cols, r.key))))
-                r.forecast = None
-        columns = [*group_cols, "ds", *FORECAST_COLUMNS]
-        out = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
-        if is_spark_dataframe(X):
-            return X.sparkSession.createDataFrame(out)
-        return out
-
-    def _set_fitted(self, results: list[GroupResult], group_cols: list[str]) -> None:
-        results.sort(key=lambda r: key_order(r.key))
-        rows = []
-        params = []
-        self.models_ = ModelStore()
-        self.trials_ = {}
-        self.studies_ = {}
-        for r in results:
-            key = dict(zip(group_cols, r.key))
-            rows.append({**key, **{c: getattr(r, c) for c in PUBLIC_RESULT_COLUMNS}})
-            self.trials_[r.key] = list(r.trials)
-            if r.study is not None:
-                self.studies_[r.key] = r.study
-                r.study = None
-            if r.status == "ok":
-                params.append({**key, **r.best_params})
-            if r.model_record is not None:
-                self.models_.add(r.key, r.model_record)
-                r.model_record = None
-        self.results_ = pd.DataFrame(rows, columns=group_cols + list(PUBLIC_RESULT_COLUMNS))
-        self.results_["history_end"] = pd.to_datetime(self.results_["history_end"]).astype("datetime64[ns]")
-        self.best_params_ = pd.DataFrame(params)
-        if self.best_params_.empty:
-            self.best_params_ = pd.DataFrame(columns=group_cols)
-        self.group_cols_ = group_cols
-        for status, what, tail in (
-            ("fallback", "could not be tuned and got an untuned default Prophet (status 'fallback')", "See results_."),
-            ("failed", "failed and have no model", "See results_ for every group's status and error."),
-        ):
-            groups = [r for r in results if r.status == status]
-            if groups:
-                listing = "; ".join(f"{r.key!r}: {r.error}" for r in groups[:10])
-                more = f" (and {len(groups) - 10} more)" if len(groups) > 10 else ""
-                warn_user(f"{len(groups)} of {len(results)} group(s) {what}: {listing}{more}. {tail}",
-                          GroupFitWarning)
-        signed = [r.key for r in results if r.clipped is False]
-        if signed and isinstance(self.nonnegative, str) and self.nonnegative == "auto":
-            more = f" (and {len(signed) - 10} more)" if len(signed) > 10 else ""
-            warn_user(
-                f"{len(signed)} of {len(results)} group(s) have negative values in their history (returns?), so "
-                f"nonnegative='auto' does not clip their forecasts at 0: {signed[:10]}{more}. Set nonnegative=True "
-                f"to clip every group at 0; results_['clipped'] says which groups are.",
-                GroupFitWarning,
-            )
 
     # ------------------------------------------------------------------ predict
     def make_future_dataframe(self, periods: int, include_history: bool = False) -> pd.DataFrame:
@@ -915,42 +426,7 @@ class GroupedProphetTuner(BaseEstimator):
             Group columns and ``ds``.
         """
         check_is_fitted(self, "models_")
-        _check_int("periods", periods, 0)
-        shared = tuple(getattr(self, "closed_days_", ()))
-        closed = closed_by_group(self.results_, self.group_cols_)
-        ends = {}
-        if not include_history and "history_end" in self.results_.columns:
-            # The last dates of the histories, from results_: no model is loaded.
-            known = self.results_.dropna(subset=["history_end"])
-            keys = known[self.group_cols_].itertuples(index=False, name=None)
-            ends = {group_key(key): end for key, end in zip(keys, known["history_end"])}
-        if include_history and not len(self.models_):
-            raise ValueError(
-                "make_future_dataframe(include_history=True) needs the groups' models, which forecast(..., "
-                "keep_models=False) did not keep: use forecast(..., keep_models=True) or fit()."
-            )
-        frames = []
-        # Every group with a model, or known from results_ (forecast(..., keep_models=False) keeps
-        # no models, but its groups' last dates).
-        for key in (self.models_ if include_history or not ends else ends):
-            step = future_freq(self.freq_, closed.get(key, shared))
-            if key in ends:  # what Prophet's make_future_dataframe does with the last date
-                dates = pd.date_range(start=ends[key], periods=periods + 1, freq=step)
-                future = pd.DataFrame({"ds": dates[dates > ends[key]][:periods]})
-            else:
-                future = self.models_[key].make_future_dataframe(periods=periods, freq=step,
-                                                                 include_history=include_history)
-            future["ds"] = future["ds"].astype("datetime64[ns]")
-            for col, value in zip(self.group_cols_, key):
-                future[col] = value
-            frames.append(future)
-        if not frames:
-            return pd.DataFrame(columns=self.group_cols_ + ["ds"])
-        return pd.concat(frames, ignore_index=True)[self.group_cols_ + ["ds"]]
-
-    def _group_keys(self, frame: pd.DataFrame) -> list[tuple[Any, ...]]:
-        seen = frame[self.group_cols_].drop_duplicates()
-        return [group_key(row) for row in seen.itertuples(index=False, name=None)]
+        return prediction.future_dates(self, periods, include_history)
 
     def predict(self, X: Any) -> Any:
         """Forecast the dates in ``X`` for each of its groups.
@@ -971,61 +447,7 @@ class GroupedProphetTuner(BaseEstimator):
             Group columns, ``ds``, ``yhat``, ``yhat_lower``, ``yhat_upper``, rows in the order of ``X``.
         """
         check_is_fitted(self, "models_")
-        if is_spark_dataframe(X):
-            backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
-            return backend.predict_spark(self, X)
-        # Positions, not the caller's index (which may repeat, e.g. after pd.concat).
-        extra = tuple(self.future_cols_)
-        future = validate_future(X, self.group_cols_, self.time_col, self.date_format, extra).reset_index(drop=True)
-        keys = self._group_keys(future)
-        unknown = [k for k in keys if k not in self.trials_]
-        if unknown:
-            raise ValueError(
-                f"{len(unknown)} group(s) to predict were not in the data given to fit: {unknown[:5]}. "
-                f"Predict only groups that fit saw (see results_)."
-            )
-        no_model = [k for k in keys if k not in self.models_]
-        if no_model and self._models_not_kept(no_model):
-            raise ValueError(
-                "This tuner kept no models: it was fitted by forecast(..., keep_models=False). Use "
-                "forecast(X, keep_models=True), or fit(X), to predict other dates later."
-            )
-        if no_model:
-            raise ValueError(
-                f"{len(no_model)} group(s) to predict failed during fit and have no model: "
-                f"{no_model[:5]}. See results_['error']; drop them from the frame to predict."
-            )
-        jobs, positions = [], {}
-        dates = future["ds"].to_numpy(dtype="datetime64[ns]")
-        for key, index in future.groupby(self.group_cols_, sort=False).indices.items():
-            key = group_key(key)
-            # A group's dates alone travel as an array (cheaper to cut and send than a frame).
-            rows = future.iloc[index][["ds", *extra]] if extra else dates[index]
-            jobs.append((key, self.models_.record(key), rows))
-            positions[key] = index
-        values = np.full((len(future), len(FORECAST_COLUMNS)), np.nan)
-        backend = get_backend(self.backend, dict(self.backend_options) if self.backend_options else None)
-        for key, fc in backend.forecast(jobs, self.nonnegative, self.random_state_, self.n_jobs):
-            values[positions[key]] = fc
-        out = future.drop(columns=list(extra))
-        for j, col in enumerate(FORECAST_COLUMNS):
-            out[col] = values[:, j]
-        return out.reset_index(drop=True)
-
-    def _models_not_kept(self, keys: Sequence[tuple[Any, ...]]) -> bool:
-        """Whether some of ``keys`` were tuned without error but their models were not kept."""
-        ok = {group_key(r) for r in self.results_.loc[self.results_["status"] != "failed", self.group_cols_]
-              .itertuples(index=False, name=None)}
-        return any(group_key(key) in ok for key in keys)
-
-    def _key(self, group: Any) -> tuple[Any, ...]:
-        key = group_key(group)
-        if key not in self.trials_:
-            raise ValueError(
-                f"Unknown group {group!r}: give the values of {self.group_cols_} as a tuple, e.g. "
-                f"{next(iter(self.trials_), None)!r}."
-            )
-        return key
+        return prediction.predict_frame(self, X)
 
     def plot_forecast(self, group: Any, periods: int = 90, ax: Any = None, future: pd.DataFrame | None = None) -> Any:
         """Plot one group's history, forecast and interval (matplotlib).
@@ -1048,31 +470,13 @@ class GroupedProphetTuner(BaseEstimator):
             Save it with ``fig.savefig("forecast.png")``.
         """
         check_is_fitted(self, "models_")
-        _check_int("periods", periods, 1)
-        key = self._key(group)
-        if key not in self.models_ and self._models_not_kept([key]):
+        plan.check_int("periods", periods, 1)
+        key = prediction.fitted_key(self, group)
+        if key not in self.models_ and prediction.models_not_kept(self, [key]):
             raise ValueError(f"Group {group!r} has no model to plot: forecast(..., keep_models=False) kept none.")
         if key not in self.models_:
             raise ValueError(f"Group {group!r} failed during fit and has no model to plot; see results_.")
-        extra = tuple(self.future_cols_)
-        if future is None and extra:
-            raise ValueError(
-                f"Group {group!r}'s models use {list(extra)}, whose future values plot_forecast can't know: pass "
-                f"future= a frame with the group's dates to forecast and those columns."
-            )
-        if future is not None:
-            cols = [c for c in self.group_cols_ if c in future.columns]
-            rows = future
-            if cols:
-                match = np.ones(len(future), dtype=bool)
-                for col, value in zip(self.group_cols_, key):
-                    if col in future.columns:
-                        match &= (future[col] == value).to_numpy()
-                rows = future.loc[match]
-            if rows.empty:
-                raise ValueError(f"future has no rows for group {group!r}.")
-            rows = rows.assign(**{c: 0 for c in self.group_cols_ if c not in rows.columns})
-            future = validate_future(rows, self.group_cols_, self.time_col, self.date_format, extra)
+        future = prediction.plot_rows(self, group, future)
         return plot_forecast(self, key, periods, ax, future)
 
     def plot_tuning_history(self, group: Any, ax: Any = None) -> Any:
@@ -1083,7 +487,7 @@ class GroupedProphetTuner(BaseEstimator):
         matplotlib.figure.Figure
         """
         check_is_fitted(self, "trials_")
-        return plot_tuning_history(self, self._key(group), ax)
+        return plot_tuning_history(self, prediction.fitted_key(self, group), ax)
 
     def save(self, path: str) -> None:
         """Save the fitted tuner to folder ``path`` as plain files (JSON; Prophet's JSON per model).
@@ -1109,20 +513,4 @@ class GroupedProphetTuner(BaseEstimator):
             Ignored.
         """
         check_is_fitted(self, "models_")
-        if is_spark_dataframe(X):
-            raise TypeError(
-                "score takes a pandas DataFrame of groups, dates and actual values; a Spark DataFrame is not "
-                "scored in Spark. Collect the rows to score first: tuner.score(sdf.toPandas())."
-            )
-        metric = resolve_metric(self.metric)
-        extra = tuple(self.future_cols_)
-        truth = validate_history(X, self.group_cols_, self.time_col, self.target_col, self.date_format,
-                                 extra=extra, numeric=extra)
-        fc = self.predict(truth.rename(columns={"ds": self.time_col})[self.group_cols_ + [self.time_col, *extra]])
-        truth = truth.reset_index(drop=True)
-        losses = []
-        for key, part in truth.groupby(self.group_cols_, sort=False):
-            model = self.models_[group_key(key)]
-            losses.append(metric_score(metric, part["y"].to_numpy(), fc.loc[part.index, "yhat"].to_numpy(),
-                                transforms.history_y(model), season_length(self.freq_)))
-        return -float(np.mean(losses))
+        return prediction.score_frame(self, X)

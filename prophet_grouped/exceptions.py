@@ -9,6 +9,14 @@ import warnings
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+class InputTypeError(TypeError):
+    """A parameter or an input of the wrong type, for the user to fix (the message says how).
+
+    A ``TypeError``, as Python's own are; the command line prints these as usage errors and
+    any other ``TypeError`` (a bug) with its traceback.
+    """
+
+
 class GroupFitWarning(UserWarning):
     """Some groups failed to tune and have no model; see ``results_``."""
 

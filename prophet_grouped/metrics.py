@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .exceptions import InputTypeError
+
 Metric = Callable[[np.ndarray, np.ndarray], float]
 
 
@@ -98,4 +100,4 @@ def resolve_metric(metric: object) -> Metric:
             ) from None
     if callable(metric):
         return metric  # type: ignore[return-value]
-    raise TypeError(f"metric must be a name or a callable, got {type(metric).__name__}.")
+    raise InputTypeError(f"metric must be a name or a callable, got {type(metric).__name__}.")

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ._imports import import_optional
+from .exceptions import InputTypeError
 from .keys import group_key
 from .persistence import load, records
 from .retrain import GroupPrior
@@ -37,7 +38,7 @@ def resolve_previous(value: Any, name: str, cls: type[GroupedProphetTuner]) -> G
         if not hasattr(value, "best_params_"):
             raise ValueError(f"{name} must be a fitted tuner; this one was never fitted. Fit it, or pass None.")
         return value
-    raise TypeError(
+    raise InputTypeError(
         f"{name} must be a fitted GroupedProphetTuner, the folder of a saved one (tuner.save(path)), an MLflow "
         f"model URI ('models:/name@alias'), or None; "
         f"got {type(value).__name__}."

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ._util import quiet
+from .exceptions import InputTypeError
 from .keys import plain_value
 from .transforms import PARAM
 
@@ -228,7 +229,7 @@ def _suggest(trial: optuna.trial.BaseTrial, name: str, dist: Any) -> Any:
         return trial.suggest_int(name, dist.low, dist.high, log=dist.log, step=dist.step)
     if isinstance(dist, CategoricalDistribution):
         return trial.suggest_categorical(name, list(dist.choices))
-    raise TypeError(f"Unsupported distribution for {name!r}: {dist!r}.")  # pragma: no cover
+    raise InputTypeError(f"Unsupported distribution for {name!r}: {dist!r}.")  # pragma: no cover
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,7 @@ class SearchSpace:
         if self.function is not None:
             params = self.function(trial)
             if not isinstance(params, Mapping):
-                raise TypeError(
+                raise InputTypeError(
                     f"A callable search_space must return a dict of parameters, got "
                     f"{type(params).__name__}."
                 )
@@ -384,7 +385,7 @@ def _as_distribution(name: str, value: object) -> Any:
         if isinstance(low, int) and isinstance(high, int):
             return IntDistribution(low, high, log=log)
         return FloatDistribution(float(low), float(high), log=log)
-    raise TypeError(
+    raise InputTypeError(
         f"search_space[{name!r}] must be an optuna distribution, a (low, high) or (low, high, 'log') "
         f"range, or a non-empty list of choices; got {value!r}."
     )
@@ -400,7 +401,7 @@ def probe(function: Callable[[Any], Any]) -> Mapping[str, Any]:
     except Exception as exc:
         raise ValueError(f"The search_space callable raised on a trial: {exc!r}.") from exc
     if not isinstance(params, Mapping):
-        raise TypeError(f"A callable search_space must return a dict of parameters, got {type(params).__name__}.")
+        raise InputTypeError(f"A callable search_space must return a dict of parameters, got {type(params).__name__}.")
     return params
 
 
@@ -449,7 +450,7 @@ def _resolve(space: object, regressors: tuple[str, ...]) -> tuple[SearchSpace, l
         names = [str(k) for k in probe(space)]
         check_param_names(names, "the dict returned by search_space", regressors)
         return SearchSpace(function=space), names  # type: ignore[arg-type]
-    raise TypeError(
+    raise InputTypeError(
         f"search_space must be one of {list(PRESETS)}, a dict of optuna distributions or a "
         f"callable(trial) -> dict, got {type(space).__name__}."
     )

@@ -181,6 +181,30 @@ def test_a_wide_file_is_told_how_to_become_long(tmp_path):
     assert sorted(pd.read_csv(tmp_path / "run" / "results.csv")["series"]) == ["north", "south"]
 
 
+def test_a_bug_shows_its_traceback_and_a_wrong_input_a_one_line_error(tmp_path, monkeypatch, capsys):
+    """main() caught every TypeError: a programming error printed as "error: ..." without a
+    traceback, as if the user had typed something wrong."""
+    from prophet_grouped import cli
+    from prophet_grouped.exceptions import InputTypeError
+
+    def bug(args):
+        return None + 1  # a TypeError no user can fix
+
+    monkeypatch.setattr(cli, "cmd_demo_data", bug)
+    with pytest.raises(TypeError, match="unsupported operand"):
+        cli.main(["demo-data", str(tmp_path / "x.csv")])
+
+    def wrong_input(args):
+        raise InputTypeError("time_col must be a column name (str), got 3.")
+
+    monkeypatch.setattr(cli, "cmd_demo_data", wrong_input)
+    assert cli.main(["demo-data", str(tmp_path / "x.csv")]) == 1
+    assert capsys.readouterr().err == "error: time_col must be a column name (str), got 3.\n"
+    with pytest.raises(TypeError) as raised:  # what the estimator raises for a wrong type
+        GroupedProphetTuner(time_col=3).fit(pd.DataFrame({"unique_id": [1], "ds": ["2024-01-01"], "y": [1.0]}))
+    assert isinstance(raised.value, InputTypeError)
+
+
 def test_usage_errors_exit_2_and_help_exits_0(tmp_path):
     assert run(cwd=tmp_path).returncode == 2
     assert run("tune", cwd=tmp_path).returncode == 2  # the data file is required

@@ -9,7 +9,7 @@ import pytest
 
 from prophet_grouped import GroupedProphetTuner, make_retail_sales
 from prophet_grouped.engines import quiet
-from prophet_grouped.metrics import mae, smape
+from prophet_grouped.metrics import mae
 from prophet_grouped.search_space import GroupProfile, auto_space, resolve_search_space
 
 

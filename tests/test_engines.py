@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 
 from prophet_grouped import make_retail_sales
-from prophet_grouped.engines import batch, fit_prophet, stan_output_dir
+from prophet_grouped.engines import features, fit_prophet, stan_output_dir
 from prophet_grouped.metrics import smape
-from prophet_grouped.objective import build_prophet
 from prophet_grouped.search_space import resolve_search_space
+from prophet_grouped.spec import build_prophet
 
 
 def log_posterior(model):
@@ -55,7 +55,7 @@ def test_batch_engine_matches_or_beats_stan(frame, params):
             fits[engine] = fit_prophet(
                 lambda: build_prophet(params, holidays_country="US", uncertainty_samples=0), train, engine, out
             )
-    assert not set(batch._QUICK) & set(vars(fits["batch"]))  # Prophet's own methods again
+    assert not set(features.QUICK) & set(vars(fits["batch"]))  # Prophet's own methods again
     loss = {e: smape(valid["y"].to_numpy(), m.predict(valid[["ds"]])["yhat"].to_numpy()) for e, m in fits.items()}
     lp = {e: log_posterior(m) for e, m in fits.items()}
     print(f"{params['seasonality_mode']}: loss stan {loss['stan']:.4f} batch {loss['batch']:.4f}; "
@@ -110,7 +110,7 @@ def test_batch_engine_fit_reaches_fit_manys_optimum(mode):
     with stan_output_dir() as out:
         ours = BatchEngine().fit(make, frame, out)
     theirs = fit_many(frame.assign(_series=0), id_col="_series", make_model=lambda _: make(), batch_size=1)[0]
-    assert type(ours).__name__ == "Prophet" and not set(batch._QUICK) & set(vars(ours))
+    assert type(ours).__name__ == "Prophet" and not set(features.QUICK) & set(vars(ours))
     assert float(ours.params["lp__"][0, 0]) == pytest.approx(float(theirs.params["lp__"][0, 0]), rel=1e-12)
     assert log_posterior(ours) == pytest.approx(log_posterior(theirs), rel=1e-12)
     future = ours.make_future_dataframe(60)
@@ -262,16 +262,16 @@ def _component_models():
 
 @pytest.mark.parametrize("name", [name for name, _ in _component_models()])
 def test_fold_cache_feature_shortcuts_are_prophets(name):
-    """The fold cache and the batch refit build features with engines.batch.component_columns
+    """The fold cache and the batch refit build features with engines.features.component_columns
     and holiday_frame in place of Prophet's regressor_column_matrix and
     construct_holiday_dataframe: preprocessing and later features must come out the same."""
     import copy
 
-    from prophet_grouped.engines.batch import _quick_features
+    from prophet_grouped.engines.features import quick_features as _quick_features
 
     if name == "defaults":  # the per-process day grids, from nothing: built, grown, reused
-        batch._FOURIER.clear()
-        batch._holiday_grid.cache_clear()
+        features._FOURIER.clear()
+        features._holiday_grid.cache_clear()
     model = dict(_component_models())[name]
     data = make_retail_sales(n_stores=1, n_items=1, periods=900, seed=3, covariates=True)
     data = data.assign(on=data["ds"].dt.month < 6)
@@ -308,7 +308,7 @@ def test_feature_shortcuts_on_hourly_dates_are_prophets():
 
     from prophet import Prophet
 
-    from prophet_grouped.engines.batch import _quick_features
+    from prophet_grouped.engines.features import quick_features as _quick_features
 
     ds = pd.date_range("2020-12-20", periods=24 * 30, freq="h")
     frame = pd.DataFrame({"ds": ds, "y": np.sin(np.arange(ds.size) / 5) + 10})

@@ -7,7 +7,7 @@ import tempfile
 import numpy as np
 import pandas as pd
 import pytest
-from optuna.distributions import CategoricalDistribution, IntDistribution
+from optuna.distributions import IntDistribution
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
@@ -118,6 +118,33 @@ def test_score_is_minus_metric(fitted_pair, sales8):
         for (s, i), part in holdout.groupby(GROUPS)
     ])
     assert tuner.score(holdout) == pytest.approx(-expected)
+
+
+def test_score_loads_no_model_unless_the_metric_reads_the_history(fitted_pair, sales8):
+    """score() made a Prophet object of every group on the driver to read its history's y,
+    which only the scaled metrics (mase, rmsse) use."""
+    import copy
+
+    from prophet_grouped.models import ModelStore
+
+    tuner = copy.deepcopy(fitted_pair[0])
+    loaded = []
+
+    class Counting(ModelStore):
+        def __getitem__(self, key):
+            loaded.append(key)
+            return super().__getitem__(key)
+
+    counting = Counting()
+    for key in tuner.models_:
+        counting.add(key, tuner.models_.record(key))
+    tuner.models_ = counting
+    holdout = sales8[sales8["ds"] > sales8["ds"].max() - pd.Timedelta(days=30)]
+    assert tuner.score(holdout) == pytest.approx(fitted_pair[0].score(holdout))
+    assert loaded == []
+    tuner.set_params(metric="mase")
+    tuner.score(holdout)
+    assert len(loaded) == 8, "a scaled metric reads each group's history from its model"
 
 
 def test_early_stopping_really_stops(sales8):

@@ -14,6 +14,7 @@ from prophet_grouped import (
     GroupedProphetTuner,
     intervals,
     make_retail_sales,
+    plan,
     transforms,
 )
 from prophet_grouped.engines import stan_output_dir
@@ -44,7 +45,7 @@ def calibrated(sales):
 
 def test_the_offsets_are_the_quantiles_of_the_chosen_models_validation_errors(sales, calibrated):
     """Recomputed by hand on folds without the engine's cache (the ordinary fit): equal."""
-    config = calibrated._validate_params()[1]
+    config = plan.make_config(calibrated)[1]
     for (store, item), part in sales.groupby(["store", "item"]):
         params = calibrated.best_params_.set_index(["store", "item"]).loc[(store, item)].dropna().to_dict()
         frame = part[["ds", "y"]].reset_index(drop=True)

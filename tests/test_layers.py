@@ -18,13 +18,14 @@ LAYERS = [
                       "intervals", "metrics", "progress", "config"]),
     ("inputs and what is tuned", ["data", "frequency", "search_space", "covariates"]),
     ("model spec", ["spec"]),
-    ("engines and the fast predictor", ["engines", "engines._base", "engines.stan", "engines.batch",
+    ("engines and the fast predictor", ["engines", "engines._base", "engines.features", "engines.stan", "engines.batch",
                                         "engines._one_series", "fastpredict"]),
     ("models, results, folds, forecasts", ["models", "results", "checkpoint", "forecast", "objective"]),
     ("the per-group study", ["retrain", "tuning"]),
     ("backends", ["backends", "backends.base", "backends.local", "backends.spark", "backends.ray",
                   "backends._ray_auth"]),
-    ("persistence and previous fits", ["persistence", "previous"]),
+    ("driver side: persistence, previous fits, sources, the plan", ["persistence", "previous", "sources", "plan"]),
+    ("a fit and its answers, as steps", ["fitting", "prediction"]),
     ("estimator and plots", ["plotting", "estimator"]),
     ("what users type and the tools they log to", ["mlflow_model", "tracking", "cli", "demo", "_apidoc", ""]),
 ]
@@ -33,7 +34,6 @@ LAYERS = [
 DEFERRED = {
     ("cli", "estimator"): "`prophet-grouped --help` and usage errors answer without importing scikit-learn",
     ("cli", "data"): "the same: demo-data's generator is read when the command runs",
-    ("cli", "exceptions"): "the same",
     ("cli", "tracking"): "the same (MLflow is optional)",
     ("tracking", "mlflow_model"): "mlflow_model subclasses mlflow's PythonModel: it imports MLflow, an optional extra",
 }

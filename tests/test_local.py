@@ -113,3 +113,31 @@ def test_fork_workers_fit_with_stan_too():
     forked = GroupedProphetTuner(n_jobs=2, backend_options={"start_method": "fork"}, **settings).fit(df)
     assert forked.engine_ == "stan"
     assert_same_results(forked, serial)
+
+
+@pytest.mark.parametrize("name", ["local", "spark", "ray"])
+def test_clone_keeps_every_backend_option_and_shares_the_session(name):
+    """The Spark and Ray backends copied themselves by listing their options by hand: an
+    option added later would be dropped by scikit-learn's clone without a word."""
+    import copy
+    import inspect
+    import threading
+
+    from sklearn.base import clone
+
+    from prophet_grouped.backends import get_backend
+
+    backend = get_backend(name)
+    session = threading.Lock()  # stands in for a SparkSession: an object that can't be copied
+    for param in list(inspect.signature(type(backend)).parameters)[:]:
+        setattr(backend, param, session if param == "spark" else f"not-the-default-{param}")
+    backend.added_later = ["a", "new", "option"]
+    with pytest.raises(TypeError):
+        copy.deepcopy(session)
+    tuner = clone(GroupedProphetTuner(backend=backend))
+    copied = tuner.backend
+    assert copied is not backend and type(copied) is type(backend)
+    assert vars(copied) == vars(backend)
+    assert copied.added_later is not backend.added_later, "options are copied, not shared"
+    if hasattr(backend, "spark"):
+        assert copied.spark is session, "the session is shared"

@@ -19,9 +19,9 @@ from prophet_grouped.engines import remove_stale_output_dirs
 from .conftest import (
     CROSS_BACKEND,
     SleepOnce,
-    check_checkpoint_resume,
     assert_same_results,
     assert_unusable_results,
+    check_checkpoint_resume,
     unusable_sales,
 )
 

@@ -1,6 +1,10 @@
 import optuna
 import pytest
-from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.distributions import (
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 
 from prophet_grouped.objective import build_prophet
 from prophet_grouped.search_space import resolve_search_space

@@ -16,10 +16,10 @@ from .conftest import (
     assert_same_forecasts,
     assert_same_results,
     assert_same_retrain,
-    drivers_settings,
     check_checkpoint_resume,
     check_trial_timeout,
     check_unusable_groups,
+    drivers_settings,
     run_python,
     start_spark,
 )
@@ -220,7 +220,7 @@ def test_checkpoint_written_by_executors_and_resumed(spark, tmp_path):
 
 
 def test_executors_report_progress_while_the_job_runs(spark, sales6, monkeypatch):
-    import prophet_grouped.estimator as estimator_module
+    import prophet_grouped.fitting as fitting_module
     from prophet_grouped.progress import Progress
 
     made = []
@@ -230,7 +230,7 @@ def test_executors_report_progress_while_the_job_runs(spark, sales6, monkeypatch
             super().__init__(*args, **kw)
             made.append(self)
 
-    monkeypatch.setattr(estimator_module, "Progress", Recording)
+    monkeypatch.setattr(fitting_module, "Progress", Recording)
     df = sales6[sales6["item"] != 3]
     GroupedProphetTuner(backend="spark", verbose=0, **{**CROSS_BACKEND, "n_trials": 2}).fit(spark.createDataFrame(df))
     progress = made[0]
@@ -433,3 +433,28 @@ def test_rows_with_a_null_group_key_are_refused_like_pandas_before_any_work(spar
     assert sdf.filter(sdf["item"].isNull()).count() == 44
     with pytest.raises(ValueError, match=message):
         tuner.fit(sdf)
+
+
+@pytest.mark.parametrize("case", ["every group too short", "cutoff after every history", "events of no group",
+                                  "not a country"])
+def test_spark_input_gets_the_driver_checks_pandas_input_gets(spark, case):
+    """Spark input skipped them: every group too short gave N failed rows after the work (pandas:
+    a ValueError first), and the events table's group values and the country codes went unchecked."""
+    df = make_retail_sales(n_stores=2, n_items=2, periods=120, seed=2)
+    df["country"] = np.where(df["store"] == 1, "US", "DE")
+    settings = dict(group_cols=GROUPS, n_trials=1, horizon=14, verbose=0)
+    events = pd.DataFrame({"holiday": ["sale"], "ds": ["2019-02-01"], "store": [9]})
+    frame, extra = {
+        "every group too short": (df[df["ds"] < "2019-01-20"], {}),
+        "cutoff after every history": (df, {"cutoffs": ["2030-01-01"]}),
+        "events of no group": (df, {"holidays": events}),
+        "not a country": (df.assign(country=np.where(df["store"] == 1, "US", "XX")), {"holidays_country": "country"}),
+    }[case]
+    with pytest.raises(ValueError) as local:
+        GroupedProphetTuner(**settings, **extra).fit(frame)
+    with pytest.raises(ValueError) as remote:
+        GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, **settings, **extra).fit(
+            spark.createDataFrame(frame))
+    assert str(remote.value) == str(local.value)
+    assert "All 4 group(s) are too short" in str(local.value) or "cutoff" in case or "events" in case or "XX" in str(
+        local.value)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from ..exceptions import InputTypeError
 from .base import Backend
 
 # name -> (module, class); modules are imported only when the backend is chosen.
@@ -27,7 +28,7 @@ def get_backend(backend: object, options: dict[str, Any] | None = None) -> Backe
     if not isinstance(backend, str) or backend not in BACKENDS:
         raise ValueError(f"Invalid backend: {backend!r}, expected one of {sorted(BACKENDS)} or a Backend instance.")
     if options is not None and not isinstance(options, dict):
-        raise TypeError(f"backend_options must be a dict or None, got {type(options).__name__}.")
+        raise InputTypeError(f"backend_options must be a dict or None, got {type(options).__name__}.")
     module_name, class_name = BACKENDS[backend]
     module = importlib.import_module(module_name, __name__)
     cls = getattr(module, class_name)

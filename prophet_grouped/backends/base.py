@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..exceptions import InputTypeError
 from ..forecast import batches, forecast_batch
 
 if TYPE_CHECKING:
@@ -31,6 +33,15 @@ class Backend(ABC):
     """
 
     name: str = "base"
+    #: Attributes a copy shares instead of copying: a SparkSession or a connection can't be
+    #: copied, and scikit-learn's ``clone`` deep-copies the estimator's parameters.
+    shared: tuple[str, ...] = ()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Backend:
+        new = copy.copy(self)
+        for name, value in vars(self).items():
+            setattr(new, name, value if name in self.shared else copy.deepcopy(value, memo))
+        return new
 
     @abstractmethod
     def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None,
@@ -51,7 +62,7 @@ class Backend(ABC):
         priors: Priors | None = None,
     ) -> Iterator[GroupResult]:
         """Tune the groups of a Spark DataFrame; only backends that read Spark data have it."""
-        raise TypeError(
+        raise InputTypeError(
             f"backend={self.name!r} does not read Spark DataFrames; use backend='spark' (or 'ray'), "
             f"or pass a pandas DataFrame (sdf.toPandas())."
         )
@@ -79,7 +90,7 @@ class Backend(ABC):
 
     def predict_spark(self, tuner: Any, sdf: Any) -> Any:
         """Forecast a Spark DataFrame; only backends that read Spark data have it."""
-        raise TypeError(
+        raise InputTypeError(
             f"backend={self.name!r} does not predict Spark DataFrames; use backend='spark', or pass a "
             f"pandas DataFrame (sdf.toPandas())."
         )

@@ -277,6 +277,7 @@ class RayBackend(Backend):
     """
 
     name = "ray"
+    shared = ("spark",)
 
     def __init__(
         self,
@@ -299,12 +300,6 @@ class RayBackend(Backend):
         self.mode = mode
         self.max_retries = max_retries
         self.staging_dir = staging_dir
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> RayBackend:
-        # A SparkSession can't be copied; sklearn's clone deep-copies parameters.
-        return RayBackend(**{k: getattr(self, k) for k in (
-            "address", "spark", "ray_on_spark", "max_worker_nodes", "num_cpus_worker_node", "num_cpus",
-            "mode", "max_retries", "staging_dir")})
 
     def __repr__(self) -> str:
         return f"RayBackend(address={self.address!r}, ray_on_spark={self.ray_on_spark or self.spark is not None}, mode={self.mode!r})"

@@ -179,15 +179,12 @@ class SparkBackend(Backend):
     """
 
     name = "spark"
+    shared = ("spark", "spark_forecast")
 
     def __init__(self, spark: Any = None, master: str = "local[*]", partitions_per_slot: int = 3) -> None:
         self.spark = spark
         self.master = master
         self.partitions_per_slot = partitions_per_slot
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> SparkBackend:
-        # A SparkSession can't be copied; sklearn's clone deep-copies parameters.
-        return SparkBackend(self.spark, self.master, self.partitions_per_slot)
 
     def __repr__(self) -> str:
         return f"SparkBackend(master={self.master!r}, partitions_per_slot={self.partitions_per_slot})"
