@@ -34,6 +34,10 @@ class GroupedProphetModel(mlflow.pyfunc.PythonModel):
         """An output frame of the right columns and types (for the model's signature)."""
         return pd.DataFrame({col: [0.0] for col in OUTPUT_COLUMNS})
 
-    def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    # model_input is typed as a DataFrame: MLflow reads the hint as a schema, skips one it can't
+    # infer from (a DataFrame) and warned about any other ("Any": at import and at every
+    # log_model); the signature log_model gives is the schema.
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+        """The forecast of ``model_input``'s rows: ``yhat``, ``yhat_lower``, ``yhat_upper``."""
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
         return self.tuner.predict(frame)[OUTPUT_COLUMNS].reset_index(drop=True)

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from ._environ import environ
 from ._imports import import_optional
 from .exceptions import InputTypeError
 from .keys import group_key
@@ -83,7 +84,8 @@ def download_tuner(model_uri: str) -> str:
     (``"models:/sales_forecast@champion"``, ``"runs:/<id>/model"``...), downloaded from the
     current tracking URI's store."""
     mlflow = import_optional("mlflow")
-    local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri)
+    with environ({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}):  # a bar per file on stderr otherwise
+        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri)
     folder = os.path.join(local, "artifacts", "tuner")
     if not os.path.isdir(folder):
         raise ValueError(

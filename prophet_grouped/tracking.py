@@ -7,6 +7,7 @@ group or per trial (what makes autologging unusable for thousands of groups).
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
@@ -198,16 +199,26 @@ def log_model(
             example = tuner.make_future_dataframe(periods=1).head(1)
             for col in tuner.future_cols_:
                 example[col] = 0.0
-            signature = mlflow.models.infer_signature(example, GroupedProphetModel.example_output())
             with mlflow.start_run(experiment_id=experiment_id, run_name=run_name,
-                                  tags={"mlflow.source.name": "prophet_grouped"}), warnings.catch_warnings():
-                # The signature is given: MLflow's hints about inferring one don't apply.
+                                  tags={"mlflow.source.name": "prophet_grouped"}), warnings.catch_warnings(), \
+                    environ({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"}):
+                # MLflow's hints about inferring a signature (integer key columns can't hold missing
+                # values: keys never are missing) don't apply; the upload's progress bars neither.
                 warnings.simplefilter("ignore", UserWarning)
-                info = mlflow.pyfunc.log_model(
-                    name=name, python_model=GroupedProphetModel(), artifacts={"tuner": os.path.join(folder, "tuner")},
-                    signature=signature, registered_model_name=registered_model_name,
-                    pip_requirements=_requirements(),
-                )
+                signature = mlflow.models.infer_signature(example, GroupedProphetModel.example_output())
+                # MLflow warns that the python_model object is cloudpickled: it is an empty
+                # wrapper whose class is imported by name, the tuner itself is plain files.
+                pyfunc_logger = logging.getLogger("mlflow.pyfunc")
+                level = pyfunc_logger.level
+                pyfunc_logger.setLevel(logging.ERROR)
+                try:
+                    info = mlflow.pyfunc.log_model(
+                        name=name, python_model=GroupedProphetModel(),
+                        artifacts={"tuner": os.path.join(folder, "tuner")}, signature=signature,
+                        registered_model_name=registered_model_name, pip_requirements=_requirements(),
+                    )
+                finally:
+                    pyfunc_logger.setLevel(level)
         if alias is not None:
             client.set_registered_model_alias(registered_model_name, alias, info.registered_model_version)
         return info

@@ -82,14 +82,22 @@ def sqlite_store(tmp_path, monkeypatch):
     return uri
 
 
-def test_tuner_as_one_pyfunc_model_registered_under_an_alias(sqlite_store):
+def test_tuner_as_one_pyfunc_model_registered_under_an_alias(sqlite_store, caplog):
+    import logging
+    import warnings
+
     import mlflow.pyfunc
 
     from prophet_grouped.tracking import log_model
 
     tuner = _fit(3)
-    info = log_model(tuner, registered_model_name="sales_forecast", alias="champion", experiment_name="weekly",
-                     run_name="week 48")
+    # log_model warned about the pyfunc predict's type hints and the cloudpickled wrapper.
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING, logger="mlflow"):
+        warnings.simplefilter("always")
+        info = log_model(tuner, registered_model_name="sales_forecast", alias="champion", experiment_name="weekly",
+                         run_name="week 48")
+    assert [str(w.message) for w in caught if issubclass(w.category, UserWarning)] == []
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert info.registered_model_version == 1
     future = tuner.make_future_dataframe(periods=14)
     model = mlflow.pyfunc.load_model("models:/sales_forecast@champion")
