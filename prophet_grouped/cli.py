@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import GroupFitWarning, InputTypeError
-from .keys import key_text
+from .keys import group_key, key_text
 from .objective import AUTO_FOLDS
 
 FORMATS = (".csv", ".parquet", ".pq")
@@ -268,10 +268,25 @@ def cmd_forecast(args: argparse.Namespace) -> None:
     if args.save:
         _save_folder(tuner, args.save)
     counts = _tuned_counts(tuner, args.results)
+    forecast = _labelled(forecast, tuner)
     _write_table(forecast, args.out)
     where = f" to {args.out}" if args.out else ""
     print(f"tuned and forecast {counts}: {len(forecast)} forecast rows{where}", file=sys.stderr)
     _print_gains(tuner)
+
+
+def _labelled(forecast: pd.DataFrame, tuner: Any) -> pd.DataFrame:
+    """``forecast`` with the columns a table of forecasts written back needs: ``origin`` (the
+    last date of the group's history, where its forecast starts from) and ``run_id`` (the fit's
+    id, ``tuner.run_id_``)."""
+    results = tuner.results_
+    keys = results[tuner.group_cols_].itertuples(index=False, name=None)
+    ends = {group_key(key): end for key, end in zip(keys, results["history_end"])}
+    seen: dict[tuple[Any, ...], Any] = {}  # a key's lookup once, not once per row
+    origin = [seen[k] if k in seen else seen.setdefault(k, ends.get(group_key(k)))
+              for k in forecast[tuner.group_cols_].itertuples(index=False, name=None)]
+    return forecast.assign(origin=pd.to_datetime(pd.Series(origin, index=forecast.index, dtype=object)),
+                           run_id=getattr(tuner, "run_id_", None))
 
 
 def _print_gains(tuner: Any) -> None:
@@ -348,7 +363,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
         for col, value in zip(tuner.group_cols_, key):
             mask &= future[col] == value
         future = future[mask]
-    forecast = tuner.predict(future)
+    forecast = _labelled(tuner.predict(future), tuner)
     _write_table(forecast, args.out)
     if args.out:
         print(f"wrote {len(forecast)} forecast rows to {args.out}", file=sys.stderr)

@@ -254,6 +254,10 @@ class GroupedProphetTuner(BaseEstimator):
         regressors, and ``cap`` (and ``floor`` when the history had one) for logistic growth.
     random_state_ : int
         The base seed used.
+    run_id_ : str
+        A new id of each fit (32 hex digits), kept by ``save``/``load``: the command line writes it
+        with every forecast row (``run_id``), next to the forecast origin, so that forecasts
+        written back to a table say which fit made them.
 
     Examples
     --------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import sys
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -183,7 +184,8 @@ def _forecast_frame(results: list[GroupResult], group_cols: list[str], X: Any) -
 
 def fitted_attributes(fitted: Fitted, nonnegative: Any) -> dict[str, Any]:
     """The estimator's fitted attributes from a fit's results (``results_``, ``best_params_``,
-    ``models_``, ``trials_``, ``studies_`` and the settings the data decided); warns about
+    ``models_``, ``trials_``, ``studies_``, the settings the data decided and a new ``run_id_``,
+    which names the fit in what is written from it); warns about
     groups that fell back or failed, and about groups not clipped at 0."""
     results, group_cols, config = fitted.results, fitted.group_cols, fitted.config
     results.sort(key=lambda r: key_order(r.key))
@@ -227,7 +229,7 @@ def fitted_attributes(fitted: Fitted, nonnegative: Any) -> dict[str, Any]:
         "models_": models, "trials_": trials, "studies_": studies, "results_": table, "best_params_": best_params,
         "group_cols_": group_cols, "engine_": config.engine, "random_state_": config.random_state,
         "freq_": config.freq, "closed_days_": list(config.closed_days), "horizon_": config.horizon,
-        "future_cols_": list(config.drivers.future_columns),
+        "future_cols_": list(config.drivers.future_columns), "run_id_": uuid.uuid4().hex,
     }
 
 

@@ -153,7 +153,7 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
         "format_version": FORMAT_VERSION, "prophet_grouped_version": __version__,
         "group_cols_": tuner.group_cols_, "engine_": tuner.engine_, "random_state_": tuner.random_state_,
         "freq_": tuner.freq_, "closed_days_": list(getattr(tuner, "closed_days_", [])),
-        "horizon_": tuner.horizon_, "future_cols_": tuner.future_cols_,
+        "horizon_": tuner.horizon_, "future_cols_": tuner.future_cols_, "run_id_": getattr(tuner, "run_id_", None),
         # Which group columns hold dates: their keys are ISO text in the files.
         "key_kinds": key_kinds(tuner.trials_, len(tuner.group_cols_)),
     })
@@ -190,6 +190,7 @@ def load(cls: type[GroupedProphetTuner], path: str, models: bool = True) -> Grou
     tuner.closed_days_ = list(meta.get("closed_days_", []))  # none before they were read
     tuner.horizon_ = meta.get("horizon_") or tuner.horizon
     tuner.future_cols_ = list(meta.get("future_cols_", []))  # none before regressors existed
+    tuner.run_id_ = meta.get("run_id_")  # None for folders saved before fits had an id
     with open(os.path.join(path, "results.json")) as fh:
         tuner.results_ = pd.DataFrame(json.load(fh))
     if "history_end" in tuner.results_.columns:  # folders saved before it have none

@@ -85,7 +85,8 @@ def test_predict_to_csv_and_parquet_and_stdout(tuned):
     out = run("predict", "out", "--periods", "14", "--out", "fc.csv", cwd=cwd)
     assert out.returncode == 0, out.stderr
     fc = pd.read_csv(cwd / "fc.csv", parse_dates=["ds"])
-    assert list(fc.columns) == ["store", "item", "ds", "yhat", "yhat_lower", "yhat_upper"] and len(fc) == 56
+    assert list(fc.columns) == ["store", "item", "ds", "yhat", "yhat_lower", "yhat_upper", "origin", "run_id"]
+    assert len(fc) == 56
     # The same forecast as the saved tuner loaded in Python.
     tuner = GroupedProphetTuner.load(str(cwd / "out" / "tuner"))
     expected = tuner.predict(tuner.make_future_dataframe(periods=14))
@@ -104,10 +105,20 @@ def test_forecast_in_one_command_equals_tune_then_predict(tuned):
     assert out.returncode == 0, out.stderr
     assert "tuned and forecast 4 groups (4 ok): 56 forecast rows" in out.stderr
     got = pd.read_csv(pd.io.common.StringIO(out.stdout))
-    expected = run("predict", "out", "--periods", "14", cwd=cwd)
-    pd.testing.assert_frame_equal(got, pd.read_csv(pd.io.common.StringIO(expected.stdout)), rtol=1e-9)
+    expected = pd.read_csv(pd.io.common.StringIO(run("predict", "out", "--periods", "14", cwd=cwd).stdout))
+    # Each row says where its forecast starts and which fit made it (for a table written back).
+    assert list(got.columns) == ["store", "item", "ds", "yhat", "yhat_lower", "yhat_upper", "origin", "run_id"]
+    history = pd.read_csv(cwd / "sales.csv", parse_dates=["ds"])
+    last = history.groupby(["store", "item"])["ds"].max().rename("last").reset_index()
+    merged = got.merge(last, on=["store", "item"])
+    assert (pd.to_datetime(merged["origin"]) == merged["last"]).all()
+    assert (pd.to_datetime(got["ds"]) > pd.to_datetime(got["origin"])).all()
+    assert got["run_id"].nunique() == 1 and len(got["run_id"][0]) == 32
+    assert expected["run_id"].nunique() == 1 and expected["run_id"][0] != got["run_id"][0], "another fit"
+    pd.testing.assert_frame_equal(got.drop(columns="run_id"), expected.drop(columns="run_id"), rtol=1e-9)
     assert (pd.read_csv(cwd / "fc_results.csv")["status"] == "ok").all()
-    # The workers wrote the models (--model-dir); the saved tuner predicts the same forecast.
+    # The workers wrote the models (--model-dir); the saved tuner predicts the same forecast,
+    # with the id of the fit that made the models.
     assert len(os.listdir(cwd / "models")) == 4
     again = run("predict", "fc_run", "--periods", "14", cwd=cwd)
     pd.testing.assert_frame_equal(got, pd.read_csv(pd.io.common.StringIO(again.stdout)), rtol=1e-9)
@@ -289,7 +300,7 @@ def test_a_single_series_needs_no_group_column(tmp_path):
     assert tuned.returncode == 0, tuned.stderr
     done = run("predict", "out", "--periods", "7", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[0] == "series,ds,yhat,yhat_lower,yhat_upper"
+    assert done.stdout.splitlines()[0] == "series,ds,yhat,yhat_lower,yhat_upper,origin,run_id"
     assert len(done.stdout.splitlines()) == 8
     plot = run("plot", "out", "--out", "one.png", cwd=tmp_path)
     assert plot.returncode == 0, plot.stderr
@@ -366,6 +377,7 @@ def test_parquet_output_has_microsecond_dates(tuned):
     assert run("demo-data", "demo.parquet", "--stores", "1", "--items", "1", "--days", "40", cwd=cwd).returncode == 0
     for name in ("fc.parquet", "demo.parquet"):
         assert str(pq.read_schema(cwd / name).field("ds").type) == "timestamp[us]"
+    assert str(pq.read_schema(cwd / "fc.parquet").field("origin").type) == "timestamp[us]"
     # tests/test_spark.py reads such a file with Spark.
 
 

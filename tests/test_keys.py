@@ -111,7 +111,7 @@ def test_cli_keeps_codes_that_look_like_numbers_and_reads_dates(tmp_path):
     done = run("predict", "out", "--periods", "3", "--group", "001,2021-07-15", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == "store,opened,ds,yhat,yhat_lower,yhat_upper" and len(lines) == 4
+    assert lines[0] == "store,opened,ds,yhat,yhat_lower,yhat_upper,origin,run_id" and len(lines) == 4
     assert all(line.startswith("001,2021-07-15,") for line in lines[1:])
     # --future as a CSV: its store column is read as the text it is written as
     future = pd.DataFrame({"store": ["001", "1"], "opened": ["2020-03-01", "2020-03-01"],
