@@ -478,6 +478,17 @@ def _tuning_options(p: argparse.ArgumentParser) -> None:
 
 
 # ------------------------------------------------------------------ parser
+def _steps(text: str) -> int:
+    """``--periods``: a whole number of steps >= 1, refused the same way by every command."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number of steps >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of steps >= 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="prophet-grouped",
@@ -505,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("forecast", help="tune, refit and forecast every group in one pass; write the forecasts")
-    p.add_argument("--periods", type=int, default=None,
+    p.add_argument("--periods", type=_steps, default=None,
                    help="steps to forecast after each group's history (default: the validation horizon)")
     p.add_argument("--out", default=None, help=".csv or .parquet file (default: CSV on stdout)")
     p.add_argument("--results", default=None, help="also write each group's results row to this .csv/.parquet file")
@@ -516,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="forecast every group of a tuner written by `tune`")
     p.add_argument("dir", help="the --out folder of `tune`")
-    p.add_argument("--periods", type=int, default=None, help="steps to forecast after each group's history")
+    p.add_argument("--periods", type=_steps, default=None, help="steps to forecast after each group's history")
     p.add_argument("--future", default=None,
                    help="table of the dates to forecast (.csv/.parquet) with group columns and the regressors' values")
     p.add_argument("--group", default=None, help="only this group, e.g. 1,2")
@@ -532,7 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the group's values joined by commas, e.g. 1,2 (default: the only group)")
     p.add_argument("--kind", choices=["forecast", "tuning"], default="forecast",
                    help="forecast: history, forecast and interval; tuning: trial losses (default: %(default)s)")
-    p.add_argument("--periods", type=int, default=None, help="steps to forecast (default: 90)")
+    p.add_argument("--periods", type=_steps, default=None, help="steps to forecast (default: 90)")
     p.add_argument("--future", default=None, help="dates to forecast with the regressors' values (models with regressors)")
     p.add_argument("--out", required=True, help="image file: .png, .svg or .pdf")
     p.add_argument("--sep", default=",", help="the --future CSV's separator (default: %(default)r)")

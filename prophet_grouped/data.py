@@ -47,9 +47,17 @@ def check_columns(columns: Sequence[str], required: Sequence[str], role: str, fi
         )
 
 
-def _parse_text_dates(ds: pd.Series, time_col: str, date_format: str | None) -> pd.Series:
+#: Key of ``frame.attrs`` where :func:`validate_history` records the format its text dates were
+#: read with (None: dates, or ISO 8601 text).
+DATE_FORMAT = "date_format"
+
+
+def _parse_text_dates(ds: pd.Series, time_col: str, date_format: str | None,
+                      prefer: str | None = None) -> pd.Series:
     """Text dates as timestamps: with ``date_format``, ISO 8601, or the one format that reads
-    every value one way; never a guess between day-first and month-first."""
+    every value one way; never a guess between day-first and month-first, but when values read
+    both ways and one of them is ``prefer`` (the format the history was read with), that one.
+    The result's ``attrs[DATE_FORMAT]`` says which format read them."""
     fix = ("Give the format with date_format (a strptime format such as '%d.%m.%Y' or "
            "'%m/%d/%Y'), or convert the column with pd.to_datetime(..., format=...) before fitting.")
     present = ds.dropna()
@@ -61,6 +69,7 @@ def _parse_text_dates(ds: pd.Series, time_col: str, date_format: str | None) -> 
                 f"Column {time_col!r} has values that don't match date_format={date_format!r}: "
                 f"{_fmt_keys(bad.unique())}. Fix the format, or fix or drop those rows."
             )
+        parsed.attrs[DATE_FORMAT] = date_format
         return parsed
     if not present.map(lambda v: isinstance(v, str)).all():
         # datetime/date objects (or a mix with text): pandas reads objects as they are.
@@ -84,8 +93,11 @@ def _parse_text_dates(ds: pd.Series, time_col: str, date_format: str | None) -> 
     for fmt, p in candidates.items():
         if p[present.index].notna().all() and not any(p.equals(q) for _, q in readings):
             readings.append((fmt, p))
-    if len(readings) == 1:
-        return readings[0][1]
+    chosen = [(fmt, p) for fmt, p in readings if fmt == prefer] if len(readings) > 1 else readings
+    if len(chosen) == 1:
+        fmt, parsed = chosen[0]
+        parsed.attrs[DATE_FORMAT] = fmt
+        return parsed
     if len(readings) > 1:
         (fmt_a, a), (fmt_b, b) = readings[:2]
         differ = present.index[(a[present.index] != b[present.index]).to_numpy()]
@@ -108,7 +120,7 @@ def _parse_text_dates(ds: pd.Series, time_col: str, date_format: str | None) -> 
     )
 
 
-def _check_time(df: pd.DataFrame, time_col: str, date_format: str | None = None) -> pd.Series:
+def _check_time(df: pd.DataFrame, time_col: str, date_format: str | None = None, prefer: str | None = None) -> pd.Series:
     ds = df[time_col]
     if isinstance(ds.dtype, pd.DatetimeTZDtype):
         raise ValueError(
@@ -126,7 +138,7 @@ def _check_time(df: pd.DataFrame, time_col: str, date_format: str | None = None)
                 f"Column {time_col!r} holds timezone-aware timestamps; Prophet needs naive ones. "
                 f"Convert them to one timezone and drop it (tz_convert(...).tz_localize(None))."
             )
-        parsed = _parse_text_dates(ds, time_col, date_format)
+        parsed = _parse_text_dates(ds, time_col, date_format, prefer)
         if isinstance(parsed.dtype, pd.DatetimeTZDtype):
             raise ValueError(
                 f"Column {time_col!r} holds timezone-aware timestamps; Prophet needs naive ones. "
@@ -188,7 +200,7 @@ def _check_numeric(df: pd.DataFrame, col: str, role: str) -> pd.Series:
 
 def validate_history(
     df: object, group_cols: list[str], time_col: str, target_col: str, date_format: str | None = None,
-    extra: Sequence[str] = (), numeric: Sequence[str] = (),
+    extra: Sequence[str] = (), numeric: Sequence[str] = (), prefer: str | None = None,
 ) -> pd.DataFrame:
     """Check a long-format history frame and return it as ``group_cols + [ds, y] + extra``.
 
@@ -196,7 +208,9 @@ def validate_history(
     group and date. Missing ``y`` values are kept: tuning ignores those rows, as Prophet does.
     ``extra`` columns (regressors, cap, floor, a country column) are carried along; those in
     ``numeric`` must be numbers (booleans become 0/1). Every problem raises ``TypeError`` or
-    ``ValueError`` naming the column or group at fault and the fix.
+    ``ValueError`` naming the column or group at fault and the fix. Text dates are read as
+    :func:`_parse_text_dates` says (``prefer``: the format to take when they read two ways); the
+    format used is in the result's ``attrs[DATE_FORMAT]``.
     """
     if not isinstance(df, pd.DataFrame):
         raise InputTypeError(
@@ -208,7 +222,8 @@ def validate_history(
     check_columns(list(df.columns), group_cols + [time_col, target_col, *extra], "input frame")
     _check_keys(df, group_cols)
     out = df[group_cols].copy()
-    out["ds"] = _check_time(df, time_col, date_format).to_numpy()
+    ds = _check_time(df, time_col, date_format, prefer)
+    out["ds"] = ds.to_numpy()
     out["y"] = _check_target(df, target_col).to_numpy()
     for col in extra:
         out[col] = (_check_numeric(df, col, "a regressor, cap or floor") if col in numeric else df[col]).to_numpy()
@@ -230,7 +245,9 @@ def validate_history(
             f"{first['ds'].date()}. {hint}aggregate them first "
             f"(e.g. df.groupby(group_cols + [{time_col!r}], as_index=False)[{target_col!r}].sum())."
         )
-    return out.sort_values(group_cols + ["ds"], kind="stable").reset_index(drop=True)
+    out = out.sort_values(group_cols + ["ds"], kind="stable").reset_index(drop=True)
+    out.attrs[DATE_FORMAT] = ds.attrs.get(DATE_FORMAT)
+    return out
 
 
 def split_groups(
@@ -251,10 +268,12 @@ def split_groups(
 
 
 def validate_future(
-    df: object, group_cols: list[str], time_col: str, date_format: str | None = None, extra: Sequence[str] = ()
+    df: object, group_cols: list[str], time_col: str, date_format: str | None = None, extra: Sequence[str] = (),
+    prefer: str | None = None,
 ) -> pd.DataFrame:
     """Check a frame of dates to forecast and return it as ``group_cols + [ds] + extra``
-    (``extra``: the numeric regressor, cap and floor columns the models need)."""
+    (``extra``: the numeric regressor, cap and floor columns the models need; ``prefer``: the
+    format the history's text dates were read with, taken where these read two ways)."""
     if not isinstance(df, pd.DataFrame):
         raise InputTypeError(f"Expected a pandas DataFrame of groups and dates, got {type(df).__name__}.")
     if df.empty:
@@ -266,7 +285,7 @@ def validate_future(
                   "promotions or capacities).")
     _check_keys(df, group_cols)
     out = df[group_cols].copy()
-    out["ds"] = _check_time(df, time_col, date_format).to_numpy()
+    out["ds"] = _check_time(df, time_col, date_format, prefer).to_numpy()
     for col in extra:
         out[col] = _check_numeric(df, col, "a regressor, cap or floor").to_numpy()
         missing = out[col].isna()

@@ -254,6 +254,10 @@ class GroupedProphetTuner(BaseEstimator):
         regressors, and ``cap`` (and ``floor`` when the history had one) for logistic growth.
     random_state_ : int
         The base seed used.
+    date_format_ : str or None
+        The format the history's text dates were read with (given as ``date_format``, or the one
+        format that reads every value); None for dates and ISO text. Frames to predict whose
+        text dates read two ways (``01.02.2020``: day-first or month-first) are read with it.
     run_id_ : str
         A new id of each fit (32 hex digits), kept by ``save``/``load``: the command line writes it
         with every forecast row (``run_id``), next to the forecast origin, so that forecasts

@@ -42,6 +42,8 @@ class Fitted:
     group_cols: list[str]
     config: TuningConfig
     forecast: Any = None
+    #: The format the history's text dates were read with (None: dates or ISO text).
+    date_format: str | None = None
 
 
 def run_fit(params: Any, X: Any, forecast: int | bool, keep_models: bool) -> Fitted:
@@ -92,7 +94,7 @@ def run_fit(params: Any, X: Any, forecast: int | bool, keep_models: bool) -> Fit
         out = getattr(backend, "spark_forecast", None) if is_spark_dataframe(X) else None
         if out is None:
             out = _forecast_frame(results, group_cols, X)
-    return Fitted(results, group_cols, config, out)
+    return Fitted(results, group_cols, config, out, source.date_format)
 
 
 def _priors(params: Any, group_cols: list[str]) -> dict[tuple[Any, ...], Any]:
@@ -230,6 +232,7 @@ def fitted_attributes(fitted: Fitted, nonnegative: Any) -> dict[str, Any]:
         "group_cols_": group_cols, "engine_": config.engine, "random_state_": config.random_state,
         "freq_": config.freq, "closed_days_": list(config.closed_days), "horizon_": config.horizon,
         "future_cols_": list(config.drivers.future_columns), "run_id_": uuid.uuid4().hex,
+        "date_format_": fitted.date_format,
     }
 
 

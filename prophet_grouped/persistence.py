@@ -154,6 +154,7 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
         "group_cols_": tuner.group_cols_, "engine_": tuner.engine_, "random_state_": tuner.random_state_,
         "freq_": tuner.freq_, "closed_days_": list(getattr(tuner, "closed_days_", [])),
         "horizon_": tuner.horizon_, "future_cols_": tuner.future_cols_, "run_id_": getattr(tuner, "run_id_", None),
+        "date_format_": getattr(tuner, "date_format_", None),
         # Which group columns hold dates: their keys are ISO text in the files.
         "key_kinds": key_kinds(tuner.trials_, len(tuner.group_cols_)),
     })
@@ -191,6 +192,7 @@ def load(cls: type[GroupedProphetTuner], path: str, models: bool = True) -> Grou
     tuner.horizon_ = meta.get("horizon_") or tuner.horizon
     tuner.future_cols_ = list(meta.get("future_cols_", []))  # none before regressors existed
     tuner.run_id_ = meta.get("run_id_")  # None for folders saved before fits had an id
+    tuner.date_format_ = meta.get("date_format_")
     with open(os.path.join(path, "results.json")) as fh:
         tuner.results_ = pd.DataFrame(json.load(fh))
     if "history_end" in tuner.results_.columns:  # folders saved before it have none

@@ -74,7 +74,8 @@ def predict_frame(tuner: Any, X: Any) -> Any:
         return backend.predict_spark(tuner, X)
     # Positions, not the caller's index (which may repeat, e.g. after pd.concat).
     extra = tuple(tuner.future_cols_)
-    future = validate_future(X, tuner.group_cols_, tuner.time_col, tuner.date_format, extra).reset_index(drop=True)
+    future = validate_future(X, tuner.group_cols_, tuner.time_col, tuner.date_format, extra,
+                             prefer=getattr(tuner, "date_format_", None)).reset_index(drop=True)
     keys = _group_keys(tuner, future)
     unknown = [k for k in keys if k not in tuner.trials_]
     if unknown:
@@ -151,7 +152,8 @@ def plot_rows(tuner: Any, group: Any, future: pd.DataFrame | None) -> pd.DataFra
         if rows.empty:
             raise ValueError(f"future has no rows for group {group!r}.")
         rows = rows.assign(**{c: 0 for c in tuner.group_cols_ if c not in rows.columns})
-        future = validate_future(rows, tuner.group_cols_, tuner.time_col, tuner.date_format, extra)
+        future = validate_future(rows, tuner.group_cols_, tuner.time_col, tuner.date_format, extra,
+                                 prefer=getattr(tuner, "date_format_", None))
     return future
 
 
@@ -165,7 +167,7 @@ def score_frame(tuner: Any, X: Any) -> float:
     metric = resolve_metric(tuner.metric)
     extra = tuple(tuner.future_cols_)
     truth = validate_history(X, tuner.group_cols_, tuner.time_col, tuner.target_col, tuner.date_format,
-                             extra=extra, numeric=extra)
+                             extra=extra, numeric=extra, prefer=getattr(tuner, "date_format_", None))
     fc = tuner.predict(truth.rename(columns={"ds": tuner.time_col})[tuner.group_cols_ + [tuner.time_col, *extra]])
     truth = truth.reset_index(drop=True)
     losses = []

@@ -16,7 +16,7 @@ import pandas as pd
 from ._imports import import_optional
 from .backends.spark import spark_history
 from .covariates import check_country
-from .data import MIN_TRAIN_POINTS, validate_history
+from .data import DATE_FORMAT, MIN_TRAIN_POINTS, validate_history
 from .keys import group_key, key_order, plain_value
 from .objective import horizon_offset
 
@@ -44,6 +44,8 @@ class PandasSource:
         self.group_cols = list(group_cols)
         self.history = validate_history(frame, group_cols, time_col, target_col, date_format,
                                         extra=drivers.columns, numeric=drivers.future_columns)
+        #: The format the text dates were read with (None: dates, or ISO text), for predict.
+        self.date_format: str | None = self.history.attrs.get(DATE_FORMAT)
 
     def dates(self) -> pd.Series:
         """Every row's date (repeats allowed)."""
@@ -89,6 +91,7 @@ class SparkSource:
         self.group_cols = list(group_cols)
         self._dates = spark_distinct_dates(sdf, time_col)
         self.frame = spark_history(sdf, group_cols, time_col, target_col, config)
+        self.date_format: str | None = None  # Spark reads the dates (ISO text or timestamps)
         self._functions = import_optional("pyspark.sql.functions")
 
     def dates(self) -> pd.Series:

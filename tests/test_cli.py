@@ -230,6 +230,12 @@ def test_usage_errors_exit_2_and_help_exits_0(tmp_path):
         assert options and all(h.strip() and not h.strip().startswith("-") for _, h in options), (command, options)
     bench = run("bench", "--help", cwd=tmp_path)
     assert bench.returncode == 0 and "--series" in bench.stdout
+    # --periods 0 got three answers: "frame is empty" (predict), the Python parameter's range
+    # (forecast), another wording (plot). Now one usage error, before any file is read.
+    for command in (("predict", "run"), ("forecast", "x.csv"), ("plot", "run", "--out", "x.png")):
+        out = run(*command, "--periods", "0", cwd=tmp_path)
+        assert out.returncode == 2, out.stderr
+        assert "argument --periods: must be a whole number of steps >= 1, got '0'" in out.stderr
 
 
 def test_bench_runs_and_writes_json_and_utilization_chart(tmp_path):
@@ -495,3 +501,26 @@ def test_predict_reads_future_dates_in_the_format_given(tmp_path):
     assert out.returncode == 0, out.stderr
     got = pd.read_csv(pd.io.common.StringIO(out.stdout))
     assert got["ds"].tolist() == ["2024-04-01", "2024-04-02", "2024-04-03"]
+
+
+def test_predict_reads_ambiguous_future_dates_the_way_the_history_was_read(tmp_path):
+    """The history's day-first dates (31.01.2024: only day-first reads it) were read, then a
+    --future file of 01.05.2024 to 03.05.2024 (both ways) was refused: the format learnt at tune
+    was not remembered. It is taken where the dates read both ways, and kept by save/load."""
+    df = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=120).strftime("%d.%m.%Y"),
+                       "y": np.arange(120.0) % 7 + 1})
+    df.to_csv(tmp_path / "h.csv", index=False)
+    tuned = run("tune", "h.csv", "--trials", "1", "--horizon", "7", "--out", "run", "--quiet", cwd=tmp_path)
+    assert tuned.returncode == 0, tuned.stderr
+    assert GroupedProphetTuner.load(str(tmp_path / "run")).date_format_ == "%d.%m.%Y"
+    future = pd.DataFrame({"series": "all", "ds": ["01.05.2024", "02.05.2024", "03.05.2024"]})
+    future.to_csv(tmp_path / "f.csv", index=False)
+    out = run("predict", "run", "--future", "f.csv", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    got = pd.read_csv(pd.io.common.StringIO(out.stdout), parse_dates=["ds"])
+    assert list(got["ds"].dt.strftime("%Y-%m-%d")) == ["2024-05-01", "2024-05-02", "2024-05-03"]
+    # ISO dates in the future file still read as ISO.
+    future.assign(ds=["2024-05-01", "2024-05-02", "2024-05-03"]).to_csv(tmp_path / "iso.csv", index=False)
+    iso = run("predict", "run", "--future", "iso.csv", cwd=tmp_path)
+    assert iso.returncode == 0, iso.stderr
+    assert pd.read_csv(pd.io.common.StringIO(iso.stdout))["yhat"].tolist() == got["yhat"].tolist()
