@@ -335,6 +335,8 @@ def _names(text: str) -> list[str]:
 
 def _future(args: argparse.Namespace, tuner: Any) -> pd.DataFrame:
     """The dates to forecast: the --future table, or --periods steps after each history."""
+    if getattr(args, "start", None) is not None and args.future:
+        raise CommandError(f"--start {args.start} applies to --periods; --future {args.future} lists the dates itself.")
     if args.future and args.periods is not None:
         raise CommandError(f"give --periods N or --future FILE, not both: --future {args.future} lists the dates "
                            f"to forecast, so --periods {args.periods} would be ignored.")
@@ -350,7 +352,7 @@ def _future(args: argparse.Namespace, tuner: Any) -> pd.DataFrame:
         )
     if args.periods is None:
         raise CommandError("give --periods N (steps after each group's history) or --future FILE.")
-    return tuner.make_future_dataframe(periods=args.periods)
+    return tuner.make_future_dataframe(periods=args.periods, start=getattr(args, "start", None))
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
@@ -530,6 +532,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--periods", type=_steps, default=None, help="steps to forecast after each group's history")
     p.add_argument("--future", default=None,
                    help="table of the dates to forecast (.csv/.parquet) with group columns and the regressors' values")
+    p.add_argument("--start", default=None,
+                   help="with --periods: 'common' gives every group the window after the latest date of any "
+                        "history, a date (2024-06-03) the window from that date (default: after each group's own)")
     p.add_argument("--group", default=None, help="only this group, e.g. 1,2")
     p.add_argument("--out", default=None, help=".csv or .parquet file (default: CSV on stdout)")
     p.add_argument("--sep", default=",", help="the --future CSV's separator (default: %(default)r)")

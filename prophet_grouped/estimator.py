@@ -425,8 +425,20 @@ class GroupedProphetTuner(BaseEstimator):
 
 
     # ------------------------------------------------------------------ predict
-    def make_future_dataframe(self, periods: int, include_history: bool = False) -> pd.DataFrame:
+    def make_future_dataframe(self, periods: int, include_history: bool = False, start: Any = None) -> pd.DataFrame:
         """Dates to forecast for every fitted group: ``periods`` steps of ``freq`` after its history.
+
+        Parameters
+        ----------
+        periods : int
+            Steps of ``freq_`` (a group's closed weekdays skipped).
+        include_history : bool, default=False
+            Also the history's dates (in-sample fit), as Prophet's ``make_future_dataframe``.
+        start : None, "common" or date, default=None
+            None: each group's window starts after its own history, so groups whose sales
+            stopped earlier get earlier (partly past) windows. ``"common"``: every group gets
+            the window after the latest history end of all groups. A date: every group's window
+            starts there (the first step on or after it).
 
         Returns
         -------
@@ -434,7 +446,7 @@ class GroupedProphetTuner(BaseEstimator):
             Group columns and ``ds``.
         """
         check_is_fitted(self, "models_")
-        return prediction.future_dates(self, periods, include_history)
+        return prediction.future_dates(self, periods, include_history, start)
 
     def predict(self, X: Any) -> Any:
         """Forecast the dates in ``X`` for each of its groups.

@@ -26,9 +26,13 @@ from .sources import is_spark_dataframe
 __all__ = ["fitted_key", "future_dates", "models_not_kept", "plot_rows", "predict_frame", "score_frame"]
 
 
-def future_dates(tuner: Any, periods: int, include_history: bool = False) -> pd.DataFrame:
+def future_dates(tuner: Any, periods: int, include_history: bool = False, start: Any = None) -> pd.DataFrame:
     """:meth:`~prophet_grouped.GroupedProphetTuner.make_future_dataframe` of a fitted ``tuner``."""
     check_int("periods", periods, 0)
+    if start is not None:
+        if include_history:
+            raise ValueError("make_future_dataframe: give include_history=True or start, not both.")
+        return _window(tuner, periods, start)
     shared = tuple(getattr(tuner, "closed_days_", ()))
     closed = closed_by_group(tuner.results_, tuner.group_cols_)
     ends = {}
@@ -54,6 +58,43 @@ def future_dates(tuner: Any, periods: int, include_history: bool = False) -> pd.
             future = tuner.models_[key].make_future_dataframe(periods=periods, freq=step,
                                                              include_history=include_history)
         future["ds"] = future["ds"].astype("datetime64[ns]")
+        for col, value in zip(tuner.group_cols_, key):
+            future[col] = value
+        frames.append(future)
+    if not frames:
+        return pd.DataFrame(columns=tuner.group_cols_ + ["ds"])
+    return pd.concat(frames, ignore_index=True)[tuner.group_cols_ + ["ds"]]
+
+
+def _window(tuner: Any, periods: int, start: Any) -> pd.DataFrame:
+    """The same window for every group: ``periods`` steps from ``start`` (a date: the first
+    step on or after it), or after the latest history end of all groups (``"common"``)."""
+    shared = tuple(getattr(tuner, "closed_days_", ()))
+    closed = closed_by_group(tuner.results_, tuner.group_cols_)
+    known = tuner.results_.dropna(subset=["history_end"])
+    ends = {group_key(key): end for key, end in
+            zip(known[tuner.group_cols_].itertuples(index=False, name=None), known["history_end"])}
+    if not ends:  # folders saved before results_ had history_end: the models know
+        ends = {key: tuner.models_[key].history_dates.max() for key in tuner.models_}
+    if isinstance(start, str) and start == "common":
+        after, first = max(ends.values()), None
+    else:
+        try:
+            first = pd.Timestamp(start)
+        except (ValueError, TypeError):
+            raise ValueError(f"start must be a date (e.g. '2024-06-03') or 'common', got {start!r}.") from None
+        if pd.isna(first):
+            raise ValueError(f"start must be a date (e.g. '2024-06-03') or 'common', got {start!r}.")
+        after = None
+    frames = []
+    for key in ends:
+        step = future_freq(tuner.freq_, closed.get(key, shared))
+        if after is not None:
+            dates = pd.date_range(start=after, periods=periods + 1, freq=step)
+            dates = dates[dates > after][:periods]
+        else:
+            dates = pd.date_range(start=first, periods=periods, freq=step)
+        future = pd.DataFrame({"ds": pd.DatetimeIndex(dates).astype("datetime64[ns]")})
         for col, value in zip(tuner.group_cols_, key):
             future[col] = value
         frames.append(future)

@@ -95,6 +95,13 @@ def test_predict_to_csv_and_parquet_and_stdout(tuned):
     assert len(pd.read_parquet(cwd / "fc.parquet")) == 12
     one = run("predict", "out", "--periods", "5", "--group", "2,1", cwd=cwd)
     assert one.returncode == 0 and len(one.stdout.strip().splitlines()) == 6 and one.stdout.splitlines()[1].startswith("2,1,")
+    # One window for every group, from a date.
+    dated = run("predict", "out", "--periods", "3", "--start", "2030-01-07", cwd=cwd)
+    assert dated.returncode == 0, dated.stderr
+    window = pd.read_csv(pd.io.common.StringIO(dated.stdout))
+    assert len(window) == 12 and sorted(set(window["ds"])) == ["2030-01-07", "2030-01-08", "2030-01-09"]
+    both = run("predict", "out", "--start", "common", "--future", "sales.csv", cwd=cwd)
+    assert both.returncode == 1 and "--start common applies to --periods" in both.stderr
 
 
 def test_forecast_in_one_command_equals_tune_then_predict(tuned):

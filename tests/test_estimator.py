@@ -351,3 +351,24 @@ def test_local_worker_killed_is_retried_and_no_group_lost(sales6, local_referenc
     tuner.fit(sales6)
     assert marker.exists(), "no worker was killed: the test proved nothing"
     assert_same_results(tuner, local_reference)
+
+
+def test_a_common_forecast_window_for_groups_whose_histories_end_on_different_days(sales8):
+    """Each group's window started after its own last date: an item whose sales stopped a week
+    earlier got a window a week earlier (partly past) that ended before the others'."""
+    df = sales8[~((sales8["store"] == 1) & (sales8["item"] == 1) & (sales8["ds"] > sales8["ds"].max() - pd.Timedelta(days=7)))]
+    tuner = GroupedProphetTuner(group_cols=GROUPS, n_trials=1, horizon=14, n_jobs=1, random_state=0, verbose=0).fit(df)
+    own = tuner.make_future_dataframe(periods=5)
+    assert own.groupby(GROUPS)["ds"].min().nunique() == 2, "the short group's window starts a week earlier"
+    common = tuner.make_future_dataframe(periods=5, start="common")
+    last = df["ds"].max()
+    assert len(common) == 8 * 5
+    assert (common.groupby(GROUPS)["ds"].apply(list).map(tuple).nunique()) == 1
+    assert list(common.groupby(GROUPS)["ds"].apply(list).iloc[0]) == list(pd.date_range(last, periods=6)[1:])
+    dated = tuner.make_future_dataframe(periods=3, start="2021-03-01")
+    assert set(dated["ds"]) == set(pd.date_range("2021-03-01", periods=3))
+    assert len(tuner.predict(common)) == 40
+    with pytest.raises(ValueError, match=r"start must be a date \(e.g. '2024-06-03'\) or 'common', got 'soon'"):
+        tuner.make_future_dataframe(periods=3, start="soon")
+    with pytest.raises(ValueError, match="give include_history=True or start, not both"):
+        tuner.make_future_dataframe(periods=3, include_history=True, start="common")
