@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .data import ONE_SERIES, make_retail_sales, one_series_column
 from .exceptions import GroupFitWarning, InputTypeError
 from .keys import group_key, key_text
 from .objective import AUTO_FOLDS
@@ -106,8 +107,6 @@ def _load(directory: str) -> Any:
 
 # ------------------------------------------------------------------ commands
 def cmd_demo_data(args: argparse.Namespace) -> None:
-    from .data import make_retail_sales
-
     _check_out(args.file, "demo-data")
     df = make_retail_sales(n_stores=args.stores, n_items=args.items, periods=args.days, seed=args.seed,
                            covariates=args.covariates)
@@ -148,8 +147,8 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     df = _read_table(args.data, text_cols=groups, sep=args.sep)
     _check_columns(df, args.data, groups, args.time_col, args.target_col)
     if not groups:  # one series: a group column of its own, named so as not to clash with the file's
-        name = next(n for n in ("series", "_series", "__series") if n not in df.columns)
-        df = df.assign(**{name: "all"})
+        name = one_series_column(list(df.columns))
+        df = df.assign(**{name: ONE_SERIES})
         groups = [name]
     regressors = _names(args.regressors) if args.regressors else None
     if args.holidays and args.holidays not in df.columns:

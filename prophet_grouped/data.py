@@ -15,8 +15,21 @@ from .keys import group_key
 MIN_TRAIN_POINTS = 30
 
 
-def as_group_cols(group_cols: str | Sequence[str]) -> list[str]:
-    """Return ``group_cols`` as a non-empty list of column names, or raise."""
+#: The value of the group column a single series gets (``group_cols=None``).
+ONE_SERIES = "all"
+
+
+def one_series_column(columns: Sequence[str]) -> str:
+    """The name of the group column a single series gets (``group_cols=None``): ``series``, or
+    a variant the frame's own columns don't use."""
+    return next(n for n in ("series", "_series", "__series", "___series") if n not in columns)
+
+
+def as_group_cols(group_cols: str | Sequence[str] | None) -> list[str]:
+    """Return ``group_cols`` as a non-empty list of column names (``[]`` for None: one series,
+    whose group column :func:`one_series_column` names), or raise."""
+    if group_cols is None:
+        return []
     if isinstance(group_cols, str):
         return [group_cols]
     if isinstance(group_cols, Sequence) and group_cols and all(isinstance(c, str) for c in group_cols):
@@ -24,7 +37,8 @@ def as_group_cols(group_cols: str | Sequence[str]) -> list[str]:
             raise ValueError(f"group_cols has duplicate names: {list(group_cols)!r}.")
         return list(group_cols)
     raise InputTypeError(
-        f"group_cols must be a column name or a non-empty list of column names, got {group_cols!r}."
+        f"group_cols must be a column name, a non-empty list of column names, or None for a single series; "
+        f"got {group_cols!r}."
     )
 
 

@@ -29,8 +29,11 @@ class GroupedProphetTuner(BaseEstimator):
 
     Parameters
     ----------
-    group_cols : str or list of str, default="unique_id"
-        Columns whose values identify a group.
+    group_cols : str, list of str or None, default="unique_id"
+        Columns whose values identify a group. None: the frame is one series (columns
+        ``time_col`` and ``target_col``); it gets a group column of its own, ``series`` (or a
+        variant the frame doesn't use) with the value ``"all"``, which frames to predict may
+        leave out.
     time_col : str, default="ds"
         Timestamp column.
     target_col : str, default="y"
@@ -469,13 +472,14 @@ class GroupedProphetTuner(BaseEstimator):
         check_is_fitted(self, "models_")
         return prediction.predict_frame(self, X)
 
-    def plot_forecast(self, group: Any, periods: int = 90, ax: Any = None, future: pd.DataFrame | None = None) -> Any:
+    def plot_forecast(self, group: Any = None, periods: int = 90, ax: Any = None, future: pd.DataFrame | None = None) -> Any:
         """Plot one group's history, forecast and interval (matplotlib).
 
         Parameters
         ----------
-        group : tuple or scalar
-            The group's key values in ``group_cols`` order (a scalar for one group column).
+        group : tuple, scalar or None
+            The group's key values in ``group_cols`` order (a scalar for one group column);
+            None when the tuner has one group (``group_cols=None``).
         periods : int, default=90
             Steps of ``freq`` to forecast after the history (without ``future``).
         ax : matplotlib Axes or None
@@ -499,7 +503,7 @@ class GroupedProphetTuner(BaseEstimator):
         future = prediction.plot_rows(self, group, future)
         return plot_forecast(self, key, periods, ax, future)
 
-    def plot_tuning_history(self, group: Any, ax: Any = None) -> Any:
+    def plot_tuning_history(self, group: Any = None, ax: Any = None) -> Any:
         """Plot one group's trial losses in trial order and the best loss so far (matplotlib).
 
         Returns

@@ -19,9 +19,10 @@ from typing import Any
 import pandas as pd
 
 from . import checkpoint, plan, previous
+from ._imports import import_optional
 from .backends import get_backend
 from .config import TuningConfig
-from .data import split_groups
+from .data import ONE_SERIES, one_series_column, split_groups
 from .exceptions import GroupFitWarning, warn_user
 from .forecast import FORECAST_COLUMNS, forecast_from_json
 from .keys import key_order
@@ -51,6 +52,10 @@ def run_fit(params: Any, X: Any, forecast: int | bool, keep_models: bool) -> Fit
     the checkpoint and previous fits, the backend's run, the collected results; with
     ``forecast``, the forecasts the workers made too."""
     group_cols, config = plan.make_config(params)
+    if not group_cols and hasattr(X, "columns"):  # group_cols=None: one series, a group of its own
+        group_cols = [one_series_column(list(X.columns))]
+        X = X.withColumn(group_cols[0], _spark_literal(ONE_SERIES)) if is_spark_dataframe(X) else \
+            X.assign(**{group_cols[0]: ONE_SERIES})
     config = dataclasses.replace(config, keep_models=keep_models)
     if config.model_dir is not None and keep_models:
         plan.open_model_dir(config.model_dir)
@@ -234,6 +239,10 @@ def fitted_attributes(fitted: Fitted, nonnegative: Any) -> dict[str, Any]:
         "future_cols_": list(config.drivers.future_columns), "run_id_": uuid.uuid4().hex,
         "date_format_": fitted.date_format,
     }
+
+
+def _spark_literal(value: Any) -> Any:
+    return import_optional("pyspark.sql.functions").lit(value)
 
 
 def _stderr_is_terminal() -> bool:

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 
 from . import transforms
+from ._imports import import_optional
 from .backends import get_backend
-from .data import validate_future, validate_history
+from .data import ONE_SERIES, validate_future, validate_history
 from .exceptions import InputTypeError
 from .forecast import FORECAST_COLUMNS
 from .frequency import closed_by_group, future_freq, season_length
@@ -23,7 +24,8 @@ from .metrics import score as metric_score
 from .plan import check_int
 from .sources import is_spark_dataframe
 
-__all__ = ["fitted_key", "future_dates", "models_not_kept", "plot_rows", "predict_frame", "score_frame"]
+__all__ = ["fitted_key", "future_dates", "models_not_kept", "plot_rows", "predict_frame", "score_frame",
+           "with_series_column"]
 
 
 def future_dates(tuner: Any, periods: int, include_history: bool = False, start: Any = None) -> pd.DataFrame:
@@ -103,6 +105,16 @@ def _window(tuner: Any, periods: int, start: Any) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)[tuner.group_cols_ + ["ds"]]
 
 
+def with_series_column(tuner: Any, X: Any) -> Any:
+    """``X`` with the group column of a single series fitted with ``group_cols=None``, when it
+    lacks it (the user never named one)."""
+    if tuner.group_cols is not None or not hasattr(X, "columns") or tuner.group_cols_[0] in X.columns:
+        return X
+    if is_spark_dataframe(X):
+        return X.withColumn(tuner.group_cols_[0], import_optional("pyspark.sql.functions").lit(ONE_SERIES))
+    return X.assign(**{tuner.group_cols_[0]: ONE_SERIES})
+
+
 def _group_keys(tuner: Any, frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     seen = frame[tuner.group_cols_].drop_duplicates()
     return [group_key(row) for row in seen.itertuples(index=False, name=None)]
@@ -110,6 +122,7 @@ def _group_keys(tuner: Any, frame: pd.DataFrame) -> list[tuple[Any, ...]]:
 
 def predict_frame(tuner: Any, X: Any) -> Any:
     """:meth:`~prophet_grouped.GroupedProphetTuner.predict` of a fitted ``tuner``."""
+    X = with_series_column(tuner, X)
     if is_spark_dataframe(X):
         backend = get_backend(tuner.backend, dict(tuner.backend_options) if tuner.backend_options else None)
         return backend.predict_spark(tuner, X)
@@ -162,6 +175,8 @@ def models_not_kept(tuner: Any, keys: Sequence[tuple[Any, ...]]) -> bool:
 
 def fitted_key(tuner: Any, group: Any) -> tuple[Any, ...]:
     """The canonical key of ``group``; ValueError for a group the fit did not see."""
+    if group is None and len(tuner.trials_) == 1:  # one series: it needs no name
+        return next(iter(tuner.trials_))
     key = group_key(group)
     if key not in tuner.trials_:
         raise ValueError(
@@ -174,7 +189,8 @@ def fitted_key(tuner: Any, group: Any) -> tuple[Any, ...]:
 def plot_rows(tuner: Any, group: Any, future: pd.DataFrame | None) -> pd.DataFrame | None:
     """The rows of ``future`` that :meth:`~prophet_grouped.GroupedProphetTuner.plot_forecast`
     forecasts for ``group``, checked; None to forecast from the dates alone."""
-    key = group_key(group)
+    key = fitted_key(tuner, group)
+    future = None if future is None else with_series_column(tuner, future)
     extra = tuple(tuner.future_cols_)
     if future is None and extra:
         raise ValueError(
@@ -207,6 +223,7 @@ def score_frame(tuner: Any, X: Any) -> float:
         )
     metric = resolve_metric(tuner.metric)
     extra = tuple(tuner.future_cols_)
+    X = with_series_column(tuner, X)
     truth = validate_history(X, tuner.group_cols_, tuner.time_col, tuner.target_col, tuner.date_format,
                              extra=extra, numeric=extra, prefer=getattr(tuner, "date_format_", None))
     fc = tuner.predict(truth.rename(columns={"ds": tuner.time_col})[tuner.group_cols_ + [tuner.time_col, *extra]])

@@ -372,3 +372,21 @@ def test_a_common_forecast_window_for_groups_whose_histories_end_on_different_da
         tuner.make_future_dataframe(periods=3, start="soon")
     with pytest.raises(ValueError, match="give include_history=True or start, not both"):
         tuner.make_future_dataframe(periods=3, include_history=True, start="common")
+
+
+def test_one_series_needs_no_group_column():
+    """group_cols=None raised a TypeError: one series needed a dummy group column (the CLI made one)."""
+    ds = pd.date_range("2022-01-01", periods=200, freq="D")
+    df = pd.DataFrame({"ds": ds, "y": 10 + (ds.dayofweek == 5) * 3.0 + np.arange(200) * 0.1})
+    tuner = GroupedProphetTuner(group_cols=None, n_trials=2, horizon=14, n_jobs=1, random_state=0, verbose=0).fit(df)
+    assert tuner.group_cols is None and tuner.group_cols_ == ["series"]
+    assert tuner.results_[["series", "status"]].values.tolist() == [["all", "ok"]]
+    future = pd.DataFrame({"ds": pd.date_range("2022-07-20", periods=7)})  # no group column to give
+    fc = tuner.predict(future)
+    assert list(fc.columns) == ["series", "ds", "yhat", "yhat_lower", "yhat_upper"] and len(fc) == 7
+    pd.testing.assert_frame_equal(fc, tuner.predict(tuner.make_future_dataframe(periods=7)))
+    assert np.isfinite(tuner.score(df.tail(14)))
+    assert tuner.plot_forecast(periods=7) is not None and tuner.plot_tuning_history() is not None
+    # A frame that has a column called series keeps it as data: the group column is another name.
+    other = GroupedProphetTuner(group_cols=None, n_trials=1, horizon=14, n_jobs=1, random_state=0, verbose=0)
+    assert other.fit(df.assign(series=1.0)).group_cols_ == ["_series"]

@@ -33,7 +33,6 @@ LAYERS = [
 #: Imports of our own modules allowed inside functions, with the reason.
 DEFERRED = {
     ("cli", "estimator"): "`prophet-grouped --help` and usage errors answer without importing scikit-learn",
-    ("cli", "data"): "the same: demo-data's generator is read when the command runs",
     ("cli", "tracking"): "the same (MLflow is optional)",
     ("tracking", "mlflow_model"): "mlflow_model subclasses mlflow's PythonModel: it imports MLflow, an optional extra",
 }

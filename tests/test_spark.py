@@ -458,3 +458,17 @@ def test_spark_input_gets_the_driver_checks_pandas_input_gets(spark, case):
     assert str(remote.value) == str(local.value)
     assert "All 4 group(s) are too short" in str(local.value) or "cutoff" in case or "events" in case or "XX" in str(
         local.value)
+
+
+def test_one_series_without_a_group_column_on_spark_as_on_pandas(spark):
+    ds = pd.date_range("2022-01-01", periods=150, freq="D")
+    df = pd.DataFrame({"ds": ds, "y": 10 + (ds.dayofweek == 5) * 3.0 + np.arange(150) * 0.1})
+    settings = dict(group_cols=None, n_trials=2, horizon=14, random_state=0, verbose=0)
+    local = GroupedProphetTuner(**settings).fit(df)
+    remote = GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, **settings).fit(
+        spark.createDataFrame(df))
+    assert remote.group_cols_ == ["series"] and list(remote.trials_) == [("all",)]
+    assert remote.results_["best_score"].tolist() == pytest.approx(local.results_["best_score"].tolist(), rel=1e-9)
+    future = spark.createDataFrame(pd.DataFrame({"ds": pd.date_range("2022-06-01", periods=3)}))
+    got = remote.predict(future).toPandas()
+    assert list(got["series"]) == ["all"] * 3 and len(got) == 3
