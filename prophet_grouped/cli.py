@@ -385,7 +385,8 @@ def cmd_plot(args: argparse.Namespace) -> None:
     if args.kind == "forecast":
         # Models with regressors need --future (_future says so in the flags' terms).
         future = _future(args, tuner) if args.future or tuner.future_cols_ else None
-        fig = tuner.plot_forecast(key, periods=90 if args.periods is None else args.periods, future=future)
+        fig = tuner.plot_forecast(key, periods=90 if args.periods is None else args.periods, future=future,
+                                  history=args.history)
     else:
         fig = tuner.plot_tuning_history(key)
     fig.savefig(args.out, dpi=100)
@@ -548,6 +549,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["forecast", "tuning"], default="forecast",
                    help="forecast: history, forecast and interval; tuning: trial losses (default: %(default)s)")
     p.add_argument("--periods", type=_steps, default=None, help="steps to forecast (default: 90)")
+    p.add_argument("--history", type=_steps, default=None,
+                   help="the last N dates of the history to show (default: all of it)")
     p.add_argument("--future", default=None, help="dates to forecast with the regressors' values (models with regressors)")
     p.add_argument("--out", required=True, help="image file: .png, .svg or .pdf")
     p.add_argument("--sep", default=",", help="the --future CSV's separator (default: %(default)r)")

@@ -472,7 +472,8 @@ class GroupedProphetTuner(BaseEstimator):
         check_is_fitted(self, "models_")
         return prediction.predict_frame(self, X)
 
-    def plot_forecast(self, group: Any = None, periods: int = 90, ax: Any = None, future: pd.DataFrame | None = None) -> Any:
+    def plot_forecast(self, group: Any = None, periods: int = 90, ax: Any = None, future: pd.DataFrame | None = None,
+                      history: int | None = None) -> Any:
         """Plot one group's history, forecast and interval (matplotlib).
 
         Parameters
@@ -487,6 +488,9 @@ class GroupedProphetTuner(BaseEstimator):
         future : pandas.DataFrame or None
             Dates to forecast with the values of the regressors (and ``cap``, ``floor``) on them;
             required when the models use any. Rows of other groups are ignored.
+        history : int or None, default=None
+            The last dates of the history to show (e.g. 90, so that 28 days of forecast are not
+            a sliver after five years); None shows all of it.
 
         Returns
         -------
@@ -501,7 +505,8 @@ class GroupedProphetTuner(BaseEstimator):
         if key not in self.models_:
             raise ValueError(f"Group {group!r} failed during fit and has no model to plot; see results_.")
         future = prediction.plot_rows(self, group, future)
-        return plot_forecast(self, key, periods, ax, future)
+        plan.check_int("history", history, 1, allow_none=True)
+        return plot_forecast(self, key, periods, ax, future, history)
 
     def plot_tuning_history(self, group: Any = None, ax: Any = None) -> Any:
         """Plot one group's trial losses in trial order and the best loss so far (matplotlib).

@@ -44,11 +44,12 @@ def history_inputs(model: Any, columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int, ax: Any = None,
-                  future: pd.DataFrame | None = None) -> Any:
+                  future: pd.DataFrame | None = None, history: int | None = None) -> Any:
     """History points, the fitted and forecast ``yhat`` and its interval for one group.
 
     ``future``: the group's dates to forecast with the columns its models need (regressors,
     cap, floor), validated by the caller; None: ``periods`` steps after the history.
+    ``history``: the last dates of the history shown (None: all).
     """
     model = tuner.models_[key]
 
@@ -63,11 +64,18 @@ def plot_forecast(tuner: GroupedProphetTuner, key: tuple[Any, ...], periods: int
             periods_text += f" ({', '.join(closed)} closed)"
     else:
         periods_text = f"{len(future)} dates ahead"
-    frame = pd.concat([history_inputs(model, extra), future[["ds", *extra]]], ignore_index=True)
+    past = history_inputs(model, extra)
+    shown = np.ones(len(model.history), dtype=bool)
+    if history is not None:  # the last `history` dates, so that a short forecast is not a sliver
+        first = np.sort(model.history["ds"].unique())[-history]
+        shown = (model.history["ds"] >= first).to_numpy()
+        past = past[past["ds"] >= first]
+    frame = pd.concat([past, future[["ds", *extra]]], ignore_index=True)
     forecast = forecast_group(model, frame, tuner.nonnegative, forecast_seed(tuner.random_state_, key))
     fig, ax = _axes(ax)
     history = model.history
-    ax.plot(history["ds"], transforms.history_y(model), ".", color="0.25", markersize=2.5, label="history")
+    ax.plot(history["ds"][shown], transforms.history_y(model)[shown], ".", color="0.25", markersize=2.5,
+            label="history")
     ax.plot(forecast["ds"], forecast["yhat"], color="#0072B2", linewidth=1.2, label="forecast (yhat)")
     ax.fill_between(forecast["ds"], forecast["yhat_lower"], forecast["yhat_upper"], color="#0072B2",
                     alpha=0.2, linewidth=0, label="interval")

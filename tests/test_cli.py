@@ -157,6 +157,8 @@ def test_plot_forecast_and_tuning_history_to_png(tuned):
         assert out.returncode == 0, out.stderr
         data = (cwd / f"{kind}.png").read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    window = run("plot", "out", "--group", "1,2", "--periods", "28", "--history", "90", "--out", "w.png", cwd=cwd)
+    assert window.returncode == 0 and (cwd / "w.png").read_bytes()[:4] == b"\x89PNG", window.stderr
 
 
 @pytest.mark.parametrize("args, message", [

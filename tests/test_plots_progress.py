@@ -25,6 +25,12 @@ def test_plot_forecast_renders_history_forecast_and_interval(fitted, tmp_path):
     assert ax.get_title() == "store 1, item 2: 60 days ahead (ok)"
     fig.savefig(tmp_path / "f.png")
     assert (tmp_path / "f.png").read_bytes()[:4] == b"\x89PNG"
+    # A window of the history, so that a short forecast is not a sliver after years of it.
+    window = fitted.plot_forecast((1, 2), periods=28, history=56).axes[0]
+    shown = window.get_lines()[0].get_xdata()
+    assert len(shown) == 56 and len(window.get_lines()[1].get_xdata()) == 56 + 28
+    with pytest.raises(ValueError, match=r"history must be an integer >= 1 or None, got 0"):
+        fitted.plot_forecast((1, 2), periods=28, history=0)
 
 
 def test_plot_tuning_history_has_each_trial_and_the_running_best(fitted, tmp_path):

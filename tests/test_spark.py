@@ -472,3 +472,21 @@ def test_one_series_without_a_group_column_on_spark_as_on_pandas(spark):
     future = spark.createDataFrame(pd.DataFrame({"ds": pd.date_range("2022-06-01", periods=3)}))
     got = remote.predict(future).toPandas()
     assert list(got["series"]) == ["all"] * 3 and len(got) == 3
+
+
+def test_a_session_the_library_starts_keeps_the_terminal_quiet(tmp_path):
+    """`prophet-grouped tune --backend spark` printed 8 log4j WARN lines and Spark's stage bars
+    over the progress line."""
+    import os
+    import subprocess
+    import sys
+
+    cli = os.path.join(os.path.dirname(sys.executable), "prophet-grouped")
+    make_retail_sales(n_stores=1, n_items=2, periods=120, seed=0).to_csv(tmp_path / "s.csv", index=False)
+    env = {k: v for k, v in os.environ.items() if k != "SPARK_CONF_DIR"}
+    out = subprocess.run([cli, "tune", "s.csv", "--group", "store,item", "--trials", "1", "--horizon", "14",
+                          "--backend", "spark", "--out", "run"], cwd=tmp_path, capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert " WARN " not in out.stderr and "[Stage" not in out.stderr, out.stderr
+    assert "tuned 2 groups (2 ok)" in out.stderr

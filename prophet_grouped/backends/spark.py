@@ -14,6 +14,7 @@ import functools
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -163,6 +164,26 @@ def spark_history(sdf: Any, group_cols: list[str], time_col: str, target_col: st
     )
 
 
+_LOG4J = """rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+"""
+
+
+@functools.lru_cache(maxsize=1)
+def _quiet_log4j() -> str:
+    """A log4j2 configuration file that logs errors only (written once per process)."""
+    folder = tempfile.mkdtemp(prefix="prophet_grouped_log4j_")
+    path = os.path.join(folder, "log4j2.properties")
+    with open(path, "w") as fh:
+        fh.write(_LOG4J)
+    return path
+
+
 class SparkBackend(Backend):
     """Tune groups inside Spark.
 
@@ -208,6 +229,12 @@ class SparkBackend(Backend):
                 "or pass backend_options={'spark': session} with a session you started."
             )
         builder = sql.SparkSession.builder.master(self.master).appName("prophet_grouped")
+        # A session of our own keeps the terminal to the library's progress line: no stage bars,
+        # no start-up WARN lines (hostname, native-hadoop); errors still show. A Spark
+        # configuration folder of the user's (SPARK_CONF_DIR) decides instead.
+        if not os.environ.get("SPARK_CONF_DIR"):
+            builder = builder.config("spark.ui.showConsoleProgress", "false").config(
+                "spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile={_quiet_log4j()}")
         # Local Python workers run this interpreter, the one prophet_grouped is installed in:
         # Spark would start `python3` from PATH (without an activated virtualenv, another
         # Python). The SparkContext reads PYSPARK_PYTHON once, when it is created.
