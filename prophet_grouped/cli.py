@@ -481,14 +481,10 @@ def _tuning_options(p: argparse.ArgumentParser) -> None:
 
 # ------------------------------------------------------------------ parser
 def _steps(text: str) -> int:
-    """``--periods``: a whole number of steps >= 1, refused the same way by every command."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of steps >= 1, got {text!r}") from None
-    if value < 1:
+    """``--periods``, ``--history``: a whole number of steps >= 1, refused the same way by every command."""
+    if not text.strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a whole number of steps >= 1, got {text!r}")
-    return value
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
