@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,12 @@ if TYPE_CHECKING:
     from ..forecast import ForecastJob
     from ..progress import Progress
     from ..results import GroupResult
+
+#: What starting a pool of predict workers costs (processes that import Prophet), in seconds:
+#: :meth:`Backend.forecast` starts one only when it would save more than this.
+POOL_START_SECONDS = 2.0
+#: Groups :meth:`Backend.forecast` forecasts in this process, timed, before it decides.
+PROBE_GROUPS = 8
 
 #: One unit of work: a group key and its history (columns ds, y).
 Task = tuple[tuple[Any, ...], "pd.DataFrame"]
@@ -74,14 +81,33 @@ class Backend(ABC):
 
         The default runs the batches in this machine's joblib processes, the workers fit used.
         """
-        from joblib import Parallel, delayed, effective_n_jobs, parallel_config
+        from joblib import effective_n_jobs
 
         n_workers = min(effective_n_jobs(n_jobs), max(len(jobs), 1))
-        parts = batches(jobs, n_workers)
-        if n_workers == 1 or len(parts) == 1:
-            for part in parts:
-                yield from forecast_batch(part, nonnegative, random_state)
+        if n_workers == 1 or len(batches(jobs, n_workers)) == 1:
+            yield from forecast_batch(jobs, nonnegative, random_state)
             return
+        # A few groups here, timed: the pool is worth starting only when the rest would take
+        # longer here than starting it costs (loky's workers import Prophet: seconds). A few
+        # dozen groups are done before a pool would have started.
+        probe, rest = jobs[:PROBE_GROUPS], jobs[PROBE_GROUPS:]
+        start = time.perf_counter()
+        yield from forecast_batch(probe, nonnegative, random_state)
+        here = (time.perf_counter() - start) / len(probe) * len(rest)
+        if here * (1 - 1 / n_workers) <= self.pool_start_seconds():
+            yield from forecast_batch(rest, nonnegative, random_state)
+            return
+        yield from self.forecast_in_pool(batches(rest, n_workers), nonnegative, random_state, n_workers)
+
+    def pool_start_seconds(self) -> float:
+        """What :meth:`forecast_in_pool` costs before its first forecast (workers started)."""
+        return POOL_START_SECONDS
+
+    def forecast_in_pool(self, parts: list[list[ForecastJob]], nonnegative: Any, random_state: int,
+                         n_workers: int) -> Iterator[tuple[tuple[Any, ...], np.ndarray]]:
+        """The forecasts of ``parts`` (batches of groups) in ``n_workers`` joblib processes."""
+        from joblib import Parallel, delayed, parallel_config
+
         with parallel_config(backend="loky", inner_max_num_threads=1):
             for done in Parallel(n_jobs=n_workers, return_as="generator_unordered")(
                 delayed(forecast_batch)(part, nonnegative, random_state) for part in parts

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from ..forecast import forecast_batch
 from ..tuning import tune_group, warm_up
 from .base import Backend, Priors, Task
 
@@ -31,7 +32,10 @@ if TYPE_CHECKING:
     from multiprocessing.connection import Connection
     from multiprocessing.process import BaseProcess
 
+    import numpy as np
+
     from ..config import TuningConfig
+    from ..forecast import ForecastJob
     from ..progress import Progress
     from ..results import GroupResult
 
@@ -42,6 +46,21 @@ START_METHODS = ("auto", "fork", "loky")
 #: What forked workers read their groups from: (tasks, config, priors), set while a fork pool
 #: runs. A forked child inherits it; nothing is pickled on the way in.
 _FORKED: tuple[Sequence[Task], TuningConfig, Priors] | None = None
+
+
+#: What forked predict workers read their batches from: (batches, nonnegative, random_state),
+#: set while a fork pool forecasts.
+_FORECASTING: tuple[list[list[ForecastJob]], Any, int] | None = None
+
+#: What a pool of forked predict workers costs before its first forecast, in seconds.
+FORK_START_SECONDS = 0.05
+
+
+def _forecast_part(index: int) -> list[tuple[tuple[Any, ...], np.ndarray]]:
+    """A forked predict worker: the forecasts of batch ``index``."""
+    assert _FORECASTING is not None
+    parts, nonnegative, random_state = _FORECASTING
+    return forecast_batch(parts[index], nonnegative, random_state)
 
 
 class WorkerDiedError(RuntimeError):
@@ -96,6 +115,42 @@ class LocalBackend(Backend):
             return "fork" if fork_is_safe() else "loky"
         return self.start_method
 
+    # ------------------------------------------------------------------ predict
+    def pool_start_seconds(self) -> float:
+        # Forked workers start in milliseconds with Prophet already imported; loky's import it.
+        return FORK_START_SECONDS if self.resolved_start_method() == "fork" else super().pool_start_seconds()
+
+    def forecast_in_pool(self, parts: list[list[ForecastJob]], nonnegative: Any, random_state: int,
+                         n_workers: int) -> Iterator[tuple[tuple[Any, ...], np.ndarray]]:
+        """Forked workers when that is safe (they read the batches from this process's memory:
+        nothing is pickled on the way in), else loky's. A batch whose forked worker died is
+        forecast here."""
+        if self.resolved_start_method() != "fork":
+            yield from super().forecast_in_pool(parts, nonnegative, random_state, n_workers)
+            return
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
+
+        global _FORECASTING
+        _FORECASTING = (parts, nonnegative, random_state)
+        left = set(range(len(parts)))
+        try:
+            with ProcessPoolExecutor(
+                    n_workers, mp_context=multiprocessing.get_context("fork"),
+                    initializer=_die_with, initargs=(os.getpid(),)) as pool:
+                futures = {pool.submit(_forecast_part, i): i for i in range(len(parts))}
+                for future in as_completed(futures):
+                    yield from future.result()
+                    left.discard(futures[future])
+        except BrokenProcessPool:
+            logger.warning("A predict worker process died; forecasting its %d batch(es) in this process.", len(left))
+            for i in sorted(left):
+                yield from forecast_batch(parts[i], nonnegative, random_state)
+        finally:
+            _FORECASTING = None
+
+    # ------------------------------------------------------------------ fit
     def run(self, tasks: Sequence[Task], config: TuningConfig, n_jobs: int | None,
             progress: Progress | None = None, priors: Priors | None = None) -> Iterator[GroupResult]:
         from joblib import effective_n_jobs
