@@ -22,7 +22,7 @@ from .objective import horizon_offset
 
 if TYPE_CHECKING:
     from .config import TuningConfig
-    from .covariates import GroupDrivers
+    from .covariates import Drivers
 
 __all__ = ["PandasSource", "SparkSource", "check_history", "is_spark_dataframe", "spark_distinct_dates"]
 
@@ -40,7 +40,7 @@ class PandasSource:
     kind = "pandas"
 
     def __init__(self, frame: Any, group_cols: list[str], time_col: str, target_col: str,
-                 date_format: str | None, drivers: GroupDrivers) -> None:
+                 date_format: str | None, drivers: Drivers) -> None:
         self.group_cols = list(group_cols)
         self.history = validate_history(frame, group_cols, time_col, target_col, date_format,
                                         extra=drivers.columns, numeric=drivers.future_columns)
