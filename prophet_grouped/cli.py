@@ -21,45 +21,14 @@ from .data import ONE_SERIES, make_retail_sales, one_series_column
 from .exceptions import GroupFitWarning, InputTypeError
 from .keys import group_key, key_text
 from .objective import AUTO_FOLDS
-
-FORMATS = (".csv", ".parquet", ".pq")
-
-
-class CommandError(Exception):
-    """A problem the user can fix; printed as ``error: ...`` with exit code 1."""
-
-
-def _read_table(path: str, text_cols: Sequence[str] = (), sep: str = ",") -> pd.DataFrame:
-    """A CSV or Parquet file. In a CSV, ``text_cols`` (the group columns) are integers when
-    every value is written as one (``7``, not ``007``), else the text they are written as: store
-    "001" stays "001", not 1."""
-    if not os.path.exists(path):
-        raise CommandError(f"{path}: no such file. Give a CSV or Parquet file of long-format history.")
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".csv":
-        df = pd.read_csv(path, dtype={c: str for c in text_cols}, sep=sep)
-        for col in text_cols:
-            if col in df.columns and df[col].notna().all() and df[col].str.fullmatch(r"-?(0|[1-9][0-9]{0,17})").all():
-                df[col] = df[col].astype("int64")
-        return df
-    if ext in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    raise CommandError(f"{path}: unknown file type {ext!r}; give a file ending in one of {list(FORMATS)}.")
-
-
-def _write_table(df: pd.DataFrame, path: str | None) -> None:
-    if path is None:
-        df.to_csv(sys.stdout, index=False)
-        return
-    _check_out(path)
-    ext = os.path.splitext(path)[1].lower()
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    if ext == ".csv":
-        df.to_csv(path, index=False)
-    else:
-        # Microsecond timestamps: Spark (and other Parquet readers) refuse pandas' nanoseconds.
-        df.to_parquet(path, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
+from .tables import (
+    CommandError,
+    check_columns,
+    check_out,
+    check_writable,
+    read_table,
+    write_table,
+)
 
 
 def _group_key(text: str, tuner: Any) -> tuple[Any, ...]:
@@ -107,36 +76,12 @@ def _load(directory: str) -> Any:
 
 # ------------------------------------------------------------------ commands
 def cmd_demo_data(args: argparse.Namespace) -> None:
-    _check_out(args.file, "demo-data")
+    check_out(args.file, "demo-data")
     df = make_retail_sales(n_stores=args.stores, n_items=args.items, periods=args.days, seed=args.seed,
                            covariates=args.covariates)
-    _write_table(df, args.file)
+    write_table(df, args.file)
     print(f"wrote {len(df)} rows: {args.stores * args.items} groups (store, item) x {args.days} days to {args.file}",
           file=sys.stderr)
-
-
-def _check_columns(df: pd.DataFrame, path: str, groups: Sequence[str], time_col: str, target_col: str) -> None:
-    """The columns the tuning options name, checked in the file's own terms (the flag that names
-    each, and what to do with a wide file: one column of values per series)."""
-    columns = [str(c) for c in df.columns]
-    problems = [f"no column {name!r} ({flag})" for flag, name in
-                [("--time-col", time_col), ("--target-col", target_col)] + [("--group", g) for g in groups]
-                if name not in df.columns]
-    if not problems:
-        return
-    fix = "Name the file's columns with --time-col, --target-col and --group."
-    for sep in (";", "\t", "|"):
-        if len(columns) == 1 and sep in columns[0]:
-            raise CommandError(f"{path} has a single column {columns[0]!r}: its values look separated by {sep!r}, "
-                               f"not commas. Add --sep {sep!r}.")
-    numeric = [str(c) for c in df.select_dtypes("number").columns if c not in (time_col, *groups)]
-    if target_col not in df.columns and len(numeric) > 1:
-        fix += (f" A file with one column of values per series ({', '.join(numeric)}) must be made long first: "
-                f"one row per series and date, e.g. with pandas: "
-                f"df.melt(id_vars=[{time_col!r}], var_name='series', value_name='y'), then --group series.")
-    elif target_col not in df.columns and len(numeric) == 1:
-        fix = f"The values look like column {numeric[0]!r}: add --target-col {numeric[0]}."
-    raise CommandError(f"{path} has {', '.join(problems)} (its columns: {', '.join(columns)}). {fix}")
 
 
 def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
@@ -144,8 +89,8 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     from .estimator import GroupedProphetTuner
 
     groups = _names(args.group) if args.group else []
-    df = _read_table(args.data, text_cols=groups, sep=args.sep)
-    _check_columns(df, args.data, groups, args.time_col, args.target_col)
+    df = read_table(args.data, text_cols=groups, sep=args.sep)
+    check_columns(df, args.data, groups, args.time_col, args.target_col)
     if not groups:  # one series: a group column of its own, named so as not to clash with the file's
         name = one_series_column(list(df.columns))
         df = df.assign(**{name: ONE_SERIES})
@@ -153,7 +98,7 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
     regressors = _names(args.regressors) if args.regressors else None
     if args.holidays and args.holidays not in df.columns:
         args.holidays = args.holidays.upper()  # a country code: --holidays us means US
-    events = _read_table(args.holidays_file, text_cols=groups, sep=args.sep) if args.holidays_file else None
+    events = read_table(args.holidays_file, text_cols=groups, sep=args.sep) if args.holidays_file else None
     tuner = GroupedProphetTuner(
         group_cols=groups, time_col=args.time_col, target_col=args.target_col,
         search_space=args.search_space, n_trials=args.trials,
@@ -232,7 +177,7 @@ def _check_mlflow(args: argparse.Namespace) -> None:
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
-    _check_writable(args.out, "--out", folder=True)
+    check_writable(args.out, "--out", folder=True)
     _check_mlflow(args)
     tuner, df = _tuner_from_args(args)
     _warned(lambda: tuner.fit(df))
@@ -247,6 +192,25 @@ def cmd_tune(args: argparse.Namespace) -> None:
     _print_gains(tuner)
 
 
+def cmd_backtest(args: argparse.Namespace) -> None:
+    check_writable(args.out, "--out", folder=True)
+    tuner, df = _tuner_from_args(args)
+    from .backtest import summary
+
+    table = _warned(lambda: tuner.backtest(df, origins=args.origins))
+    os.makedirs(args.out, exist_ok=True)
+    table.to_csv(os.path.join(args.out, "backtest.csv"), index=False)
+    lines = summary(table, list(tuner.group_cols))
+    groups = len(table[list(tuner.group_cols)].drop_duplicates())
+    print(f"backtest of {groups} group(s) at {table['origin'].nunique()} origin(s), up to "
+          f"{int(table['n'].max())} held-out dates each; wrote {args.out}/backtest.csv", file=sys.stderr)
+    for row in lines.itertuples(index=False):
+        wins = ("" if row.method == "prophet" else
+                f", better than untuned Prophet in {int(row.wins_vs_prophet)} of {row.pairs}")
+        cover = "" if pd.isna(row.coverage) else f", interval coverage {row.coverage:.2f}"
+        print(f"  {row.method}: MAE mean {row.mean_mae:.4g}, median {row.median_mae:.4g}{wins}{cover}", file=sys.stderr)
+
+
 def _save_folder(tuner: Any, folder: str) -> None:
     """What `tune` writes: results.csv, best_params.csv and the fitted tuner in tuner/."""
     os.makedirs(folder, exist_ok=True)
@@ -256,19 +220,19 @@ def _save_folder(tuner: Any, folder: str) -> None:
 
 
 def cmd_forecast(args: argparse.Namespace) -> None:
-    _check_out(args.out)
-    _check_out(args.results, "--results")
+    check_out(args.out)
+    check_out(args.results, "--results")
     if args.save:
-        _check_writable(args.save, "--save", folder=True)
+        check_writable(args.save, "--save", folder=True)
     tuner, df = _tuner_from_args(args)
     forecast = _warned(lambda: tuner.forecast(df, periods=args.periods, keep_models=args.save is not None))
     if args.results:
-        _write_table(tuner.results_, args.results)
+        write_table(tuner.results_, args.results)
     if args.save:
         _save_folder(tuner, args.save)
     counts = _tuned_counts(tuner, args.results)
     forecast = _labelled(forecast, tuner)
-    _write_table(forecast, args.out)
+    write_table(forecast, args.out)
     where = f" to {args.out}" if args.out else ""
     print(f"tuned and forecast {counts}: {len(forecast)} forecast rows{where}", file=sys.stderr)
     _print_gains(tuner)
@@ -294,40 +258,6 @@ def _print_gains(tuner: Any) -> None:
         print(line, file=sys.stderr)
 
 
-def _check_out(path: str | None, flag: str = "--out") -> None:
-    """A table file to write: a known type, in a place that can be written (before any work)."""
-    if path is None:
-        return
-    if os.path.splitext(path)[1].lower() not in FORMATS:
-        raise CommandError(f"{flag} {path}: unknown file type {os.path.splitext(path)[1]!r}; use one of {list(FORMATS)}.")
-    _check_writable(path, flag)
-
-
-def _check_writable(path: str, flag: str, folder: bool = False) -> None:
-    """Raise CommandError unless ``path`` (a file, or a ``folder``) can be written: checked by
-    writing a scratch file in the nearest folder that exists, so that a run does not tune for
-    an hour and then fail on its output."""
-    import tempfile
-
-    path = os.path.abspath(path)
-    if folder and os.path.isfile(path):
-        raise CommandError(f"{flag} {path}: that is a file; give a folder (it is created if missing).")
-    if not folder and os.path.isdir(path):
-        raise CommandError(f"{flag} {path}: that is a folder; give a file name.")
-    parent = path if folder else os.path.dirname(path)
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    if not os.path.isdir(parent):
-        raise CommandError(f"{flag} {path}: {parent} is a file, not a folder, so nothing can be written below it; "
-                           f"give another path.")
-    try:
-        with tempfile.NamedTemporaryFile(dir=parent, prefix=".prophet-grouped-check-"):
-            pass
-    except OSError as exc:
-        raise CommandError(f"{flag} {path}: can't write in {parent} ({exc.strerror or exc}); give a path you can "
-                           f"write to.") from None
-
-
 def _names(text: str) -> list[str]:
     return [name.strip() for name in text.split(",") if name.strip()]
 
@@ -342,7 +272,7 @@ def _future(args: argparse.Namespace, tuner: Any) -> pd.DataFrame:
     if args.future:
         if args.date_format:
             tuner.set_params(date_format=args.date_format)
-        return _fitted_keys(_read_table(args.future, text_cols=tuner.group_cols_, sep=args.sep), tuner)
+        return _fitted_keys(read_table(args.future, text_cols=tuner.group_cols_, sep=args.sep), tuner)
     needed = tuple(tuner.future_cols_)
     if needed:
         raise CommandError(
@@ -355,7 +285,7 @@ def _future(args: argparse.Namespace, tuner: Any) -> pd.DataFrame:
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
-    _check_out(args.out)
+    check_out(args.out)
     tuner = _load(args.dir)
     future = _future(args, tuner)
     if args.group:
@@ -365,7 +295,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
             mask &= future[col] == value
         future = future[mask]
     forecast = _labelled(tuner.predict(future), tuner)
-    _write_table(forecast, args.out)
+    write_table(forecast, args.out)
     if args.out:
         print(f"wrote {len(forecast)} forecast rows to {args.out}", file=sys.stderr)
 
@@ -373,7 +303,7 @@ def cmd_predict(args: argparse.Namespace) -> None:
 def cmd_plot(args: argparse.Namespace) -> None:
     if not args.out.lower().endswith((".png", ".svg", ".pdf")):
         raise CommandError(f"--out {args.out}: give a file ending in .png, .svg or .pdf.")
-    _check_writable(args.out, "--out")
+    check_writable(args.out, "--out")
     tuner = _load(args.dir)
     if args.group:
         key = _group_key(args.group, tuner)
@@ -512,6 +442,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mlflow-experiment", default=None, help="log the fit to this MLflow experiment ([mlflow] extra)")
     p.add_argument("--mlflow-uri", default=None, help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
     p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("backtest", help="how the settings would have forecast the last windows of the history, "
+                                        "against untuned Prophet and the seasonal naive forecast")
+    p.add_argument("--out", default="prophet_grouped_backtest", help="output folder for backtest.csv "
+                                                                    "(default: %(default)s)")
+    p.add_argument("--origins", type=_steps, default=3, help="held-out windows, the last first (default: %(default)s)")
+    _tuning_options(p)
+    p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser("forecast", help="tune, refit and forecast every group in one pass; write the forecasts")
     p.add_argument("--periods", type=_steps, default=None,

@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from . import fitting, plan, prediction
+from .backtest import backtest as run_backtest
 from .exceptions import InputTypeError
 from .persistence import load, save
 from .plotting import plot_forecast, plot_tuning_history
@@ -517,6 +518,34 @@ class GroupedProphetTuner(BaseEstimator):
         """
         check_is_fitted(self, "trials_")
         return plot_tuning_history(self, prediction.fitted_key(self, group), ax)
+
+    def backtest(self, X: pd.DataFrame, origins: int = 3,
+                 methods: Sequence[str] = ("tuned", "prophet", "seasonal_naive")) -> pd.DataFrame:
+        """How these settings would have forecast the last ``origins`` windows of ``X``, group by
+        group, against untuned Prophet and the seasonal naive forecast.
+
+        For each origin (the last ``horizon`` steps of ``X`` held out, then the ``horizon``
+        before them, ...), a clone of this tuner is fitted on the rows up to the origin and
+        forecasts the window after it (``"tuned"``); stock Prophet the same way (``"prophet"``:
+        Prophet's defaults fitted with Stan, with the same regressors, events and clipping); the
+        seasonal naive forecast repeats each group's last season. This tuner is not fitted.
+
+        Parameters
+        ----------
+        X : pandas.DataFrame
+            The history, as for :meth:`fit` (with the regressors' values on every date).
+        origins : int, default=3
+        methods : sequence of {"tuned", "prophet", "seasonal_naive"}
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per group, origin and method: group columns, ``origin`` (the last training
+            date), ``method``, ``mae``, ``rmse``, ``bias`` (forecast total / actual total),
+            ``coverage`` (share of actuals inside the interval; NaN for the naive forecast),
+            ``n`` (held-out rows). A method that failed for a group has no row for it.
+        """
+        return run_backtest(self, X, origins, methods)
 
     def save(self, path: str) -> None:
         """Save the fitted tuner to folder ``path`` as plain files (JSON; Prophet's JSON per model).

@@ -533,3 +533,17 @@ def test_predict_reads_ambiguous_future_dates_the_way_the_history_was_read(tmp_p
     iso = run("predict", "run", "--future", "iso.csv", cwd=tmp_path)
     assert iso.returncode == 0, iso.stderr
     assert pd.read_csv(pd.io.common.StringIO(iso.stdout))["yhat"].tolist() == got["yhat"].tolist()
+
+
+def test_backtest_from_the_shell(tmp_path):
+    make = run("demo-data", "s.csv", "--stores", "1", "--items", "2", "--days", "300", cwd=tmp_path)
+    assert make.returncode == 0, make.stderr
+    out = run("backtest", "s.csv", "--group", "store,item", "--origins", "2", "--horizon", "14", "--trials", "2",
+              "--folds", "1", "--out", "bt", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    table = pd.read_csv(tmp_path / "bt" / "backtest.csv")
+    assert list(table.columns) == ["store", "item", "origin", "method", "mae", "rmse", "bias", "coverage", "n"]
+    assert len(table) == 2 * 2 * 3
+    assert "backtest of 2 group(s) at 2 origin(s), up to 14 held-out dates each; wrote bt/backtest.csv" in out.stderr
+    assert "  tuned: MAE mean " in out.stderr and "better than untuned Prophet in " in out.stderr
+    assert "  seasonal_naive: MAE mean " in out.stderr

@@ -25,15 +25,16 @@ LAYERS = [
     ("backends", ["backends", "backends.base", "backends.local", "backends.spark", "backends.ray",
                   "backends._ray_auth"]),
     ("driver side: persistence, previous fits, sources, the plan", ["persistence", "previous", "sources", "plan"]),
-    ("a fit and its answers, as steps", ["fitting", "prediction"]),
+    ("a fit and its answers, as steps", ["fitting", "prediction", "backtest"]),
     ("estimator and plots", ["plotting", "estimator"]),
-    ("what users type and the tools they log to", ["mlflow_model", "tracking", "cli", "demo", "_apidoc", ""]),
+    ("what users type and the tools they log to", ["mlflow_model", "tracking", "cli", "tables", "demo", "_apidoc", ""]),
 ]
 
 #: Imports of our own modules allowed inside functions, with the reason.
 DEFERRED = {
     ("cli", "estimator"): "`prophet-grouped --help` and usage errors answer without importing scikit-learn",
     ("cli", "tracking"): "the same (MLflow is optional)",
+    ("cli", "backtest"): "the same",
     ("tracking", "mlflow_model"): "mlflow_model subclasses mlflow's PythonModel: it imports MLflow, an optional extra",
 }
 

@@ -1,0 +1,144 @@
+"""How the estimator's settings would have forecast the last few windows of a history, group by
+group, against untuned Prophet and the seasonal naive forecast.
+
+For each origin (the last ``horizon`` steps of the panel held out, then the ``horizon`` before
+them, ...), a clone of the estimator is fitted on the rows up to the origin and forecasts the
+window after it; so is stock Prophet (Prophet's defaults, fitted with Stan, with the same
+regressors, events, country holidays and clipping: a clone with one trial, which is Prophet's
+default configuration, and ``engine="stan"``); the seasonal naive forecast repeats each group's
+last season. Every method is scored on the same held-out rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from . import plan
+from .data import validate_history
+from .frequency import season_length
+from .keys import group_key
+from .objective import horizon_offset
+
+__all__ = ["METHODS", "backtest", "summary"]
+
+#: What :func:`backtest` can compare.
+METHODS = ("tuned", "prophet", "seasonal_naive")
+
+#: The columns of a backtest table after the group columns.
+COLUMNS = ["origin", "method", "mae", "rmse", "bias", "coverage", "n"]
+
+
+def backtest(tuner: Any, X: pd.DataFrame, origins: int = 3, methods: Sequence[str] = METHODS) -> pd.DataFrame:
+    """One row per group, origin and method: :meth:`GroupedProphetTuner.backtest`."""
+    plan.check_int("origins", origins, 1)
+    methods = list(methods)
+    unknown = [m for m in methods if m not in METHODS]
+    if not methods or unknown:
+        raise ValueError(f"methods must be a non-empty list of {list(METHODS)}, got {methods!r}.")
+    settings = clone(tuner).set_params(verbose=0, checkpoint_dir=None, model_dir=None, warm_start=None,
+                                       champion=None)
+    group_cols, config = plan.make_config(settings)
+    if not group_cols:  # group_cols=None: one series
+        raise ValueError("backtest needs group columns: give group_cols (a column with one value for one series).")
+    config = plan.with_drivers(config, settings, group_cols, list(X.columns))
+    history = validate_history(X, group_cols, settings.time_col, settings.target_col, settings.date_format,
+                               extra=config.drivers.columns, numeric=config.drivers.future_columns)
+    config = plan.with_time(config, settings, history["ds"])
+    step = horizon_offset(config.freq, config.horizon)
+    last = history["ds"].max()
+    cutoffs = [last - step * k for k in range(origins, 0, -1)]
+    if (history["ds"] <= cutoffs[0]).sum() == 0:
+        raise ValueError(f"origins={origins} x horizon={config.horizon} steps of {config.freq!r} reach back before "
+                         f"the history ({history['ds'].min().date()}); lower origins or horizon.")
+    frame = history.rename(columns={"ds": settings.time_col, "y": settings.target_col})
+    rows = []
+    for cutoff in cutoffs:
+        train = frame[frame[settings.time_col] <= cutoff]
+        test = history[(history["ds"] > cutoff) & (history["ds"] <= cutoff + step) & history["y"].notna()]
+        test = test[test.set_index(group_cols).index.isin(train.set_index(group_cols).index.unique())]
+        if test.empty:
+            continue
+        future = test.drop(columns="y").rename(columns={"ds": settings.time_col}).reset_index(drop=True)
+        truth = test.reset_index(drop=True)
+        forecasts = {}
+        fixed = dict(horizon=config.horizon, freq=config.freq)
+        if "tuned" in methods:
+            forecasts["tuned"] = _fit_predict(clone(settings).set_params(**fixed), train, future)
+        if "prophet" in methods:
+            untuned = clone(settings).set_params(n_trials=1, transform=None, engine="stan", intervals="prophet",
+                                                 **fixed)
+            forecasts["prophet"] = _fit_predict(untuned, train, future)
+        if "seasonal_naive" in methods:
+            forecasts["seasonal_naive"] = _seasonal_naive(history[history["ds"] <= cutoff], truth, group_cols,
+                                                          season_length(config.freq))
+        for method, fc in forecasts.items():
+            rows.extend(_scores(truth, fc, group_cols, cutoff, method))
+    return pd.DataFrame(rows, columns=[*group_cols, *COLUMNS])
+
+
+def _fit_predict(tuner: Any, train: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:
+    """``tuner`` fitted on ``train``; its forecast of ``future``'s rows (NaN for groups that failed)."""
+    tuner.fit(train)
+    keep = np.array([group_key(k) in tuner.models_
+                     for k in future[tuner.group_cols_].itertuples(index=False, name=None)], dtype=bool)
+    out = pd.DataFrame({"yhat": np.nan, "yhat_lower": np.nan, "yhat_upper": np.nan}, index=future.index)
+    if keep.any():
+        fc = tuner.predict(future[keep].reset_index(drop=True))
+        out.loc[keep, ["yhat", "yhat_lower", "yhat_upper"]] = fc[["yhat", "yhat_lower", "yhat_upper"]].to_numpy()
+    return out
+
+
+def _seasonal_naive(train: pd.DataFrame, truth: pd.DataFrame, group_cols: list[str], m: int) -> pd.DataFrame:
+    """Each group's last ``m`` observed values repeated over its held-out rows, in date order."""
+    out = pd.DataFrame({"yhat": np.nan, "yhat_lower": np.nan, "yhat_upper": np.nan}, index=truth.index)
+    observed = train[train["y"].notna()]
+    last = {group_key(k): part["y"].to_numpy()[-m:] for k, part in observed.groupby(group_cols, sort=False)}
+    for key, part in truth.groupby(group_cols, sort=False):
+        season = last.get(group_key(key))
+        if season is None or len(season) == 0:
+            continue
+        order = part.sort_values("ds").index
+        out.loc[order, "yhat"] = season[np.arange(len(order)) % len(season)]
+    return out
+
+
+def _scores(truth: pd.DataFrame, fc: pd.DataFrame, group_cols: list[str], origin: pd.Timestamp,
+            method: str) -> list[dict[str, Any]]:
+    rows = []
+    for key, part in truth.groupby(group_cols, sort=True):
+        y = part["y"].to_numpy(dtype=float)
+        got = fc.loc[part.index]
+        yhat = got["yhat"].to_numpy(dtype=float)
+        if np.isnan(yhat).all():
+            continue  # the method failed for this group: no row
+        error = yhat - y
+        inside = (got["yhat_lower"].to_numpy() <= y) & (y <= got["yhat_upper"].to_numpy())
+        rows.append({
+            **dict(zip(group_cols, key if isinstance(key, tuple) else (key,))),
+            "origin": origin, "method": method,
+            "mae": float(np.mean(np.abs(error))), "rmse": float(np.sqrt(np.mean(error ** 2))),
+            "bias": float(yhat.sum() / y.sum()) if y.sum() != 0 else np.nan,
+            "coverage": float(inside.mean()) if got["yhat_lower"].notna().all() else np.nan,
+            "n": len(y),
+        })
+    return rows
+
+
+def summary(table: pd.DataFrame, group_cols: list[str]) -> pd.DataFrame:
+    """Per method: mean and median MAE, wins against untuned Prophet (groups x origins where the
+    method's MAE is lower), mean coverage of the interval, total bias."""
+    out = []
+    base = table[table["method"] == "prophet"].set_index([*group_cols, "origin"])["mae"]
+    for method, part in table.groupby("method", sort=False):
+        mae = part.set_index([*group_cols, "origin"])["mae"]
+        paired = mae.index.intersection(base.index)
+        wins = int((mae[paired] < base[paired]).sum()) if method != "prophet" else np.nan
+        out.append({"method": method, "mean_mae": mae.mean(), "median_mae": mae.median(),
+                    "wins_vs_prophet": wins, "pairs": len(paired), "coverage": part["coverage"].mean(),
+                    "median_bias": part["bias"].median()})
+    return pd.DataFrame(out)
