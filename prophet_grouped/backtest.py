@@ -20,9 +20,11 @@ from sklearn.base import clone
 
 from . import plan
 from .data import validate_history
+from .exceptions import InputTypeError
 from .frequency import season_length
 from .keys import group_key
 from .objective import horizon_offset
+from .sources import is_spark_dataframe
 
 __all__ = ["METHODS", "backtest", "summary"]
 
@@ -35,6 +37,13 @@ COLUMNS = ["origin", "method", "mae", "rmse", "bias", "coverage", "n"]
 
 def backtest(tuner: Any, X: pd.DataFrame, origins: int = 3, methods: Sequence[str] = METHODS) -> pd.DataFrame:
     """One row per group, origin and method: :meth:`GroupedProphetTuner.backtest`."""
+    if is_spark_dataframe(X):
+        raise InputTypeError(
+            "backtest takes a pandas DataFrame: its windows are cut and scored on the driver (each fit still runs "
+            "on the tuner's backend). Collect the rows first: tuner.backtest(sdf.toPandas())."
+        )
+    if not isinstance(X, pd.DataFrame):
+        raise InputTypeError(f"backtest takes a pandas DataFrame of the history, got {type(X).__name__}.")
     plan.check_int("origins", origins, 1)
     methods = list(methods)
     unknown = [m for m in methods if m not in METHODS]
