@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 
 from ._environ import environ
 from ._imports import import_optional
@@ -62,6 +63,7 @@ def log_to_mlflow(
     experiment_name: str | None = None,
     tracking_uri: str | None = None,
     tags: dict[str, str] | None = None,
+    backtest: pd.DataFrame | None = None,
 ) -> str:
     """Log a fitted tuner to MLflow as one run; returns the run id.
 
@@ -76,6 +78,9 @@ def log_to_mlflow(
         (``MLFLOW_TRACKING_URI``).
     tags : dict or None
         Extra run tags.
+    backtest : pandas.DataFrame or None
+        A table of :meth:`GroupedProphetTuner.backtest`: logged as ``backtest.csv``, with each
+        method's mean MAE as metric ``backtest_mae_<method>``.
 
     What is logged: every constructor parameter as a run parameter; ``n_groups``, ``n_ok``,
     ``n_failed``, ``n_fallback``, ``n_trials``, ``mean_best_score``, ``median_best_score`` and
@@ -112,6 +117,9 @@ def log_to_mlflow(
         if len(scores):
             metrics["mean_best_score"] = float(np.mean(scores))
             metrics["median_best_score"] = float(np.median(scores))
+        if backtest is not None:
+            for method, mae in backtest.groupby("method")["mae"].mean().items():
+                metrics[f"backtest_mae_{method}"] = float(mae)
         params = {name: _param_value(value) for name, value in tuner.get_params(deep=False).items()}
         params["engine_"] = tuner.engine_
         client.log_batch(
@@ -124,6 +132,10 @@ def log_to_mlflow(
             table_path = os.path.join(folder, "results.csv")
             table.to_csv(table_path, index=False)
             client.log_artifact(run_id, table_path)
+            if backtest is not None:
+                backtest_path = os.path.join(folder, "backtest.csv")
+                backtest.to_csv(backtest_path, index=False)
+                client.log_artifact(run_id, backtest_path)
             import warnings
 
             with warnings.catch_warnings():

@@ -41,6 +41,14 @@ def test_one_run_with_settings_summary_table_and_loadable_tuner(store, tmp_path)
     loaded = GroupedProphetTuner.load(client.download_artifacts(run_id, "tuner", str(tmp_path)))
     future = tuner.make_future_dataframe(periods=5)
     pd.testing.assert_frame_equal(loaded.predict(future)[["yhat"]], tuner.predict(future)[["yhat"]])
+    # With a backtest: its table as an artifact, each method's mean MAE as a metric.
+    history = make_retail_sales(n_stores=1, n_items=3, periods=300, seed=0)
+    backtest = tuner.backtest(history, origins=1, methods=("tuned", "seasonal_naive"))
+    with_backtest = client.get_run(log_to_mlflow(tuner, tracking_uri=store, backtest=backtest))
+    logged = pd.read_csv(client.download_artifacts(with_backtest.info.run_id, "backtest.csv", str(tmp_path / "b")))
+    assert len(logged) == len(backtest) == 6
+    assert with_backtest.data.metrics["backtest_mae_tuned"] == pytest.approx(
+        backtest.loc[backtest["method"] == "tuned", "mae"].mean())
 
 
 def test_requests_do_not_grow_with_groups_or_trials(store, monkeypatch):
