@@ -11,6 +11,7 @@ last season. Every method is scored on the same held-out rows.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -49,8 +50,9 @@ def backtest(tuner: Any, X: pd.DataFrame, origins: int = 3, methods: Sequence[st
     unknown = [m for m in methods if m not in METHODS]
     if not methods or unknown:
         raise ValueError(f"methods must be a non-empty list of {list(METHODS)}, got {methods!r}.")
-    settings = clone(tuner).set_params(verbose=0, checkpoint_dir=None, model_dir=None, warm_start=None,
-                                       champion=None)
+    # Each fit is its own: no checkpoint, model folder or previous fit of the tuner's applies.
+    settings = clone(tuner).set_params(checkpoint_dir=None, model_dir=None, warm_start=None, champion=None)
+    verbose = settings.verbose >= 2 or (settings.verbose == 1 and sys.stderr.isatty())
     group_cols, config = plan.make_config(settings)
     if not group_cols:  # group_cols=None: one series
         raise ValueError("backtest needs group columns: give group_cols (a column with one value for one series).")
@@ -66,7 +68,9 @@ def backtest(tuner: Any, X: pd.DataFrame, origins: int = 3, methods: Sequence[st
                          f"the history ({history['ds'].min().date()}); lower origins or horizon.")
     frame = history.rename(columns={"ds": settings.time_col, "y": settings.target_col})
     rows = []
-    for cutoff in cutoffs:
+    for number, cutoff in enumerate(cutoffs, start=1):
+        if verbose:
+            print(f"backtest: origin {number} of {len(cutoffs)} ({cutoff})", file=sys.stderr)
         train = frame[frame[settings.time_col] <= cutoff]
         test = history[(history["ds"] > cutoff) & (history["ds"] <= cutoff + step) & history["y"].notna()]
         test = test[test.set_index(group_cols).index.isin(train.set_index(group_cols).index.unique())]
