@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 RUN_ENV := PYSPARK_PYTHON=$(PY) PYSPARK_DRIVER_PYTHON=$(PY) PATH="$(abspath $(VENV))/bin:$$PATH"
 PYTEST_ARGS ?= --durations=30
 
-.PHONY: demo test bench bench-full accuracy docs check-java clean freeze
+.PHONY: demo test bench bench-full accuracy docs check-java check-chromium clean freeze
 
 $(STAMP): pyproject.toml requirements/constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +20,17 @@ check-java:
 	  echo "ERROR: 'java' is not on PATH. The Spark and Ray-on-Spark tests need Java 17:"; \
 	  echo "       apt-get install -y openjdk-17-jre-headless (or set JAVA_HOME and PATH)."; exit 1; }
 
+# The report test opens the backtest report in a real browser: a headless Chromium (Debian's).
+check-chromium:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  echo "Installing Chromium for the report test: apt-get install chromium"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || { \
+	  echo "ERROR: could not install Chromium (apt-get needs root). Install it: apt-get install -y chromium"; exit 1; }; }
+
 demo: $(STAMP)
 	$(RUN_ENV) $(PY) -m prophet_grouped.demo
 
-test: $(STAMP) check-java
+test: $(STAMP) check-java check-chromium
 	$(RUN_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP) check-java

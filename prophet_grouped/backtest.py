@@ -38,6 +38,14 @@ COLUMNS = ["origin", "method", "mae", "rmse", "bias", "coverage", "n"]
 
 def backtest(tuner: Any, X: pd.DataFrame, origins: int = 3, methods: Sequence[str] = METHODS) -> pd.DataFrame:
     """One row per group, origin and method: :meth:`GroupedProphetTuner.backtest`."""
+    return run(tuner, X, origins, methods)[0]
+
+
+def run(tuner: Any, X: pd.DataFrame, origins: int = 3,
+        methods: Sequence[str] = METHODS) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """:func:`backtest`'s table, the forecasts behind it (group columns, ``origin``, ``method``,
+    ``ds``, ``y``, ``yhat``, ``yhat_lower``, ``yhat_upper``) and the checked history (group
+    columns, ``ds``, ``y``): what a report draws."""
     if is_spark_dataframe(X):
         raise InputTypeError(
             "backtest takes a pandas DataFrame: its windows are cut and scored on the driver (each fit still runs "
@@ -67,7 +75,7 @@ def backtest(tuner: Any, X: pd.DataFrame, origins: int = 3, methods: Sequence[st
         raise ValueError(f"origins={origins} x horizon={config.horizon} steps of {config.freq!r} reach back before "
                          f"the history ({history['ds'].min().date()}); lower origins or horizon.")
     frame = history.rename(columns={"ds": settings.time_col, "y": settings.target_col})
-    rows = []
+    rows, drawn = [], []
     for number, cutoff in enumerate(cutoffs, start=1):
         if verbose:
             print(f"backtest: origin {number} of {len(cutoffs)} ({cutoff})", file=sys.stderr)
@@ -91,7 +99,12 @@ def backtest(tuner: Any, X: pd.DataFrame, origins: int = 3, methods: Sequence[st
                                                           season_length(config.freq))
         for method, fc in forecasts.items():
             rows.extend(_scores(truth, fc, group_cols, cutoff, method))
-    return pd.DataFrame(rows, columns=[*group_cols, *COLUMNS])
+            drawn.append(truth[[*group_cols, "ds", "y"]].assign(origin=cutoff, method=method, **{
+                col: fc[col].to_numpy() for col in ("yhat", "yhat_lower", "yhat_upper")}))
+    forecast_columns = [*group_cols, "origin", "method", "ds", "y", "yhat", "yhat_lower", "yhat_upper"]
+    drawn_frame = pd.concat(drawn, ignore_index=True)[forecast_columns] if drawn else pd.DataFrame(
+        columns=forecast_columns)
+    return pd.DataFrame(rows, columns=[*group_cols, *COLUMNS]), drawn_frame, history[[*group_cols, "ds", "y"]]
 
 
 def _fit_predict(tuner: Any, train: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:

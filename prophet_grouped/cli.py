@@ -195,15 +195,20 @@ def cmd_tune(args: argparse.Namespace) -> None:
 def cmd_backtest(args: argparse.Namespace) -> None:
     check_writable(args.out, "--out", folder=True)
     tuner, df = _tuner_from_args(args)
-    from .backtest import summary
+    from .backtest import run, summary
+    from .report import backtest_report
 
-    table = _warned(lambda: tuner.backtest(df, origins=args.origins))
+    table, forecasts, history = _warned(lambda: run(tuner, df, origins=args.origins))
     os.makedirs(args.out, exist_ok=True)
     table.to_csv(os.path.join(args.out, "backtest.csv"), index=False)
     lines = summary(table, list(tuner.group_cols))
+    page = backtest_report(table, forecasts, history, list(tuner.group_cols), tuner.get_params(deep=False), lines,
+                           title=f"Backtest of {os.path.basename(args.data)}")
+    with open(os.path.join(args.out, "report.html"), "w", encoding="utf-8") as fh:
+        fh.write(page)
     groups = len(table[list(tuner.group_cols)].drop_duplicates())
     print(f"backtest of {groups} group(s) at {table['origin'].nunique()} origin(s), up to "
-          f"{int(table['n'].max())} held-out dates each; wrote {args.out}/backtest.csv", file=sys.stderr)
+          f"{int(table['n'].max())} held-out dates each; wrote {args.out}/backtest.csv and report.html", file=sys.stderr)
     for row in lines.itertuples(index=False):
         wins = ("" if row.method == "prophet" else
                 f", better than untuned Prophet in {int(row.wins_vs_prophet)} of {row.pairs}")
@@ -445,8 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("backtest", help="how the settings would have forecast the last windows of the history, "
                                         "against untuned Prophet and the seasonal naive forecast")
-    p.add_argument("--out", default="prophet_grouped_backtest", help="output folder for backtest.csv "
-                                                                    "(default: %(default)s)")
+    p.add_argument("--out", default="prophet_grouped_backtest", help="output folder for backtest.csv and "
+                                                                    "report.html (default: %(default)s)")
     p.add_argument("--origins", type=_steps, default=3, help="held-out windows, the last first (default: %(default)s)")
     _tuning_options(p)
     p.set_defaults(func=cmd_backtest)

@@ -544,6 +544,7 @@ def test_backtest_from_the_shell(tmp_path):
     table = pd.read_csv(tmp_path / "bt" / "backtest.csv")
     assert list(table.columns) == ["store", "item", "origin", "method", "mae", "rmse", "bias", "coverage", "n"]
     assert len(table) == 2 * 2 * 3
-    assert "backtest of 2 group(s) at 2 origin(s), up to 14 held-out dates each; wrote bt/backtest.csv" in out.stderr
+    assert ("backtest of 2 group(s) at 2 origin(s), up to 14 held-out dates each; wrote bt/backtest.csv and "
+            "report.html") in out.stderr
     assert "  tuned: MAE mean " in out.stderr and "better than untuned Prophet in " in out.stderr
     assert "  seasonal_naive: MAE mean " in out.stderr

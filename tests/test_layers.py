@@ -25,7 +25,7 @@ LAYERS = [
     ("backends", ["backends", "backends.base", "backends.local", "backends.spark", "backends.ray",
                   "backends._ray_auth"]),
     ("driver side: persistence, previous fits, sources, the plan", ["persistence", "previous", "sources", "plan"]),
-    ("a fit and its answers, as steps", ["fitting", "prediction", "backtest"]),
+    ("a fit and its answers, as steps", ["fitting", "prediction", "backtest", "report"]),
     ("estimator and plots", ["plotting", "estimator"]),
     ("what users type and the tools they log to", ["mlflow_model", "tracking", "cli", "tables", "demo", "_apidoc", ""]),
 ]
@@ -35,6 +35,7 @@ DEFERRED = {
     ("cli", "estimator"): "`prophet-grouped --help` and usage errors answer without importing scikit-learn",
     ("cli", "tracking"): "the same (MLflow is optional)",
     ("cli", "backtest"): "the same",
+    ("cli", "report"): "the same",
     ("tracking", "mlflow_model"): "mlflow_model subclasses mlflow's PythonModel: it imports MLflow, an optional extra",
 }
 
