@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
 from . import plan
 from .data import validate_history
@@ -47,12 +46,10 @@ def run(tuner: Any, X: pd.DataFrame, origins: int = 3,
     ``ds``, ``y``, ``yhat``, ``yhat_lower``, ``yhat_upper``) and the checked history (group
     columns, ``ds``, ``y``): what a report draws."""
     if is_spark_dataframe(X):
-        raise InputTypeError(
-            "backtest takes a pandas DataFrame: its windows are cut and scored on the driver (each fit still runs "
-            "on the tuner's backend). Collect the rows first: tuner.backtest(sdf.toPandas())."
-        )
+        # The windows are cut and scored on the driver; each fit runs on the tuner's backend.
+        X = X.toPandas()
     if not isinstance(X, pd.DataFrame):
-        raise InputTypeError(f"backtest takes a pandas DataFrame of the history, got {type(X).__name__}.")
+        raise InputTypeError(f"backtest takes a DataFrame of the history (pandas or Spark), got {type(X).__name__}.")
     plan.check_int("origins", origins, 1)
     methods = list(methods)
     unknown = [m for m in methods if m not in METHODS]
@@ -105,6 +102,12 @@ def run(tuner: Any, X: pd.DataFrame, origins: int = 3,
     drawn_frame = pd.concat(drawn, ignore_index=True)[forecast_columns] if drawn else pd.DataFrame(
         columns=forecast_columns)
     return pd.DataFrame(rows, columns=[*group_cols, *COLUMNS]), drawn_frame, history[[*group_cols, "ds", "y"]]
+
+
+def clone(tuner: Any) -> Any:
+    """A new unfitted tuner with ``tuner``'s parameters, shared, not copied (scikit-learn's
+    ``clone`` deep-copies them, and a SparkSession in ``backend_options`` can't be copied)."""
+    return type(tuner)(**tuner.get_params(deep=False))
 
 
 def _fit_predict(tuner: Any, train: pd.DataFrame, future: pd.DataFrame) -> pd.DataFrame:

@@ -532,8 +532,10 @@ class GroupedProphetTuner(BaseEstimator):
 
         Parameters
         ----------
-        X : pandas.DataFrame
-            The history, as for :meth:`fit` (with the regressors' values on every date).
+        X : pandas.DataFrame or pyspark.sql.DataFrame
+            The history, as for :meth:`fit` (with the regressors' values on every date). A Spark
+            DataFrame is collected to the driver, where the windows are cut and scored; each fit
+            runs on this tuner's backend.
         origins : int, default=3
         methods : sequence of {"tuned", "prophet", "seasonal_naive"}
 

@@ -68,5 +68,5 @@ def test_backtest_says_what_is_wrong(history):
         tuner.backtest(history, methods=["ets"])
     with pytest.raises(ValueError, match=r"origins=30 x horizon=14 steps of 'D' reach back before the history"):
         tuner.backtest(history, origins=30)
-    with pytest.raises(TypeError, match=r"backtest takes a pandas DataFrame of the history, got ndarray"):
+    with pytest.raises(TypeError, match=r"backtest takes a DataFrame of the history \(pandas or Spark\), got ndarray"):
         tuner.backtest(history.to_numpy())

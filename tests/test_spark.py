@@ -490,3 +490,12 @@ def test_a_session_the_library_starts_keeps_the_terminal_quiet(tmp_path):
     assert out.returncode == 0, out.stderr
     assert " WARN " not in out.stderr and "[Stage" not in out.stderr, out.stderr
     assert "tuned 2 groups (2 ok)" in out.stderr
+
+
+def test_a_backtest_of_a_spark_dataframe_gives_the_pandas_table(spark):
+    df = make_retail_sales(n_stores=1, n_items=2, periods=200, seed=6)
+    settings = dict(group_cols=GROUPS, n_trials=2, horizon=14, cv_folds=1, random_state=0, verbose=0)
+    local = GroupedProphetTuner(**settings).backtest(df, origins=2, methods=("tuned", "seasonal_naive"))
+    remote = GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, **settings).backtest(
+        spark.createDataFrame(df), origins=2, methods=("tuned", "seasonal_naive"))
+    pd.testing.assert_frame_equal(remote, local, check_dtype=False)
