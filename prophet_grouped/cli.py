@@ -216,6 +216,21 @@ def cmd_backtest(args: argparse.Namespace) -> None:
         print(f"  {row.method}: MAE mean {row.mean_mae:.4g}, median {row.median_mae:.4g}{wins}{cover}", file=sys.stderr)
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from .report import run_report
+
+    if not args.out.lower().endswith(".html"):
+        raise CommandError(f"--out {args.out}: give a file ending in .html.")
+    check_writable(args.out, "--out")
+    tuner = _load(args.dir)
+    if tuner.future_cols_:
+        raise CommandError(f"the models use {list(tuner.future_cols_)}, whose future values the report can't know; "
+                           f"backtest such a run instead (prophet-grouped backtest ...).")
+    with open(args.out, "w", encoding="utf-8") as fh:
+        fh.write(run_report(tuner, args.periods, title=f"Tuning run {os.path.basename(os.path.abspath(args.dir))}"))
+    print(f"wrote {args.out}", file=sys.stderr)
+
+
 def _save_folder(tuner: Any, folder: str) -> None:
     """What `tune` writes: results.csv, best_params.csv and the fitted tuner in tuner/."""
     os.makedirs(folder, exist_ok=True)
@@ -455,6 +470,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--origins", type=_steps, default=3, help="held-out windows, the last first (default: %(default)s)")
     _tuning_options(p)
     p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("report", help="an HTML page of a `tune` run: gains, groups, failures, forecasts")
+    p.add_argument("dir", help="the --out folder of `tune` (or --save of `forecast`)")
+    p.add_argument("--out", default="report.html", help="the page to write (default: %(default)s)")
+    p.add_argument("--periods", type=_steps, default=None, help="steps to forecast in the charts (default: the horizon)")
+    p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("forecast", help="tune, refit and forecast every group in one pass; write the forecasts")
     p.add_argument("--periods", type=_steps, default=None,

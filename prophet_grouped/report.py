@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .keys import key_text
+from .keys import group_key, key_text
+from .transforms import history_y as transform_history
 
-__all__ = ["backtest_report"]
+__all__ = ["backtest_report", "run_report"]
 
 #: Groups drawn in each of the worst / best / largest rows of charts.
 DRAWN = 4
@@ -58,12 +59,78 @@ def backtest_report(table: pd.DataFrame, forecasts: pd.DataFrame, history: pd.Da
     return _PAGE.format(title=html.escape(title), body="\n".join(parts))
 
 
-def _settings(settings: Mapping[str, Any], table: pd.DataFrame) -> str:
+def run_report(tuner: Any, periods: int | None = None, title: str = "Tuning run") -> str:
+    """The page for a fitted tuner (a ``tune`` or ``forecast`` run): its settings, status and
+    gains on the validation folds (over Prophet's defaults and the seasonal naive forecast), a
+    sortable table of groups, failed groups with their reasons, and the history and forecast of
+    the worst, best and largest groups (when the run kept its models)."""
+    group_cols = list(tuner.group_cols_)
+    results = tuner.results_.copy()
+    results["group"] = [", ".join(key_text(v) for v in k) for k in results[group_cols].itertuples(index=False)]
+    results["gain_vs_defaults"] = 1 - results["best_score"] / results["default_score"]
+    columns = ["group", "status", "value_added", "gain_vs_defaults", "best_score", "default_score", "naive_score",
+               "transform", "n_folds", "n_trials", "error"]
+    table = results[[c for c in columns if c in results.columns]].assign(
+        error=lambda d: d["error"].where(d["error"].notna(), ""))
+    status = results["status"].value_counts()
+    ok = results[results["status"] == "ok"]
+    lines = pd.DataFrame({
+        "groups": [len(results)], **{f"status {k}": [int(v)] for k, v in status.items()},
+        "median gain over defaults": [ok["gain_vs_defaults"].median()],
+        "median value added (over naive)": [ok["value_added"].median()],
+    })
+    failed = results[results["status"] != "ok"][["group", "status", "error"]]
+    parts = [
+        f"<h1>{html.escape(title)}</h1>", _settings(tuner.get_params(deep=False), None),
+        "<h2>Summary (validation folds)</h2>", _frame_table(lines, "summary"),
+        "<p>Gains are measured on the validation folds the search chose on: optimistic. "
+        "<code>prophet-grouped backtest</code> measures on held-out windows.</p>",
+        "<div class='charts'>",
+        _histogram(ok["gain_vs_defaults"].dropna().to_numpy(), "over Prophet's defaults (validation)"),
+        _histogram(ok["value_added"].dropna().to_numpy(), "over seasonal naive (validation)"),
+        "</div>",
+        _run_multiples(tuner, ok, group_cols, periods),
+        f"<h2>Groups ({len(results)})</h2><p>Click a column header to sort.</p>",
+        _frame_table(table, "groups", sortable=True),
+    ]
+    if len(failed):
+        parts += [f"<h2>Groups without a tuned model ({len(failed)})</h2>", _frame_table(failed, "failed")]
+    return _PAGE.format(title=html.escape(title), body="\n".join(parts))
+
+
+def _run_multiples(tuner: Any, ok: pd.DataFrame, group_cols: list[str], periods: int | None) -> str:
+    if not len(tuner.models_):
+        return "<p>No charts: the run kept no models (forecast without --save).</p>"
+    steps = periods or tuner.horizon_
+    by_gain = ok.sort_values("value_added")
+    picks = [("Least value added over naive", list(by_gain.index[:DRAWN])),
+             ("Most value added over naive", list(by_gain.index[::-1][:DRAWN]))]
+    future = tuner.make_future_dataframe(periods=steps)
+    out = ["<h2>History and forecast</h2>", "<p>Dots: history; line: forecast; band: its interval.</p>"]
+    for heading, rows in picks:
+        charts = []
+        for i in rows:
+            key = group_key(tuple(ok.loc[i, group_cols]))
+            if key not in tuner.models_:
+                continue
+            model = tuner.models_[key]
+            dates = future[(future[group_cols] == pd.Series(key, index=group_cols)).all(axis=1)]
+            fc = tuner.predict(dates).assign(y=np.nan)
+            seen = model.history[["ds"]].assign(y=transform_history(model)).tail(3 * steps)
+            charts.append(_chart(", ".join(key_text(v) for v in key), seen, fc, ok.loc[i]))
+        if charts:
+            out += [f"<h3>{html.escape(heading)}</h3><div class='charts'>", *charts, "</div>"]
+    return "\n".join(out)
+
+
+def _settings(settings: Mapping[str, Any], table: pd.DataFrame | None) -> str:
     shown = {k: v for k, v in settings.items() if not callable(v) and not isinstance(v, pd.DataFrame)}
-    origins = ", ".join(str(pd.Timestamp(o).date()) for o in sorted(table["origin"].unique()))
     rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(repr(v))}</td></tr>" for k, v in shown.items())
-    return (f"<p>Origins: {html.escape(origins)}; methods: {html.escape(', '.join(table['method'].unique()))}.</p>"
-            f"<details><summary>Settings</summary><table>{rows}</table></details>")
+    head = ""
+    if table is not None:
+        origins = ", ".join(str(pd.Timestamp(o).date()) for o in sorted(table["origin"].unique()))
+        head = f"<p>Origins: {html.escape(origins)}; methods: {html.escape(', '.join(table['method'].unique()))}.</p>"
+    return f"{head}<details><summary>Settings</summary><table>{rows}</table></details>"
 
 
 def _frame_table(frame: pd.DataFrame, name: str, sortable: bool = False) -> str:
@@ -155,8 +222,9 @@ def _chart(name: str, seen: pd.DataFrame, fc: pd.DataFrame, row: pd.Series) -> s
                    for d, v in zip(seen["ds"], seen["y"]) if pd.notna(v))
     held = "".join(f"<circle cx='{x(d):.1f}' cy='{y(v):.1f}' r='2' fill='#D55E00'/>"
                    for d, v in zip(fc["ds"], fc["y"]) if pd.notna(v))
-    gain = row.get("gain_vs_prophet", np.nan)
-    caption = f"{name}: gain over Prophet {gain:.0%}" if pd.notna(gain) else name
+    gain, added = row.get("gain_vs_prophet", np.nan), row.get("value_added", np.nan)
+    caption = (f"{name}: gain over Prophet {gain:.0%}" if pd.notna(gain) else
+               f"{name}: value added {added:.0%}" if pd.notna(added) else name)
     return (f"<figure><svg width='{_W}' height='{_H}' role='img'>"
             f"<polygon points='{band}' fill='#0072B2' fill-opacity='0.2'/>{dots}{held}"
             f"<polyline points='{line}' fill='none' stroke='#0072B2' stroke-width='1.5'/></svg>"

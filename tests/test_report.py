@@ -27,21 +27,41 @@ def test_the_backtest_report_renders_in_a_browser_without_console_errors(tmp_pat
     page = tmp_path / "bt" / "report.html"
     text = page.read_text()
     assert "http://" not in text and "https://" not in text and "<link" not in text, "self-contained"
+    _opens_cleanly(page, tmp_path, sortable="groups")
+
+
+def test_the_report_of_a_tuning_run_renders_in_a_browser(tmp_path):
+    make_retail_sales(n_stores=1, n_items=3, periods=300, seed=2).to_csv(tmp_path / "s.csv", index=False)
+    tuned = subprocess.run([CLI, "tune", "s.csv", "--group", "store,item", "--trials", "2", "--folds", "1",
+                            "--horizon", "14", "--quiet", "--out", "run"], cwd=tmp_path, capture_output=True, text=True)
+    assert tuned.returncode == 0, tuned.stderr
+    done = subprocess.run([CLI, "report", "run", "--out", "r.html"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "r.html").read_text()
+    assert "Most value added over naive" in text and text.count("<figure>") == 2 + 2 * 3
+    _opens_cleanly(tmp_path / "r.html", tmp_path, sortable="groups")
+    wrong = subprocess.run([CLI, "report", "run", "--out", "r.png"], cwd=tmp_path, capture_output=True, text=True)
+    assert wrong.returncode == 1 and "give a file ending in .html" in wrong.stderr
+
+
+def _opens_cleanly(page, tmp_path, sortable):
+    """Headless Chromium loads ``page``: its script runs to its end, nothing is logged to the
+    console, the tables and charts are in the rendered page; a screenshot is taken."""
     browser = [_chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
                "--enable-logging=stderr", "--v=0", "--window-size=1300,2400"]
     dom = subprocess.run([*browser, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120)
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert 'data-ready="yes"' in dom.stdout, "the page's script ran to its end"
-    assert dom.stdout.count("<svg") >= 2 + 3 and '<table id="groups" class="sortable">' in dom.stdout
+    assert dom.stdout.count("<svg") >= 2 + 3 and f'<table id="{sortable}" class="sortable">' in dom.stdout
     assert dom.stdout.count("<tr>") >= 3 + 3 + 1
     console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert console == [], console
-    shot = tmp_path / "report.png"
+    shot = tmp_path / (page.stem + ".png")
     subprocess.run([*browser, f"--screenshot={shot}", page.as_uri()], capture_output=True, text=True, timeout=120)
     assert shot.read_bytes()[:4] == b"\x89PNG"
     # Look at it: the screenshot is kept when REPORT_SCREENSHOT names a folder.
     if os.environ.get("REPORT_SCREENSHOT"):
-        shutil.copy(shot, os.path.join(os.environ["REPORT_SCREENSHOT"], "report.png"))
+        shutil.copy(shot, os.path.join(os.environ["REPORT_SCREENSHOT"], shot.name))
 
 
 @pytest.mark.parametrize("n_groups", [10_000])
