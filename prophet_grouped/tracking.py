@@ -64,6 +64,7 @@ def log_to_mlflow(
     tracking_uri: str | None = None,
     tags: dict[str, str] | None = None,
     backtest: pd.DataFrame | None = None,
+    report: str | None = None,
 ) -> str:
     """Log a fitted tuner to MLflow as one run; returns the run id.
 
@@ -81,6 +82,8 @@ def log_to_mlflow(
     backtest : pandas.DataFrame or None
         A table of :meth:`GroupedProphetTuner.backtest`: logged as ``backtest.csv``, with each
         method's mean MAE as metric ``backtest_mae_<method>``.
+    report : str or None
+        The path of an HTML report (``prophet-grouped backtest`` or ``report``): logged as is.
 
     What is logged: every constructor parameter as a run parameter; ``n_groups``, ``n_ok``,
     ``n_failed``, ``n_fallback``, ``n_trials``, ``mean_best_score``, ``median_best_score`` and
@@ -136,6 +139,8 @@ def log_to_mlflow(
                 backtest_path = os.path.join(folder, "backtest.csv")
                 backtest.to_csv(backtest_path, index=False)
                 client.log_artifact(run_id, backtest_path)
+            if report is not None:
+                client.log_artifact(run_id, os.fspath(report))
             import warnings
 
             with warnings.catch_warnings():

@@ -44,7 +44,10 @@ def test_one_run_with_settings_summary_table_and_loadable_tuner(store, tmp_path)
     # With a backtest: its table as an artifact, each method's mean MAE as a metric.
     history = make_retail_sales(n_stores=1, n_items=3, periods=300, seed=0)
     backtest = tuner.backtest(history, origins=1, methods=("tuned", "seasonal_naive"))
-    with_backtest = client.get_run(log_to_mlflow(tuner, tracking_uri=store, backtest=backtest))
+    (tmp_path / "report.html").write_text("<!DOCTYPE html><p>report</p>")
+    with_backtest = client.get_run(log_to_mlflow(tuner, tracking_uri=store, backtest=backtest,
+                                                 report=str(tmp_path / "report.html")))
+    assert "report.html" in [a.path for a in client.list_artifacts(with_backtest.info.run_id)]
     logged = pd.read_csv(client.download_artifacts(with_backtest.info.run_id, "backtest.csv", str(tmp_path / "b")))
     assert len(logged) == len(backtest) == 6
     assert with_backtest.data.metrics["backtest_mae_tuned"] == pytest.approx(
