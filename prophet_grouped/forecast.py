@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
 from . import fastpredict, intervals, transforms
 from ._util import quiet
@@ -157,9 +156,7 @@ def forecast_batch(jobs: list[ForecastJob], nonnegative: Any, random_state: int)
             f"{len(early)} group(s) to predict have dates before their history: {early[:5]}. "
             f"Prophet only forecasts from the start of the history on; drop the earlier dates."
         )
-    # One BLAS thread: a batch's matrices are small, and every backend runs a batch per core
-    # (two threads per process on two cores ran twice as slow).
-    with quiet(), threadpool_limits(1, user_api="blas"):
+    with quiet():
         return [
             (key, forecast_values(model, rows, nonnegative, forecast_seed(random_state, key))[1])
             for key, model, rows in models

@@ -24,6 +24,8 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+from threadpoolctl import threadpool_limits
+
 from ..forecast import forecast_batch
 from ..tuning import tune_group, warm_up
 from .base import Backend, Priors, Task
@@ -54,6 +56,13 @@ _FORECASTING: tuple[list[list[ForecastJob]], Any, int] | None = None
 
 #: What a pool of forked predict workers costs before its first forecast, in seconds.
 FORK_START_SECONDS = 0.05
+
+
+def _start_predict_worker(parent: int) -> None:
+    """A forked predict worker: it dies with its parent and uses one BLAS thread (one worker per
+    core; set once here, not around every batch)."""
+    _die_with(parent)
+    threadpool_limits(1, user_api="blas")
 
 
 def _forecast_part(index: int) -> list[tuple[tuple[Any, ...], np.ndarray]]:
@@ -138,7 +147,7 @@ class LocalBackend(Backend):
         try:
             with ProcessPoolExecutor(
                     n_workers, mp_context=multiprocessing.get_context("fork"),
-                    initializer=_die_with, initargs=(os.getpid(),)) as pool:
+                    initializer=_start_predict_worker, initargs=(os.getpid(),)) as pool:
                 futures = {pool.submit(_forecast_part, i): i for i in range(len(parts))}
                 for future in as_completed(futures):
                     yield from future.result()
