@@ -5,8 +5,8 @@ For each origin (the last ``horizon`` steps of the panel held out, then the ``ho
 them, ...), a clone of the estimator is fitted on the rows up to the origin and forecasts the
 window after it; so is stock Prophet (Prophet's defaults, fitted with Stan, with the same
 regressors, events, country holidays and clipping: a clone with one trial, which is Prophet's
-default configuration, and ``engine="stan"``); the seasonal naive forecast repeats each group's
-last season. Every method is scored on the same held-out rows.
+default configuration, and ``engine="stan"``); the seasonal naive forecast is the one
+``naive_score`` uses, each date's value one season earlier. Every method is scored on the same held-out rows.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .data import validate_history
 from .exceptions import InputTypeError
 from .frequency import season_length
 from .keys import group_key
-from .objective import horizon_offset
+from .objective import horizon_offset, seasonal_naive
 from .sources import is_spark_dataframe
 
 __all__ = ["METHODS", "backtest", "summary"]
@@ -93,7 +93,7 @@ def run(tuner: Any, X: pd.DataFrame, origins: int = 3,
             forecasts["prophet"] = _fit_predict(untuned, train, future)
         if "seasonal_naive" in methods:
             forecasts["seasonal_naive"] = _seasonal_naive(history[history["ds"] <= cutoff], truth, group_cols,
-                                                          season_length(config.freq))
+                                                          config.freq, season_length(config.freq))
         for method, fc in forecasts.items():
             rows.extend(_scores(truth, fc, group_cols, cutoff, method))
             drawn.append(truth[[*group_cols, "ds", "y"]].assign(origin=cutoff, method=method, **{
@@ -122,17 +122,18 @@ def _fit_predict(tuner: Any, train: pd.DataFrame, future: pd.DataFrame) -> pd.Da
     return out
 
 
-def _seasonal_naive(train: pd.DataFrame, truth: pd.DataFrame, group_cols: list[str], m: int) -> pd.DataFrame:
-    """Each group's last ``m`` observed values repeated over its held-out rows, in date order."""
+def _seasonal_naive(train: pd.DataFrame, truth: pd.DataFrame, group_cols: list[str], freq: str,
+                    m: int) -> pd.DataFrame:
+    """Each group's seasonal naive forecast of its held-out rows: the baseline of ``naive_score``
+    (:func:`~prophet_grouped.objective.seasonal_naive`, which looks back whole seasons by date,
+    over closed days and gaps)."""
     out = pd.DataFrame({"yhat": np.nan, "yhat_lower": np.nan, "yhat_upper": np.nan}, index=truth.index)
     observed = train[train["y"].notna()]
-    last = {group_key(k): part["y"].to_numpy()[-m:] for k, part in observed.groupby(group_cols, sort=False)}
+    past = {group_key(k): part[["ds", "y"]] for k, part in observed.groupby(group_cols, sort=False)}
     for key, part in truth.groupby(group_cols, sort=False):
-        season = last.get(group_key(key))
-        if season is None or len(season) == 0:
-            continue
-        order = part.sort_values("ds").index
-        out.loc[order, "yhat"] = season[np.arange(len(order)) % len(season)]
+        history = past.get(group_key(key))
+        if history is not None:
+            out.loc[part.index, "yhat"] = seasonal_naive(history, part["ds"], freq, m)
     return out
 
 
