@@ -21,6 +21,7 @@ from .data import ONE_SERIES, make_retail_sales, one_series_column
 from .exceptions import GroupFitWarning, InputTypeError
 from .keys import group_key, key_text
 from .objective import AUTO_FOLDS
+from .results import history_ends
 from .tables import (
     CommandError,
     check_columns,
@@ -262,9 +263,7 @@ def _labelled(forecast: pd.DataFrame, tuner: Any) -> pd.DataFrame:
     """``forecast`` with the columns a table of forecasts written back needs: ``origin`` (the
     last date of the group's history, where its forecast starts from) and ``run_id`` (the fit's
     id, ``tuner.run_id_``)."""
-    results = tuner.results_
-    keys = results[tuner.group_cols_].itertuples(index=False, name=None)
-    ends = {group_key(key): end for key, end in zip(keys, results["history_end"])}
+    ends = history_ends(tuner.results_, tuner.group_cols_)
     seen: dict[tuple[Any, ...], Any] = {}  # a key's lookup once, not once per row
     origin = [seen[k] if k in seen else seen.setdefault(k, ends.get(group_key(k)))
               for k in forecast[tuner.group_cols_].itertuples(index=False, name=None)]

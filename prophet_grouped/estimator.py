@@ -505,7 +505,7 @@ class GroupedProphetTuner(BaseEstimator):
             raise ValueError(f"Group {group!r} has no model to plot: forecast(..., keep_models=False) kept none.")
         if key not in self.models_:
             raise ValueError(f"Group {group!r} failed during fit and has no model to plot; see results_.")
-        future = prediction.plot_rows(self, group, future)
+        future = prediction.plot_rows(self, group, key, future)
         plan.check_int("history", history, 1, allow_none=True)
         return plot_forecast(self, key, periods, ax, future, history)
 
@@ -528,7 +528,8 @@ class GroupedProphetTuner(BaseEstimator):
         before them, ...), a clone of this tuner is fitted on the rows up to the origin and
         forecasts the window after it (``"tuned"``); stock Prophet the same way (``"prophet"``:
         Prophet's defaults fitted with Stan, with the same regressors, events and clipping); the
-        seasonal naive forecast repeats each group's last season. This tuner is not fitted.
+        seasonal naive forecast takes each date's value one season earlier (as
+        ``naive_score``). This tuner is not fitted.
 
         Parameters
         ----------

@@ -22,6 +22,7 @@ from .keys import group_key
 from .metrics import resolve_metric
 from .metrics import score as metric_score
 from .plan import check_int
+from .results import history_ends
 from .sources import is_spark_dataframe
 
 __all__ = ["fitted_key", "future_dates", "models_not_kept", "plot_rows", "predict_frame", "score_frame",
@@ -35,47 +36,30 @@ def future_dates(tuner: Any, periods: int, include_history: bool = False, start:
         if include_history:
             raise ValueError("make_future_dataframe: give include_history=True or start, not both.")
         return _window(tuner, periods, start)
-    shared = tuple(getattr(tuner, "closed_days_", ()))
-    closed = closed_by_group(tuner.results_, tuner.group_cols_)
-    ends = {}
-    if not include_history and "history_end" in tuner.results_.columns:
-        # The last dates of the histories, from results_: no model is loaded.
-        known = tuner.results_.dropna(subset=["history_end"])
-        keys = known[tuner.group_cols_].itertuples(index=False, name=None)
-        ends = {group_key(key): end for key, end in zip(keys, known["history_end"])}
+    ends = {} if include_history else history_ends(tuner.results_, tuner.group_cols_)
     if include_history and not len(tuner.models_):
         raise ValueError(
             "make_future_dataframe(include_history=True) needs the groups' models, which forecast(..., "
             "keep_models=False) did not keep: use forecast(..., keep_models=True) or fit()."
         )
-    frames = []
+    steps = _steps(tuner)
+    frames = {}
     # Every group with a model, or known from results_ (forecast(..., keep_models=False) keeps
     # no models, but its groups' last dates).
     for key in (tuner.models_ if include_history or not ends else ends):
-        step = future_freq(tuner.freq_, closed.get(key, shared))
         if key in ends:  # what Prophet's make_future_dataframe does with the last date
-            dates = pd.date_range(start=ends[key], periods=periods + 1, freq=step)
-            future = pd.DataFrame({"ds": dates[dates > ends[key]][:periods]})
+            dates = pd.date_range(start=ends[key], periods=periods + 1, freq=steps(key))
+            frames[key] = dates[dates > ends[key]][:periods]
         else:
-            future = tuner.models_[key].make_future_dataframe(periods=periods, freq=step,
-                                                             include_history=include_history)
-        future["ds"] = future["ds"].astype("datetime64[ns]")
-        for col, value in zip(tuner.group_cols_, key):
-            future[col] = value
-        frames.append(future)
-    if not frames:
-        return pd.DataFrame(columns=tuner.group_cols_ + ["ds"])
-    return pd.concat(frames, ignore_index=True)[tuner.group_cols_ + ["ds"]]
+            frames[key] = tuner.models_[key].make_future_dataframe(periods=periods, freq=steps(key),
+                                                                  include_history=include_history)["ds"]
+    return _stack(tuner, frames)
 
 
 def _window(tuner: Any, periods: int, start: Any) -> pd.DataFrame:
     """The same window for every group: ``periods`` steps from ``start`` (a date: the first
     step on or after it), or after the latest history end of all groups (``"common"``)."""
-    shared = tuple(getattr(tuner, "closed_days_", ()))
-    closed = closed_by_group(tuner.results_, tuner.group_cols_)
-    known = tuner.results_.dropna(subset=["history_end"])
-    ends = {group_key(key): end for key, end in
-            zip(known[tuner.group_cols_].itertuples(index=False, name=None), known["history_end"])}
+    ends = history_ends(tuner.results_, tuner.group_cols_)
     if not ends:  # folders saved before results_ had history_end: the models know
         ends = {key: tuner.models_[key].history_dates.max() for key in tuner.models_}
     if isinstance(start, str) and start == "common":
@@ -88,15 +72,29 @@ def _window(tuner: Any, periods: int, start: Any) -> pd.DataFrame:
         if pd.isna(first):
             raise ValueError(f"start must be a date (e.g. '2024-06-03') or 'common', got {start!r}.")
         after = None
-    frames = []
+    steps = _steps(tuner)
+    frames = {}
     for key in ends:
-        step = future_freq(tuner.freq_, closed.get(key, shared))
         if after is not None:
-            dates = pd.date_range(start=after, periods=periods + 1, freq=step)
-            dates = dates[dates > after][:periods]
+            dates = pd.date_range(start=after, periods=periods + 1, freq=steps(key))
+            frames[key] = dates[dates > after][:periods]
         else:
-            dates = pd.date_range(start=first, periods=periods, freq=step)
-        future = pd.DataFrame({"ds": pd.DatetimeIndex(dates).astype("datetime64[ns]")})
+            frames[key] = pd.date_range(start=first, periods=periods, freq=steps(key))
+    return _stack(tuner, frames)
+
+
+def _steps(tuner: Any) -> Any:
+    """Group key -> the frequency its future dates step by (its closed weekdays skipped)."""
+    shared = tuple(getattr(tuner, "closed_days_", ()))
+    closed = closed_by_group(tuner.results_, tuner.group_cols_)
+    return lambda key: future_freq(tuner.freq_, closed.get(key, shared))
+
+
+def _stack(tuner: Any, dates: dict[tuple[Any, ...], Any]) -> pd.DataFrame:
+    """One frame of group columns and ``ds`` from each group's dates, groups in ``dates``' order."""
+    frames = []
+    for key, ds in dates.items():
+        future = pd.DataFrame({"ds": pd.DatetimeIndex(ds).astype("datetime64[ns]")})
         for col, value in zip(tuner.group_cols_, key):
             future[col] = value
         frames.append(future)
@@ -186,10 +184,10 @@ def fitted_key(tuner: Any, group: Any) -> tuple[Any, ...]:
     return key
 
 
-def plot_rows(tuner: Any, group: Any, future: pd.DataFrame | None) -> pd.DataFrame | None:
+def plot_rows(tuner: Any, group: Any, key: tuple[Any, ...], future: pd.DataFrame | None) -> pd.DataFrame | None:
     """The rows of ``future`` that :meth:`~prophet_grouped.GroupedProphetTuner.plot_forecast`
-    forecasts for ``group``, checked; None to forecast from the dates alone."""
-    key = fitted_key(tuner, group)
+    forecasts for ``group`` (whose :func:`fitted_key` is ``key``), checked; None to forecast from
+    the dates alone."""
     future = None if future is None else with_series_column(tuner, future)
     extra = tuple(tuner.future_cols_)
     if future is None and extra:

@@ -189,3 +189,13 @@ def records_frame(results: Iterable[GroupResult], group_cols: list[str]) -> pd.D
     """Results as one frame of :meth:`GroupResult.to_record` rows (the Spark output schema)."""
     columns = group_cols + list(RESULT_FIELDS)
     return pd.DataFrame([r.to_record(group_cols) for r in results], columns=columns)
+
+
+def history_ends(results: pd.DataFrame, group_cols: list[str]) -> dict[tuple[Any, ...], pd.Timestamp]:
+    """Group key -> the last date of its history, from a ``results_`` table (groups without one,
+    and tables saved before the column existed, left out): no model is loaded."""
+    if "history_end" not in results.columns:
+        return {}
+    known = results.dropna(subset=["history_end"])
+    keys = known[group_cols].itertuples(index=False, name=None)
+    return {group_key(key): end for key, end in zip(keys, known["history_end"])}
