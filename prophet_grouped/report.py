@@ -105,19 +105,21 @@ def _run_multiples(tuner: Any, ok: pd.DataFrame, group_cols: list[str], periods:
     by_gain = ok.sort_values("value_added")
     picks = [("Least value added over naive", list(by_gain.index[:DRAWN])),
              ("Most value added over naive", list(by_gain.index[::-1][:DRAWN]))]
+    keys = {i: group_key(tuple(ok.loc[i, group_cols])) for _, rows in picks for i in rows}
+    keys = {i: key for i, key in keys.items() if key in tuner.models_}
+    # One predict for the groups drawn (not one per chart, nor every group's dates).
     future = tuner.make_future_dataframe(periods=steps)
+    wanted = set(keys.values())
+    drawn = [group_key(k) in wanted for k in future[group_cols].itertuples(index=False, name=None)]
+    forecast = tuner.predict(future[drawn].reset_index(drop=True)).assign(y=np.nan)
+    by_key = {group_key(k if isinstance(k, tuple) else (k,)): part for k, part in forecast.groupby(group_cols)}
     out = ["<h2>History and forecast</h2>", "<p>Dots: history; line: forecast; band: its interval.</p>"]
     for heading, rows in picks:
         charts = []
-        for i in rows:
-            key = group_key(tuple(ok.loc[i, group_cols]))
-            if key not in tuner.models_:
-                continue
-            model = tuner.models_[key]
-            dates = future[(future[group_cols] == pd.Series(key, index=group_cols)).all(axis=1)]
-            fc = tuner.predict(dates).assign(y=np.nan)
+        for i in (i for i in rows if i in keys):
+            model = tuner.models_[keys[i]]
             seen = model.history[["ds"]].assign(y=transform_history(model)).tail(3 * steps)
-            charts.append(_chart(", ".join(key_text(v) for v in key), seen, fc, ok.loc[i]))
+            charts.append(_chart(", ".join(key_text(v) for v in keys[i]), seen, by_key[keys[i]], ok.loc[i]))
         if charts:
             out += [f"<h3>{html.escape(heading)}</h3><div class='charts'>", *charts, "</div>"]
     return "\n".join(out)
@@ -125,7 +127,8 @@ def _run_multiples(tuner: Any, ok: pd.DataFrame, group_cols: list[str], periods:
 
 def _settings(settings: Mapping[str, Any], table: pd.DataFrame | None) -> str:
     shown = {k: v for k, v in settings.items() if not callable(v) and not isinstance(v, pd.DataFrame)}
-    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(repr(v))}</td></tr>" for k, v in shown.items())
+    rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(repr(v))}</td></tr>"
+                   for k, v in shown.items())
     head = ""
     if table is not None:
         origins = ", ".join(str(pd.Timestamp(o).date()) for o in sorted(table["origin"].unique()))
