@@ -108,7 +108,7 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
         date_format=args.date_format, cv_folds=args.folds, regressor_cols=regressors, holidays=events,
         nonnegative={"auto": "auto", "true": True, "false": False}[args.nonnegative],
         transform=None if args.transform == "none" else args.transform,
-        missing_dates=args.missing_dates,
+        missing_dates=args.missing_dates, candidates=tuple(_names(args.candidates)),
         backend=args.backend, n_jobs=args.n_jobs, random_state=args.seed,
         trial_timeout=args.trial_timeout, checkpoint_dir=args.checkpoint_dir, model_dir=args.model_dir,
         retry_failed=not args.keep_failed,
@@ -166,7 +166,10 @@ def gains(tuner: Any) -> str:
                      f"group{'' if worse == 1 else 's'} not better than it)")
     if not parts:
         return ""
-    return f"On the validation folds ({metric}) the tuned models are a median {' and '.join(parts)}."
+    text = f"On the validation folds ({metric}) the tuned models are a median {' and '.join(parts)}."
+    if "model" in ok.columns and (ok["model"] == "ets").any():
+        text += f" AutoETS won in {int((ok['model'] == 'ets').sum())} of {len(ok)} groups."
+    return text
 
 
 def _check_mlflow(args: argparse.Namespace) -> None:
@@ -390,6 +393,9 @@ def _tuning_options(p: argparse.ArgumentParser) -> None:
                    help="clip forecasts at 0: auto = for groups with no negative history (default: %(default)s)")
     p.add_argument("--missing-dates", choices=["gap", "zero"], default="gap",
                    help="a date a group has no row for: gap = unknown, zero = nothing sold (default: %(default)s)")
+    p.add_argument("--candidates", default="prophet",
+                   help="model kinds each group chooses from by validation loss: prophet, or prophet,ets for an "
+                        "AutoETS challenger (needs the ets extra) (default: %(default)s)")
     p.add_argument("--transform", choices=["auto", "log1p", "none"], default="auto",
                    help="fit log1p(y) or y: auto = each group with no negative value chooses by validation loss "
                         "(default: %(default)s)")

@@ -64,3 +64,5 @@ class TuningConfig:
     transform: Any = "auto"
     #: Forecast intervals: "prophet" or "calibrated" (:mod:`prophet_grouped.intervals`).
     intervals: str = "prophet"
+    #: Model kinds each group chooses from by validation loss: "prophet" (tuned), "ets" (AutoETS).
+    candidates: tuple[str, ...] = ("prophet",)

@@ -193,6 +193,16 @@ class GroupedProphetTuner(BaseEstimator):
         date's values). Measured on Prophet's online-retail example, where missing days are days
         without sales: zero helps untuned Prophet (MAE 96.0 against 100.9) but not the tuner
         (90.9 against 89.9), whose forecasts it lowers further (docs/user_guide.md).
+    candidates : tuple of str, default=("prophet",)
+        The model kinds each group chooses from by validation loss. ``("prophet", "ets")`` also
+        scores statsforecast's AutoETS (an exponential-smoothing model chosen per series by
+        AICc; a season of 7 days, 52 weeks, 12 months or 24 hours, seasons over 24 steps left
+        out by AutoETS) on the same folds, on ``y`` itself, and keeps it for the groups where
+        its loss is lower than the tuned Prophet model's; ``results_["model"]`` says which
+        (``"prophet"`` or ``"ets"``) and ``results_["ets_score"]`` gives its loss. An ETS group
+        forecasts from its history alone (no regressors or events); its interval is AutoETS's
+        own at ``interval_width``, or calibrated as ``intervals`` says. Needs the ``ets``
+        extra (``pip install 'prophet-grouped[ets]'``); costs about 4 AutoETS fits per group.
     verbose : int, default=1
         0: silent. 1: a progress line on stderr (groups done, trials run, trials per second,
         ETA) when stderr is a terminal. 2: progress lines on stderr even when it is not (logs,
@@ -214,8 +224,10 @@ class GroupedProphetTuner(BaseEstimator):
         parameters), ``default_score`` (of Prophet's default configuration on the same folds),
         ``naive_score`` (of the seasonal naive forecast, each step's value one season earlier, on
         the same folds), ``value_added`` (``1 - best_score / naive_score``: the share of the naive
-        forecast's error the model saves; negative where it does worse), ``transform`` (the
-        target the model is fitted on: ``"none"`` or ``"log1p"``), ``n_folds``, ``n_trials``,
+        forecast's error the model saves; negative where it does worse), ``model`` (the kind of
+        the group's model: ``"prophet"``, or ``"ets"`` where the AutoETS challenger won, see
+        ``candidates``), ``transform`` (the target the model is fitted on: ``"none"`` or
+        ``"log1p"``), ``ets_score`` (AutoETS's loss on the same folds; NaN unless a candidate), ``n_folds``, ``n_trials``,
         ``stopped_early``, ``status`` (``"ok"``, ``"fallback"`` or
         ``"failed"``), ``error``, ``seconds``, ``n_failed_trials``, ``dropped_regressors``
         (regressor columns left out of the group's models because they are constant in its
@@ -317,6 +329,7 @@ class GroupedProphetTuner(BaseEstimator):
         transform: str | None = "auto",
         intervals: str = "prophet",
         missing_dates: str = "gap",
+        candidates: Sequence[str] = ("prophet",),
     ) -> None:
         self.group_cols = group_cols
         self.time_col = time_col
@@ -353,6 +366,7 @@ class GroupedProphetTuner(BaseEstimator):
         self.transform = transform
         self.intervals = intervals
         self.missing_dates = missing_dates
+        self.candidates = candidates
 
     def __sklearn_tags__(self):  # type: ignore[no-untyped-def]
         tags = super().__sklearn_tags__()

@@ -10,6 +10,7 @@ import pandas as pd
 
 from . import fastpredict, intervals, transforms
 from ._util import quiet
+from .ets import is_ets
 from .frequency import future_freq
 from .keys import group_seed
 from .models import load_record
@@ -117,11 +118,14 @@ def forecast_values(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.Dat
                 f"{[c for c in frame.columns if c != 'ds']}; give one row per group and date."
             )
         distinct = distinct.sort_values("ds").reset_index(drop=True)
+    clip = clips(nonnegative, model.history["y"].to_numpy())
+    if is_ets(model):  # an AutoETS group: its own forecast and interval, clipped as a Prophet group's
+        values = model.predict_values(ds)
+        return ds, clip_forecast(values, clip)
     fc = fastpredict.predict_arrays(model, distinct, np.random.default_rng(seed))
     if fc is None:
         fc = _prophet_predict(model, pd.DataFrame(distinct), seed)
     position = np.searchsorted(np.asarray(fc["ds"], dtype="datetime64[ns]"), ds)
-    clip = clips(nonnegative, model.history["y"].to_numpy())
     columns = [np.asarray(fc[col], dtype=float)[position] for col in FORECAST_COLUMNS]
     offsets = intervals.of(model)
     if offsets is not None and model.uncertainty_samples:  # in the model's space, as calibrated

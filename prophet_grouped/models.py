@@ -5,7 +5,8 @@ Stan output). The store keeps each group's model as one record: pickled bytes (a
 sends it), Prophet's JSON (as Spark rows, checkpoints and saved folders hold it, turned into
 pickled bytes the first time the model is asked for), or the path of a Prophet JSON file that
 the worker which fitted the model wrote to ``model_dir`` (then nothing of the model passes
-through the driver). ``store[key]`` returns an ordinary ``prophet.Prophet``;
+through the driver). ``store[key]`` returns an ordinary ``prophet.Prophet`` (or, for a group where the AutoETS
+challenger won, an :class:`~prophet_grouped.ets.EtsModel`);
 :meth:`ModelStore.record` hands the compact record to a worker, which loads it there
 (:func:`load_record`): a file record is read by the worker itself.
 """
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import intervals, transforms
 from ._util import quiet, write_atomic
+from .ets import EtsModel, is_ets_record
 from .keys import key_name
 
 if TYPE_CHECKING:
@@ -39,10 +41,14 @@ def model_path(model_dir: str, key: tuple[Any, ...]) -> str:
 EXTRA_ATTRIBUTES = (transforms.ATTRIBUTE, intervals.ATTRIBUTE)
 
 
-def model_json(model: Prophet) -> str:
+def model_json(model: Prophet | EtsModel) -> str:
     """A fitted model as Prophet's JSON, with its target transform (:mod:`~prophet_grouped.transforms`)
-    and calibrated interval (:mod:`~prophet_grouped.intervals`) as more fields when it has them."""
+    and calibrated interval (:mod:`~prophet_grouped.intervals`) as more fields when it has them;
+    an ETS model (:class:`~prophet_grouped.ets.EtsModel`) as its own JSON."""
     from prophet.serialize import model_to_dict
+
+    if isinstance(model, EtsModel):
+        return json.dumps(model.to_dict())
 
     record = model_to_dict(model)
     for name in EXTRA_ATTRIBUTES:
@@ -52,11 +58,13 @@ def model_json(model: Prophet) -> str:
     return json.dumps(record)
 
 
-def model_from_text(text: str) -> Prophet:
+def model_from_text(text: str) -> Prophet | EtsModel:
     """Inverse of :func:`model_json` (plain Prophet JSON too)."""
     from prophet.serialize import model_from_dict
 
     record = json.loads(text)
+    if is_ets_record(record):
+        return EtsModel.from_dict(record)
     extra = {name: record.pop(name) for name in EXTRA_ATTRIBUTES if record.get(name)}
     model = model_from_dict(record)
     for name, spec in extra.items():

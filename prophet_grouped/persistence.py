@@ -99,6 +99,8 @@ def _params_from_json(stored: dict[str, Any], folder: str | None = None) -> dict
         params["search_space"] = {
             k: json_to_distribution(v["distribution"]) if "distribution" in v
             else tuple(v["tuple"]) if "tuple" in v else list(v["list"]) for k, v in space["space_values"].items()}
+    if isinstance(params.get("candidates"), list):  # JSON has no tuple: stored as given, a tuple by default
+        params["candidates"] = tuple(params["candidates"])
     return params
 
 

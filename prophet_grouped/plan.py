@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_random_state
 
-from . import intervals, transforms
+from . import ets, intervals, transforms
 from ._util import write_atomic
 from .config import TuningConfig
 from .covariates import (
@@ -119,6 +119,7 @@ def make_config(params: Any) -> tuple[list[str], TuningConfig]:
             f"missing_dates must be 'gap' (a date a group has no row for is unknown) or 'zero' (nothing sold "
             f"that day), got {params.missing_dates!r}."
         )
+    candidates = ets.check_candidates(params.candidates)
     cutoffs = None
     if params.cutoffs is not None:
         try:
@@ -170,6 +171,7 @@ def make_config(params: Any) -> tuple[list[str], TuningConfig]:
         transform=params.transform,
         intervals=params.intervals,
         missing_dates=params.missing_dates,
+        candidates=candidates,
     )
     return group_cols, config
 

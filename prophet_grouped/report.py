@@ -69,7 +69,7 @@ def run_report(tuner: Any, periods: int | None = None, title: str = "Tuning run"
     results["group"] = [", ".join(key_text(v) for v in k) for k in results[group_cols].itertuples(index=False)]
     results["gain_vs_defaults"] = 1 - results["best_score"] / results["default_score"]
     columns = ["group", "status", "value_added", "gain_vs_defaults", "best_score", "default_score", "naive_score",
-               "transform", "n_folds", "n_trials", "error"]
+               "model", "transform", "n_folds", "n_trials", "error"]
     table = results[[c for c in columns if c in results.columns]].assign(
         error=lambda d: d["error"].where(d["error"].notna(), ""))
     status = results["status"].value_counts()

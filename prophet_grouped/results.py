@@ -41,10 +41,13 @@ RESULT_SCHEMA: tuple[tuple[str, str], ...] = (
     ("promoted", "boolean"),
     ("clipped", "boolean"),
     ("closed_days", "string"),
+    ("model", "string"),
+    ("ets_score", "double"),
 )
 RESULT_FIELDS = tuple(name for name, _ in RESULT_SCHEMA)
 #: Columns of the public ``results_`` frame, after the group columns.
-PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "naive_score", "value_added", "transform", "n_folds",
+PUBLIC_RESULT_COLUMNS = ("best_score", "default_score", "naive_score", "value_added", "model", "transform",
+                         "ets_score", "n_folds",
                          "n_trials", "stopped_early", "status", "error",
                          "seconds", "n_failed_trials", "dropped_regressors", "n_uncached_fits", "history_end",
                          "prior_trials", "champion_score", "promoted", "clipped", "closed_days")
@@ -96,6 +99,11 @@ class GroupResult:
     clipped: bool | None = None
     #: Weekdays the group's forecasts skip (``"SUN"``, ``"SAT,SUN"``; None: none), set with the model.
     closed_days: str | None = None
+    #: The kind of the group's model: "prophet", or "ets" where the AutoETS challenger won on
+    #: validation (None where it was not tuned).
+    model: str | None = None
+    #: Validation loss of AutoETS on the same folds (``candidates`` with "ets"; NaN otherwise).
+    ets_score: float = float("nan")
     #: The fitted model as set where it was fitted: a compact record
     #: (:func:`prophet_grouped.models.dump_model`: pickled, cheap to send and to keep).
     model_record: Any = field(default=None, repr=False, compare=False)
@@ -116,6 +124,8 @@ class GroupResult:
         without a tuned model."""
         if self.status != "ok":
             return "none" if self.status == "fallback" else None
+        if self.model == "ets":
+            return "none"
         return str(self.best_params.get(PARAM, "none"))
 
     def stored_model_json(self) -> str | None:
@@ -139,14 +149,17 @@ class GroupResult:
         defaults = {"default_score": float("nan"), "naive_score": float("nan"), "n_folds": 0,
                     "dropped_regressors": None, "n_uncached_fits": 0,
                     "forecast": None, "model_file": None, "history_end": None, "prior_trials": 0, "study": None,
-                    "champion_score": float("nan"), "promoted": None, "clipped": None, "closed_days": None}
+                    "champion_score": float("nan"), "promoted": None, "clipped": None, "closed_days": None,
+                    "model": None, "ets_score": float("nan")}
         values = {name: values.get(name, defaults.get(name)) for name in RESULT_FIELDS}
         for name, empty in (("best_params", {}), ("trials", []), ("study", None)):
             value = values[name]
             values[name] = json.loads(value) if isinstance(value, str) and value else (empty if not value else value)
         for name in ("n_trials", "n_failed_trials", "n_folds", "n_uncached_fits", "prior_trials"):
             values[name] = int(values[name] or 0)
-        for name in ("default_score", "naive_score", "champion_score"):
+        if values["model"] is None and values["status"] in ("ok", "fallback"):  # stored before ETS existed
+            values["model"] = "prophet"
+        for name in ("default_score", "naive_score", "champion_score", "ets_score"):
             values[name] = float("nan") if values[name] is None else float(values[name])
         values["stopped_early"] = bool(values["stopped_early"])
         values["promoted"] = None if values["promoted"] is None else bool(values["promoted"])

@@ -232,7 +232,8 @@ def log_model(
                     info = mlflow.pyfunc.log_model(
                         name=name, python_model=GroupedProphetModel(),
                         artifacts={"tuner": os.path.join(folder, "tuner")}, signature=signature,
-                        registered_model_name=registered_model_name, pip_requirements=_requirements(),
+                        registered_model_name=registered_model_name,
+                        pip_requirements=_requirements(ets=(tuner.results_.get("model") == "ets").any()),
                     )
                 finally:
                     pyfunc_logger.setLevel(level)
@@ -244,13 +245,14 @@ def log_model(
             mlflow.set_tracking_uri(previous_uri)
 
 
-def _requirements() -> list[str]:
+def _requirements(ets: bool = False) -> list[str]:
     """The model's pip requirements, pinned to this environment (MLflow's own inference runs the
-    model in a subprocess: seconds per model)."""
+    model in a subprocess: seconds per model); statsforecast too where a group's model is ETS."""
     from importlib.metadata import PackageNotFoundError, version
 
     pinned = []
-    for name in ("prophet_grouped", "prophet", "pandas", "numpy", "optuna", "scikit-learn"):
+    for name in ("prophet_grouped", "prophet", "pandas", "numpy", "optuna", "scikit-learn",
+                 *(("statsforecast",) if ets else ())):
         try:
             pinned.append(f"{name}=={version(name)}")
         except PackageNotFoundError:

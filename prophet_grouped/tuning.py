@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import checkpoint, intervals, retrain, transforms
+from . import checkpoint, ets, intervals, retrain, transforms
 from .config import TuningConfig
 from .covariates import GroupDrivers
 from .data import validate_history
@@ -35,6 +35,7 @@ from .objective import (
     check_seasonality_mode,
     evaluate,
     fold_errors,
+    fold_loss,
     forecast_folds,
     make_folds,
     naive_loss,
@@ -241,6 +242,8 @@ def warm_up(config: TuningConfig) -> None:
     import threadpoolctl  # noqa: F401
 
     preload(config.engine)
+    if ets.KIND in config.candidates:
+        ets.import_autoets()
 
 
 def run_trial(params: Mapping[str, Any], group: PreparedGroup, config: TuningConfig, output_dir: str) -> float:
@@ -279,6 +282,31 @@ def calibration(group: PreparedGroup, config: TuningConfig, params: Mapping[str,
     except Exception:  # noqa: BLE001  (the chosen model's folds failed again: Prophet's own interval stays)
         return None
     return intervals.quantiles(fold_errors(folds, forecasts), interval_width(group.drivers))
+
+
+@dataclass
+class EtsChallenger:
+    """AutoETS scored on a group's folds: its loss and the calibrated offsets its fold errors give."""
+
+    score: float
+    offsets: tuple[float, float] | None
+    error: str | None = None
+
+
+def challenge_with_ets(group: PreparedGroup, config: TuningConfig, closed: tuple[str, ...]) -> EtsChallenger:
+    """AutoETS's validation loss on the group's folds (on ``y`` itself, scored as a trial is),
+    and, with ``intervals="calibrated"``, its interval offsets from the same fold errors. A
+    failure gives a NaN loss and its reason: the tuned Prophet model stays."""
+    try:
+        forecasts = ets.fold_forecasts(group.folds, config.freq, config.season_length, closed)
+        loss = float(np.mean([fold_loss(fold, yhat, config.metric, group.clip, config.season_length)
+                              for fold, yhat in zip(group.folds, forecasts)]))
+    except Exception as exc:  # noqa: BLE001  (AutoETS failed on this group's folds: Prophet stays)
+        return EtsChallenger(float("nan"), None, f"the AutoETS challenger: {error_text(exc)}")
+    offsets = None
+    if config.intervals == "calibrated":
+        offsets = intervals.quantiles(fold_errors(group.folds, forecasts), interval_width(group.drivers))
+    return EtsChallenger(loss if np.isfinite(loss) else float("nan"), offsets)
 
 
 def trial_failures(errors: Sequence[str], n_trials: int, n_failed: int | None = None) -> str | None:
@@ -389,6 +417,7 @@ def fail_group(result: GroupResult, error: str, frame: pd.DataFrame, config: Tun
         result.error = f"{result.error}; the default fallback failed too: {error_text(fallback_exc)}"
     else:
         result.status = "fallback"
+        result.model = "prophet"
 
 
 class TrialRunner:
@@ -518,10 +547,23 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
                 best_params, best_score, result.champion_score, result.promoted = retrain.challenge(
                     prior, best_params, best_score, group, score, config.min_improvement, errors, scored)
             result.n_uncached_fits = uncached_fits(group, config) + (0 if runner is None else runner.uncached_fits())
-            offsets = (calibration(group, config, best_params, out) if runner is None
-                       else runner.calibration(best_params))
-            model = refit_best(group.frame, config, best_params, out, group.drivers)
-            intervals.attach(model, offsets, interval_width(group.drivers))
+            result.model = "prophet"
+            challenger = None
+            if ets.KIND in config.candidates:
+                challenger = challenge_with_ets(group, config, closed_days_of(group.frame["ds"], config))
+                result.ets_score = challenger.score
+                if challenger.error:
+                    errors.append(challenger.error)
+            if challenger is not None and challenger.score < best_score:  # NaN never wins
+                result.model, best_score = ets.KIND, challenger.score
+                model = ets.EtsModel.fit(group.frame[["ds", "y"]], config.freq, config.season_length,
+                                         closed_days_of(group.frame["ds"], config), interval_width(group.drivers))
+                model.offsets = challenger.offsets
+            else:
+                offsets = (calibration(group, config, best_params, out) if runner is None
+                           else runner.calibration(best_params))
+                model = refit_best(group.frame, config, best_params, out, group.drivers)
+                intervals.attach(model, offsets, interval_width(group.drivers))
             finish_group(result, model, config)
             result.best_params = best_params
             result.best_score = best_score

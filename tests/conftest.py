@@ -198,6 +198,7 @@ def assert_same_results(tuned, reference):
     pd.testing.assert_series_equal(tuned.results_["best_score"], reference.results_["best_score"])
     pd.testing.assert_series_equal(tuned.results_["naive_score"], reference.results_["naive_score"])
     pd.testing.assert_series_equal(tuned.results_["transform"], reference.results_["transform"])
+    pd.testing.assert_series_equal(tuned.results_["model"], reference.results_["model"])
     assert (tuned.results_["status"] == "ok").all()
 
 
@@ -377,3 +378,50 @@ def check_checkpoint_resume(ckpt, as_input, **tuner_kw):
     changed = df.assign(y=df["y"] + 1.0)
     with pytest.raises(ValueError, match=r"holds group \(1, \d\) tuned on different data"):
         GroupedProphetTuner(**settings, **tuner_kw).fit(as_input(changed))
+
+
+def make_ets_sales(n_groups: int = 4, periods: int = 300, seed: int = 3):
+    """Groups AutoETS and Prophet each win: even ones drift as random walks (a level that
+    moves, ETS's ground), odd ones follow a trend with a strong weekly pattern (Prophet's)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    ds = pd.date_range("2023-01-01", periods=periods, freq="D")
+    i = np.arange(periods)
+    parts = []
+    for g in range(n_groups):
+        if g % 2 == 0:
+            y = 60 + np.cumsum(rng.normal(0, 2.5, periods))
+        else:
+            y = 40 + 0.05 * i + 8 * np.sin(2 * np.pi * i / 7) + 4 * np.cos(2 * np.pi * i / 7) + rng.normal(0, 1.5, periods)
+        parts.append(pd.DataFrame({"unique_id": f"s{g}", "ds": ds, "y": np.maximum(y, 0.0)}))
+    return pd.concat(parts, ignore_index=True)
+
+
+#: The ETS challenger's scenario (every backend's test compares with the local fit of it).
+ETS_SETTINGS = dict(group_cols="unique_id", n_trials=4, horizon=14, cv_folds=2, random_state=0,
+                    candidates=("prophet", "ets"))
+
+
+@pytest.fixture(scope="session")
+def ets_sales():
+    return make_ets_sales()
+
+
+@pytest.fixture(scope="session")
+def ets_reference(ets_sales):
+    """The ETS scenario tuned on the local backend, in this process."""
+    from prophet_grouped import GroupedProphetTuner
+
+    return GroupedProphetTuner(n_jobs=1, **ETS_SETTINGS).fit(ets_sales)
+
+
+def assert_same_ets_results(tuned, reference):
+    """The same model kind, scores and forecasts per group as the local ETS reference."""
+    import pandas as pd
+
+    for col in ("model", "best_score", "ets_score", "default_score", "naive_score"):
+        pd.testing.assert_series_equal(tuned.results_[col], reference.results_[col], check_exact=False, rtol=1e-9)
+    future = reference.make_future_dataframe(periods=10)
+    pd.testing.assert_frame_equal(tuned.predict(future), reference.predict(future), check_exact=False, rtol=1e-9)

@@ -271,9 +271,10 @@ def test_import_does_not_pull_in_spark_or_ray():
     import subprocess
     import sys
 
-    code = "import sys, prophet_grouped; print('pyspark' in sys.modules, 'ray' in sys.modules, 'prophet' in sys.modules)"
+    code = ("import sys, prophet_grouped; print('pyspark' in sys.modules, 'ray' in sys.modules, 'prophet' in sys.modules, "
+            "'statsforecast' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.split() == ["False", "False", "False"]
+    assert out.split() == ["False", "False", "False", "False"]
 
 
 def test_a_worker_tuning_groups_imports_no_scikit_learn():

@@ -19,7 +19,7 @@ LAYERS = [
     ("inputs and what is tuned", ["data", "frequency", "search_space", "covariates"]),
     ("model spec", ["spec"]),
     ("engines and the fast predictor", ["engines", "engines._base", "engines.features", "engines.stan", "engines.batch",
-                                        "engines._one_series", "fastpredict"]),
+                                        "engines._one_series", "fastpredict", "ets"]),
     ("models, results, folds, forecasts", ["models", "results", "checkpoint", "forecast", "objective"]),
     ("the per-group study", ["retrain", "tuning"]),
     ("backends", ["backends", "backends.base", "backends.local", "backends.spark", "backends.ray",
