@@ -11,10 +11,12 @@ from prophet_grouped.backends.ray import RayBackend, check_ray_on_spark_master
 from .conftest import (
     CROSS_BACKEND,
     DATE_KEYED,
+    ETS_SETTINGS,
     RETRAIN,
     KillOnce,
     RecordPid,
     assert_forecast_matches,
+    assert_same_ets_results,
     assert_same_forecasts,
     assert_same_results,
     assert_same_retrain,
@@ -60,6 +62,17 @@ def test_cross_backend_on_running_ray_is_left_running(ray_local, sales6, local_r
     # predict runs as Ray tasks on the running Ray: the same forecasts as the local backend's.
     assert_forecast_matches(tuner.predict(tuner.make_future_dataframe(periods=7)), local_reference, periods=7)
     assert ray_local.is_initialized()
+
+
+def test_the_ets_challenger_in_each_ray_mode_matches_local(ray_local, ets_sales, ets_reference):
+    """Groups, trials (AutoETS scored beside the shared study) and Ray Tune modes: the same model
+    kind, scores and forecasts per group as the local fit."""
+    for mode in ("groups", "trials", "tune"):
+        tuner = GroupedProphetTuner(backend="ray", backend_options={"mode": mode}, **ETS_SETTINGS).fit(ets_sales)
+        if mode == "trials":  # trials run in parallel: another TPE order, so only AutoETS's own numbers
+            pd.testing.assert_series_equal(tuner.results_["ets_score"], ets_reference.results_["ets_score"])
+            continue
+        assert_same_ets_results(tuner, ets_reference)
 
 
 def test_warm_start_and_champion_in_ray_tasks_match_local(ray_local, sales6, retrain_reference, tmp_path):

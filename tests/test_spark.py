@@ -11,8 +11,10 @@ from prophet_grouped.backends.spark import plan_partitions
 from .conftest import (
     CROSS_BACKEND,
     DATE_KEYED,
+    ETS_SETTINGS,
     RETRAIN,
     assert_forecast_matches,
+    assert_same_ets_results,
     assert_same_forecasts,
     assert_same_results,
     assert_same_retrain,
@@ -45,6 +47,19 @@ def test_cross_backend_spark_dataframe(spark, sales6, local_reference):
     # The tuning output was left cached for the forecast frame to read.
     assert spark._jsparkSession.sharedState().cacheManager().isEmpty(), "nothing left cached"
     assert_forecast_matches(forecast, local_reference, periods=10)
+
+
+def test_the_ets_challenger_in_spark_matches_local(spark, ets_sales, ets_reference):
+    """A Spark DataFrame tuned with the AutoETS challenger in Spark tasks (the ETS models come back
+    as JSON in the result rows); a Spark DataFrame of dates forecast in Spark: as the local fit."""
+    tuner = GroupedProphetTuner(backend="spark", backend_options={"spark": spark}, **ETS_SETTINGS)
+    tuner.fit(spark.createDataFrame(ets_sales))
+    assert_same_ets_results(tuner, ets_reference)
+    future = ets_reference.make_future_dataframe(periods=10)
+    got = tuner.predict(spark.createDataFrame(future)).toPandas().sort_values(["unique_id", "ds"])
+    expected = ets_reference.predict(future)
+    np.testing.assert_allclose(got[["yhat", "yhat_lower", "yhat_upper"]].to_numpy(),
+                               expected[["yhat", "yhat_lower", "yhat_upper"]].to_numpy(), rtol=1e-9)
 
 
 def test_cross_backend_pandas_input_uses_active_session(spark, sales6, local_reference):
