@@ -108,7 +108,7 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
         date_format=args.date_format, cv_folds=args.folds, regressor_cols=regressors, holidays=events,
         nonnegative={"auto": "auto", "true": True, "false": False}[args.nonnegative],
         transform=None if args.transform == "none" else args.transform,
-        missing_dates=args.missing_dates, candidates=tuple(_names(args.candidates)),
+        missing_dates=args.missing_dates, candidates=tuple(_names(args.candidates)), intervals=args.intervals,
         backend=args.backend, n_jobs=args.n_jobs, random_state=args.seed,
         trial_timeout=args.trial_timeout, checkpoint_dir=args.checkpoint_dir, model_dir=args.model_dir,
         retry_failed=not args.keep_failed,
@@ -396,6 +396,9 @@ def _tuning_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--candidates", default="prophet",
                    help="model kinds each group chooses from by validation loss: prophet, or prophet,ets for an "
                         "AutoETS challenger (needs the ets extra) (default: %(default)s)")
+    p.add_argument("--intervals", choices=["prophet", "calibrated", "wider"], default="prophet",
+                   help="forecast intervals: the model's own, calibrated from validation errors, or the wider of the "
+                        "two at each bound (default: %(default)s)")
     p.add_argument("--transform", choices=["auto", "log1p", "none"], default="auto",
                    help="fit log1p(y) or y: auto = each group with no negative value chooses by validation loss "
                         "(default: %(default)s)")

@@ -16,7 +16,8 @@ after the last history date (a date off the calendar takes the next step on it),
 history gets the in-sample one-step forecast. Intervals are AutoETS's own at the group's
 ``interval_width``, or its calibrated offsets (:mod:`~prophet_grouped.intervals`).
 
-Engines layer: imports numpy, pandas and :mod:`~prophet_grouped.frequency` only.
+Engines layer: imports numpy, pandas, :mod:`~prophet_grouped.frequency` and
+:mod:`~prophet_grouped.intervals` only.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .frequency import future_freq
+from .intervals import bounds
 
 #: The model name in ``candidates`` and ``results_["model"]``.
 KIND = "ets"
@@ -111,7 +113,7 @@ class EtsModel:
 
     def __init__(self, state: dict[str, Any], grid: pd.DatetimeIndex, fitted: np.ndarray,
                  history: pd.DataFrame, freq: str, closed: Sequence[str] = (), interval_width: float = 0.8,
-                 offsets: tuple[float, float] | None = None) -> None:
+                 offsets: tuple[float, float] | None = None, wider: bool = False) -> None:
         self.state = state
         self.grid = pd.DatetimeIndex(grid)
         self.fitted = np.asarray(fitted, dtype=float)
@@ -122,6 +124,8 @@ class EtsModel:
         self.interval_width = float(interval_width)
         #: Calibrated (lower, upper) offsets added to the point forecast, or None.
         self.offsets = None if offsets is None else (float(offsets[0]), float(offsets[1]))
+        #: With offsets: the wider of AutoETS's own interval and the calibrated one at each bound.
+        self.wider = bool(wider)
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, freq: str, season_length: int, closed: Sequence[str] = (),
@@ -205,25 +209,24 @@ class EtsModel:
         future = ahead > 0
         if future.any():
             h = int(ahead.max())
-            fc = forecast_ets(self._raw_state(), h=h, level=None if self.offsets else [level])
+            fc = forecast_ets(self._raw_state(), h=h, level=[level])
             mean = np.asarray(fc["mean"], dtype=float)
+            lo = next(v for k, v in fc.items() if k.startswith("lo-"))
+            hi = next(v for k, v in fc.items() if k.startswith("hi-"))
+            lower, upper = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
             if self.offsets:
-                lower, upper = mean + self.offsets[0], mean + self.offsets[1]
-            else:
-                lo = next(v for k, v in fc.items() if k.startswith("lo-"))
-                hi = next(v for k, v in fc.items() if k.startswith("hi-"))
-                lower, upper = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+                lower, upper = bounds(mean, lower, upper, self.offsets, self.wider)
             index = ahead[future] - 1
             out[future] = np.column_stack([mean[index], lower[index], upper[index]])
         if (~future).any():
             dates = pd.DatetimeIndex(ds)[~future]
             index = np.minimum(np.searchsorted(self.grid.to_numpy(), dates.to_numpy(), side="left"), len(self.grid) - 1)
             mean = self.fitted[index]
+            # statsforecast's in-sample interval: the fitted value -+ z x the residuals' standard error
+            se = float(self.state["insample_se"])
+            lower, upper = mean - z * se, mean + z * se
             if self.offsets:
-                lower, upper = mean + self.offsets[0], mean + self.offsets[1]
-            else:  # statsforecast's in-sample interval: the fitted value -+ z x the residuals' standard error
-                se = float(self.state["insample_se"])
-                lower, upper = mean - z * se, mean + z * se
+                lower, upper = bounds(mean, lower, upper, self.offsets, self.wider)
             out[~future] = np.column_stack([mean, lower, upper])
         return out
 
@@ -231,7 +234,7 @@ class EtsModel:
         """The model as JSON-ready data (:meth:`from_dict` reads it back)."""
         return {
             "kind": JSON_KIND, "state": self.state, "freq": self.freq, "closed": list(self.closed),
-            "interval_width": self.interval_width, "offsets": None if self.offsets is None else list(self.offsets),
+            "interval_width": self.interval_width, "offsets": None if self.offsets is None else list(self.offsets), "wider": self.wider,
             "grid": [d.isoformat() for d in self.grid], "fitted": self.fitted.tolist(),
             "history": {"ds": [pd.Timestamp(d).isoformat() for d in self.history["ds"]],
                         "y": self.history["y"].to_numpy(dtype=float).tolist()},
@@ -245,7 +248,7 @@ class EtsModel:
         offsets = record.get("offsets")
         return cls(record["state"], pd.DatetimeIndex(pd.to_datetime(record["grid"])),
                    np.asarray(record["fitted"], dtype=float), history, record["freq"], tuple(record["closed"]),
-                   record["interval_width"], None if offsets is None else tuple(offsets))
+                   record["interval_width"], None if offsets is None else tuple(offsets), record.get("wider", False))
 
     def __repr__(self) -> str:
         return (f"EtsModel(ETS({','.join(self.state['components'][:3])}{', damped' if self.state['components'][3] != 'N' else ''}), "

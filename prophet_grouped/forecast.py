@@ -129,7 +129,7 @@ def forecast_values(model: Prophet, dates: pd.Series | pd.DatetimeIndex | pd.Dat
     columns = [np.asarray(fc[col], dtype=float)[position] for col in FORECAST_COLUMNS]
     offsets = intervals.of(model)
     if offsets is not None and model.uncertainty_samples:  # in the model's space, as calibrated
-        columns[1], columns[2] = columns[0] + offsets[0], columns[0] + offsets[1]
+        columns[1], columns[2] = intervals.bounds(columns[0], columns[1], columns[2], offsets, intervals.is_wider(model))
     name, cap = transforms.of(model)
     columns = [transforms.inverse(column, name, cap) for column in columns]
     values = np.empty((len(ds), len(FORECAST_COLUMNS)))

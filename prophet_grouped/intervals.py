@@ -17,8 +17,11 @@ from typing import Any
 
 import numpy as np
 
-#: The tuner's ``intervals`` settings.
-SETTINGS = ("prophet", "calibrated")
+#: The tuner's ``intervals`` settings: Prophet's own, the calibrated one, or the wider of the two
+#: at each bound.
+SETTINGS = ("prophet", "calibrated", "wider")
+#: The settings that calibrate offsets from the validation errors.
+CALIBRATING = ("calibrated", "wider")
 #: Fewer validation errors than this keep Prophet's own interval.
 MIN_ERRORS = 20
 #: Name of the attribute a fitted Prophet model carries its calibration in.
@@ -29,8 +32,8 @@ def check_setting(value: Any) -> None:
     """Raise ValueError unless ``value`` is one of :data:`SETTINGS`."""
     if not (isinstance(value, str) and value in SETTINGS):
         raise ValueError(
-            f"intervals must be 'prophet' (Prophet's own) or 'calibrated' (each group's interval from its "
-            f"validation errors), got {value!r}."
+            f"intervals must be 'prophet' (Prophet's own), 'calibrated' (each group's interval from its "
+            f"validation errors) or 'wider' (the wider of the two at each bound), got {value!r}."
         )
 
 
@@ -45,10 +48,29 @@ def quantiles(errors: np.ndarray, width: float) -> tuple[float, float] | None:
     return float(low), float(high)
 
 
-def attach(model: Any, offsets: tuple[float, float] | None, width: float) -> None:
-    """Record a model's calibrated offsets (nothing when there are none)."""
+def attach(model: Any, offsets: tuple[float, float] | None, width: float, wider: bool = False) -> None:
+    """Record a model's calibrated offsets (nothing when there are none); ``wider``: its interval
+    is the wider of its own and the calibrated one at each bound."""
     if offsets is not None:
-        setattr(model, ATTRIBUTE, {"lower": offsets[0], "upper": offsets[1], "width": float(width)})
+        spec = {"lower": offsets[0], "upper": offsets[1], "width": float(width)}
+        if wider:
+            spec["wider"] = True
+        setattr(model, ATTRIBUTE, spec)
+
+
+def is_wider(model: Any) -> bool:
+    """Whether a model's calibrated offsets widen its own interval rather than replace it."""
+    return bool((getattr(model, ATTRIBUTE, None) or {}).get("wider"))
+
+
+def bounds(yhat: np.ndarray, lower: np.ndarray, upper: np.ndarray, offsets: tuple[float, float],
+           wider: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The interval of point forecasts ``yhat`` with calibrated ``offsets``: ``yhat`` plus them,
+    or, ``wider``, the wider of that and the model's own (``lower``, ``upper``) at each bound."""
+    low, high = yhat + offsets[0], yhat + offsets[1]
+    if wider:
+        return np.fmin(lower, low), np.fmax(upper, high)
+    return low, high
 
 
 def of(model: Any) -> tuple[float, float] | None:

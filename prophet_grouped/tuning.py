@@ -274,7 +274,7 @@ def calibration(group: PreparedGroup, config: TuningConfig, params: Mapping[str,
     model's own space: on ``log1p(y)`` for a log1p model, so that its interval scales with the
     level, as Prophet's own does); None
     with ``intervals="prophet"``, too few errors, or when its folds can't be forecast again."""
-    if config.intervals != "calibrated":
+    if config.intervals not in intervals.CALIBRATING:
         return None
     folds = group.folds_for(params)
     try:
@@ -304,7 +304,7 @@ def challenge_with_ets(group: PreparedGroup, config: TuningConfig, closed: tuple
     except Exception as exc:  # noqa: BLE001  (AutoETS failed on this group's folds: Prophet stays)
         return EtsChallenger(float("nan"), None, f"the AutoETS challenger: {error_text(exc)}")
     offsets = None
-    if config.intervals == "calibrated":
+    if config.intervals in intervals.CALIBRATING:
         offsets = intervals.quantiles(fold_errors(group.folds, forecasts), interval_width(group.drivers))
     return EtsChallenger(loss if np.isfinite(loss) else float("nan"), offsets)
 
@@ -558,12 +558,12 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
                 result.model, best_score = ets.KIND, challenger.score
                 model = ets.EtsModel.fit(group.frame[["ds", "y"]], config.freq, config.season_length,
                                          closed_days_of(group.frame["ds"], config), interval_width(group.drivers))
-                model.offsets = challenger.offsets
+                model.offsets, model.wider = challenger.offsets, config.intervals == "wider"
             else:
                 offsets = (calibration(group, config, best_params, out) if runner is None
                            else runner.calibration(best_params))
                 model = refit_best(group.frame, config, best_params, out, group.drivers)
-                intervals.attach(model, offsets, interval_width(group.drivers))
+                intervals.attach(model, offsets, interval_width(group.drivers), config.intervals == "wider")
             finish_group(result, model, config)
             result.best_params = best_params
             result.best_score = best_score

@@ -117,6 +117,12 @@ def test_ets_groups_through_save_load_forecast_plots_and_calibration(ets_sales, 
     model = calibrated.models_[ets_key]
     assert model.offsets is not None
     np.testing.assert_allclose(fc["yhat_upper"] - fc["yhat"], model.offsets[1], rtol=1e-9)
+    # "wider": AutoETS's own interval or the calibrated one, whichever is wider at each bound.
+    wider = GroupedProphetTuner(n_jobs=1, intervals="wider", **ETS_SETTINGS).fit(ets_sales)
+    got = wider.predict(future[future["unique_id"] == ets_key[0]])
+    own = expected[expected["unique_id"] == ets_key[0]].reset_index(drop=True)
+    np.testing.assert_allclose(got["yhat_upper"], np.maximum(own["yhat_upper"], fc["yhat_upper"]), rtol=1e-9)
+    np.testing.assert_allclose(got["yhat_lower"], np.minimum(own["yhat_lower"], fc["yhat_lower"]), rtol=1e-9)
 
 
 def test_candidates_are_checked_before_any_work(ets_sales, monkeypatch):

@@ -112,3 +112,19 @@ def test_the_calibration_survives_save_load_and_the_width_follows_interval_width
         narrow = intervals.of(calibrated.models_[key])
         assert low < narrow[0] and high > narrow[1]
         assert json.loads(wide.models_.json(key))["calibrated_interval"]["width"] == 0.95
+
+
+def test_wider_takes_the_wider_of_prophets_own_and_the_calibrated_interval_at_each_bound(sales, calibrated, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        own = GroupedProphetTuner(**{**SETTINGS, "intervals": "prophet"}).fit(sales)
+        wider = GroupedProphetTuner(**{**SETTINGS, "intervals": "wider"}).fit(sales)
+    future = own.make_future_dataframe(periods=30)
+    got, a, b = wider.predict(future), own.predict(future), calibrated.predict(future)
+    pd.testing.assert_series_equal(got["yhat"], a["yhat"])
+    np.testing.assert_allclose(got["yhat_lower"], np.minimum(a["yhat_lower"], b["yhat_lower"]), rtol=1e-12)
+    np.testing.assert_allclose(got["yhat_upper"], np.maximum(a["yhat_upper"], b["yhat_upper"]), rtol=1e-12)
+    # Each bound comes from each side somewhere: neither interval contains the other everywhere.
+    assert (a["yhat_upper"] > b["yhat_upper"]).any() and (b["yhat_upper"] > a["yhat_upper"]).any()
+    wider.save(str(tmp_path / "w"))
+    pd.testing.assert_frame_equal(GroupedProphetTuner.load(str(tmp_path / "w")).predict(future), got)
