@@ -6,7 +6,9 @@ them, ...), a clone of the estimator is fitted on the rows up to the origin and 
 window after it; so is stock Prophet (Prophet's defaults, fitted with Stan, with the same
 regressors, events, country holidays and clipping: a clone with one trial, which is Prophet's
 default configuration, and ``engine="stan"``); the seasonal naive forecast is the one
-``naive_score`` uses, each date's value one season earlier. Every method is scored on the same held-out rows.
+``naive_score`` uses, each date's value one season earlier; ``"ets"`` (asked for by name) is
+statsforecast's AutoETS per group, as the ETS challenger fits it (:mod:`~prophet_grouped.ets`).
+Every method is scored on the same held-out rows.
 """
 
 from __future__ import annotations
@@ -18,30 +20,33 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import plan
+from . import ets, plan
 from .data import validate_history
 from .exceptions import InputTypeError
-from .frequency import season_length
+from .frequency import group_closed_days, season_length
+from .forecast import clip_forecast, clips
 from .keys import group_key
 from .objective import horizon_offset, seasonal_naive
 from .sources import is_spark_dataframe
 
 __all__ = ["METHODS", "backtest", "summary"]
 
-#: What :func:`backtest` can compare.
-METHODS = ("tuned", "prophet", "seasonal_naive")
+#: What :func:`backtest` can compare ("ets" needs statsforecast, the ``ets`` extra).
+METHODS = ("tuned", "prophet", "seasonal_naive", "ets")
+#: What it compares unless told.
+DEFAULT_METHODS = ("tuned", "prophet", "seasonal_naive")
 
 #: The columns of a backtest table after the group columns.
 COLUMNS = ["origin", "method", "mae", "rmse", "bias", "coverage", "n"]
 
 
-def backtest(tuner: Any, X: pd.DataFrame, origins: int = 3, methods: Sequence[str] = METHODS) -> pd.DataFrame:
+def backtest(tuner: Any, X: pd.DataFrame, origins: int = 3, methods: Sequence[str] = DEFAULT_METHODS) -> pd.DataFrame:
     """One row per group, origin and method: :meth:`GroupedProphetTuner.backtest`."""
     return run(tuner, X, origins, methods)[0]
 
 
 def run(tuner: Any, X: pd.DataFrame, origins: int = 3,
-        methods: Sequence[str] = METHODS) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        methods: Sequence[str] = DEFAULT_METHODS) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """:func:`backtest`'s table, the forecasts behind it (group columns, ``origin``, ``method``,
     ``ds``, ``y``, ``yhat``, ``yhat_lower``, ``yhat_upper``) and the checked history (group
     columns, ``ds``, ``y``): what a report draws."""
@@ -55,6 +60,8 @@ def run(tuner: Any, X: pd.DataFrame, origins: int = 3,
     unknown = [m for m in methods if m not in METHODS]
     if not methods or unknown:
         raise ValueError(f"methods must be a non-empty list of {list(METHODS)}, got {methods!r}.")
+    if "ets" in methods:
+        ets.import_autoets()  # ImportError naming the extra, before any fit
     # Each fit is its own: no checkpoint, model folder or previous fit of the tuner's applies.
     settings = clone(tuner).set_params(checkpoint_dir=None, model_dir=None, warm_start=None, champion=None)
     verbose = settings.verbose >= 2 or (settings.verbose == 1 and sys.stderr.isatty())
@@ -89,11 +96,13 @@ def run(tuner: Any, X: pd.DataFrame, origins: int = 3,
             forecasts["tuned"] = _fit_predict(clone(settings).set_params(**fixed), train, future)
         if "prophet" in methods:
             untuned = clone(settings).set_params(n_trials=1, transform=None, engine="stan", intervals="prophet",
-                                                 **fixed)
+                                                 candidates=("prophet",), **fixed)
             forecasts["prophet"] = _fit_predict(untuned, train, future)
         if "seasonal_naive" in methods:
             forecasts["seasonal_naive"] = _seasonal_naive(history[history["ds"] <= cutoff], truth, group_cols,
                                                           config.freq, season_length(config.freq))
+        if "ets" in methods:
+            forecasts["ets"] = _ets(history[history["ds"] <= cutoff], truth, group_cols, config)
         for method, fc in forecasts.items():
             rows.extend(_scores(truth, fc, group_cols, cutoff, method))
             drawn.append(truth[[*group_cols, "ds", "y"]].assign(origin=cutoff, method=method, **{
@@ -134,6 +143,28 @@ def _seasonal_naive(train: pd.DataFrame, truth: pd.DataFrame, group_cols: list[s
         history = past.get(group_key(key))
         if history is not None:
             out.loc[part.index, "yhat"] = seasonal_naive(history, part["ds"], freq, m)
+    return out
+
+
+def _ets(train: pd.DataFrame, truth: pd.DataFrame, group_cols: list[str], config: Any) -> pd.DataFrame:
+    """Each group's AutoETS forecast of its held-out rows, fitted on its observed rows as the ETS
+    challenger fits it (its own closed weekdays, clipped at 0 as ``nonnegative`` says); NaN for
+    a group AutoETS fails on."""
+    out = pd.DataFrame({"yhat": np.nan, "yhat_lower": np.nan, "yhat_upper": np.nan}, index=truth.index)
+    observed = train[train["y"].notna()]
+    past = {group_key(k): part[["ds", "y"]].reset_index(drop=True) for k, part in observed.groupby(group_cols, sort=False)}
+    for key, part in truth.groupby(group_cols, sort=False):
+        history = past.get(group_key(key))
+        if history is None:
+            continue
+        closed = (group_closed_days(config.freq, history["ds"], config.closed_days) if config.group_closed_days
+                  else config.closed_days)
+        try:
+            model = ets.EtsModel.fit(history, config.freq, config.season_length, closed)
+        except Exception:  # noqa: BLE001  (a group AutoETS can't fit: no row, as for a failed fit)
+            continue
+        values = clip_forecast(model.predict_values(part["ds"].to_numpy()), clips(config.nonnegative, history["y"]))
+        out.loc[part.index, ["yhat", "yhat_lower", "yhat_upper"]] = values
     return out
 
 

@@ -202,7 +202,7 @@ def cmd_backtest(args: argparse.Namespace) -> None:
     from .backtest import run, summary
     from .report import backtest_report
 
-    table, forecasts, history = _warned(lambda: run(tuner, df, origins=args.origins))
+    table, forecasts, history = _warned(lambda: run(tuner, df, origins=args.origins, methods=_names(args.methods)))
     os.makedirs(args.out, exist_ok=True)
     table.to_csv(os.path.join(args.out, "backtest.csv"), index=False)
     lines = summary(table, list(tuner.group_cols))
@@ -476,6 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="prophet_grouped_backtest", help="output folder for backtest.csv and "
                                                                     "report.html (default: %(default)s)")
     p.add_argument("--origins", type=_steps, default=3, help="held-out windows, the last first (default: %(default)s)")
+    p.add_argument("--methods", default="tuned,prophet,seasonal_naive",
+                   help="what to compare: tuned, prophet, seasonal_naive, ets (AutoETS; needs the ets extra) "
+                        "(default: %(default)s)")
     _tuning_options(p)
     p.set_defaults(func=cmd_backtest)
 

@@ -544,7 +544,9 @@ class GroupedProphetTuner(BaseEstimator):
         forecasts the window after it (``"tuned"``); stock Prophet the same way (``"prophet"``:
         Prophet's defaults fitted with Stan, with the same regressors, events and clipping); the
         seasonal naive forecast takes each date's value one season earlier (as
-        ``naive_score``). This tuner is not fitted.
+        ``naive_score``); ``"ets"``, asked for by name, is statsforecast's AutoETS per group, as
+        the ETS challenger fits it (``candidates``; needs the ``ets`` extra). This tuner is not
+        fitted.
 
         Parameters
         ----------
@@ -553,7 +555,7 @@ class GroupedProphetTuner(BaseEstimator):
             DataFrame is collected to the driver, where the windows are cut and scored; each fit
             runs on this tuner's backend.
         origins : int, default=3
-        methods : sequence of {"tuned", "prophet", "seasonal_naive"}
+        methods : sequence of {"tuned", "prophet", "seasonal_naive", "ets"}
 
         Returns
         -------

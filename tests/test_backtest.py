@@ -64,9 +64,30 @@ def test_backtest_says_what_is_wrong(history):
     with pytest.raises(ValueError, match=r"origins must be an integer >= 1, got 0"):
         tuner.backtest(history, origins=0)
     with pytest.raises(ValueError, match=r"methods must be a non-empty list of \['tuned', 'prophet', "
-                                         r"'seasonal_naive'\], got \['ets'\]"):
-        tuner.backtest(history, methods=["ets"])
+                                         r"'seasonal_naive', 'ets'\], got \['theta'\]"):
+        tuner.backtest(history, methods=["theta"])
     with pytest.raises(ValueError, match=r"origins=30 x horizon=14 steps of 'D' reach back before the history"):
         tuner.backtest(history, origins=30)
     with pytest.raises(TypeError, match=r"backtest takes a DataFrame of the history \(pandas or Spark\), got ndarray"):
         tuner.backtest(history.to_numpy())
+
+
+def test_the_ets_method_is_autoets_on_each_window_and_untuned_prophet_stays_prophet(history):
+    """"ets": statsforecast's AutoETS fitted on each group's rows up to the origin; with the ETS
+    challenger among the tuner's candidates, the untuned-Prophet rows are still plain Prophet."""
+    from statsforecast.models import AutoETS
+
+    tuner = GroupedProphetTuner(group_cols=GROUPS, n_trials=2, horizon=14, cv_folds=1, n_jobs=1, random_state=0,
+                                verbose=0, candidates=("prophet", "ets"))
+    table = tuner.backtest(history, origins=1, methods=["prophet", "ets"])
+    plain = GroupedProphetTuner(group_cols=GROUPS, n_trials=2, horizon=14, cv_folds=1, n_jobs=1, random_state=0,
+                                verbose=0).backtest(history, origins=1, methods=["prophet"])
+    pd.testing.assert_frame_equal(table[table["method"] == "prophet"].reset_index(drop=True), plain)
+    origin = history["ds"].max() - pd.Timedelta(days=14)
+    for (store, item), part in history.groupby(GROUPS):
+        train = part[part["ds"] <= origin]["y"].to_numpy()
+        held = part[part["ds"] > origin]["y"].to_numpy()
+        yhat = np.maximum(AutoETS(season_length=7).fit(train).predict(14)["mean"], 0)
+        row = table[(table["method"] == "ets") & (table["store"] == store) & (table["item"] == item)].iloc[0]
+        assert row["mae"] == pytest.approx(np.mean(np.abs(yhat - held)), rel=1e-9)
+        assert 0 <= row["coverage"] <= 1
