@@ -160,7 +160,8 @@ def _ets(train: pd.DataFrame, truth: pd.DataFrame, group_cols: list[str], config
         closed = (group_closed_days(config.freq, history["ds"], config.closed_days) if config.group_closed_days
                   else config.closed_days)
         try:
-            model = ets.EtsModel.fit(history, config.freq, config.season_length, closed)
+            model = ets.EtsModel.fit(history, config.freq, config.season_length, closed,
+                                     fill="zero" if config.missing_dates == "zero" else "interpolate")
         except Exception:  # noqa: BLE001  (a group AutoETS can't fit: no row, as for a failed fit)
             continue
         values = clip_forecast(model.predict_values(part["ds"].to_numpy()), clips(config.nonnegative, history["y"]))

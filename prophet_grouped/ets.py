@@ -4,8 +4,10 @@ statsforecast's AutoETS (an optional, pinned extra: ``pip install 'prophet-group
 imported only when a fit asks for it) chooses an exponential-smoothing model per series by
 AICc. It works on a regular series, so a group's history is put on its calendar first
 (:func:`regular_series`: every step of its frequency from its first to its last date, its
-closed weekdays left out; a date without a row is interpolated, as a gap, unless the fit filled
-it with 0 before, ``missing_dates="zero"``). A season is ``season_length`` steps of the
+closed weekdays left out; a date without a row is filled, :data:`FILLS`: interpolated as a gap,
+or 0 as a day nothing sold; with ``missing_dates="gap"`` a group with such dates and no negative
+value has both scored on its folds and keeps the better, and with ``missing_dates="zero"`` the
+fit filled them with 0 before). A season is ``season_length`` steps of the
 frequency (7 days, 52 weeks, 12 months, 24 hours), counted in open days where a shop is closed
 on some weekdays; AutoETS itself leaves out seasons longer than 24 steps.
 
@@ -83,14 +85,26 @@ def open_season(season_length: int, freq: str, closed: Sequence[str]) -> int:
     return max(1, int(season_length))
 
 
+def has_gaps(ds: Any, freq: str, closed: Sequence[str] = ()) -> bool:
+    """Whether a group's dates miss a step of its calendar between its first and last date."""
+    dates = pd.DatetimeIndex(pd.to_datetime(ds))
+    return len(calendar(dates[0], dates[-1], freq, closed).difference(dates)) > 0
+
+
 def calendar(first: Any, last: Any, freq: str, closed: Sequence[str] = ()) -> pd.DatetimeIndex:
     """Every step of ``freq`` from ``first`` to ``last`` (both on it), the ``closed`` weekdays left out."""
     return pd.date_range(pd.Timestamp(first), pd.Timestamp(last), freq=future_freq(freq, tuple(closed)))
 
 
-def regular_series(ds: Any, y: np.ndarray, freq: str, closed: Sequence[str] = ()) -> tuple[pd.DatetimeIndex, np.ndarray]:
+#: How a date of a group's calendar without a row is filled: linearly between its neighbours
+#: (unknown, a gap), or with 0 (nothing sold).
+FILLS = ("interpolate", "zero")
+
+
+def regular_series(ds: Any, y: np.ndarray, freq: str, closed: Sequence[str] = (),
+                   fill: str = "interpolate") -> tuple[pd.DatetimeIndex, np.ndarray]:
     """A history (``ds``, ``y``; sorted, no missing ``y``) on its calendar: the calendar's dates
-    and values, a date without a row interpolated linearly between its neighbours. A row off the
+    and values, a date without a row filled as ``fill`` says (:data:`FILLS`). A row off the
     calendar (a date between steps) is left out."""
     dates = pd.DatetimeIndex(pd.to_datetime(ds))
     grid = calendar(dates[0], dates[-1], freq, closed)
@@ -99,7 +113,7 @@ def regular_series(ds: Any, y: np.ndarray, freq: str, closed: Sequence[str] = ()
     values = pd.Series(np.asarray(y, dtype=float), index=dates)
     values = values[~values.index.duplicated(keep="last")].reindex(grid)
     if values.isna().any():
-        values = values.interpolate(method="linear", limit_direction="both")
+        values = values.fillna(0.0) if fill == "zero" else values.interpolate(method="linear", limit_direction="both")
     return grid, values.to_numpy(dtype=float)
 
 
@@ -113,7 +127,7 @@ class EtsModel:
 
     def __init__(self, state: dict[str, Any], grid: pd.DatetimeIndex, fitted: np.ndarray,
                  history: pd.DataFrame, freq: str, closed: Sequence[str] = (), interval_width: float = 0.8,
-                 offsets: tuple[float, float] | None = None, wider: bool = False) -> None:
+                 offsets: tuple[float, float] | None = None, wider: bool = False, fill: str = "interpolate") -> None:
         self.state = state
         self.grid = pd.DatetimeIndex(grid)
         self.fitted = np.asarray(fitted, dtype=float)
@@ -126,12 +140,15 @@ class EtsModel:
         self.offsets = None if offsets is None else (float(offsets[0]), float(offsets[1]))
         #: With offsets: the wider of AutoETS's own interval and the calibrated one at each bound.
         self.wider = bool(wider)
+        #: How the calendar's dates without a row were filled (:data:`FILLS`).
+        self.fill = fill
 
     @classmethod
     def fit(cls, frame: pd.DataFrame, freq: str, season_length: int, closed: Sequence[str] = (),
-            interval_width: float = 0.8) -> EtsModel:
-        """AutoETS fitted on a group's rows (``ds``, ``y``; sorted, ``y`` observed)."""
-        grid, y = regular_series(frame["ds"], frame["y"].to_numpy(dtype=float), freq, closed)
+            interval_width: float = 0.8, fill: str = "interpolate") -> EtsModel:
+        """AutoETS fitted on a group's rows (``ds``, ``y``; sorted, ``y`` observed), the dates of its
+        calendar without a row filled as ``fill`` says."""
+        grid, y = regular_series(frame["ds"], frame["y"].to_numpy(dtype=float), freq, closed, fill)
         model = import_autoets()(season_length=open_season(season_length, freq, closed)).fit(y).model_
         state = {
             "components": [str(c) for c in model["components"]],
@@ -145,7 +162,7 @@ class EtsModel:
             "insample_se": float(np.sqrt(np.sum((y - model["fitted"]) ** 2) / max(1, len(y) - int(model["n_params"])))),
         }
         return cls(state, grid, np.asarray(model["fitted"], dtype=float), frame[["ds", "y"]], freq, closed,
-                   interval_width)
+                   interval_width, fill=fill)
 
     @property
     def history_dates(self) -> pd.Series:
@@ -234,7 +251,7 @@ class EtsModel:
         """The model as JSON-ready data (:meth:`from_dict` reads it back)."""
         return {
             "kind": JSON_KIND, "state": self.state, "freq": self.freq, "closed": list(self.closed),
-            "interval_width": self.interval_width, "offsets": None if self.offsets is None else list(self.offsets), "wider": self.wider,
+            "interval_width": self.interval_width, "offsets": None if self.offsets is None else list(self.offsets), "wider": self.wider, "fill": self.fill,
             "grid": [d.isoformat() for d in self.grid], "fitted": self.fitted.tolist(),
             "history": {"ds": [pd.Timestamp(d).isoformat() for d in self.history["ds"]],
                         "y": self.history["y"].to_numpy(dtype=float).tolist()},
@@ -248,11 +265,13 @@ class EtsModel:
         offsets = record.get("offsets")
         return cls(record["state"], pd.DatetimeIndex(pd.to_datetime(record["grid"])),
                    np.asarray(record["fitted"], dtype=float), history, record["freq"], tuple(record["closed"]),
-                   record["interval_width"], None if offsets is None else tuple(offsets), record.get("wider", False))
+                   record["interval_width"], None if offsets is None else tuple(offsets), record.get("wider", False),
+                   record.get("fill", "interpolate"))
 
     def __repr__(self) -> str:
-        return (f"EtsModel(ETS({','.join(self.state['components'][:3])}{', damped' if self.state['components'][3] != 'N' else ''}), "
-                f"season {self.state['m']}, {len(self.history)} rows to {self.history_dates.max().date()})")
+        damped = ", damped" if self.state["components"][3] != "N" else ""
+        return (f"EtsModel(ETS({','.join(self.state['components'][:3])}{damped}), season {self.state['m']}, "
+                f"{len(self.history)} rows to {self.history_dates.max().date()}, gaps: {self.fill})")
 
 
 def is_ets(model: Any) -> bool:
@@ -265,11 +284,12 @@ def is_ets_record(record: dict[str, Any]) -> bool:
     return record.get("kind") == JSON_KIND
 
 
-def fold_forecasts(folds: Sequence[Any], freq: str, season_length: int, closed: Sequence[str] = ()) -> list[np.ndarray]:
+def fold_forecasts(folds: Sequence[Any], freq: str, season_length: int, closed: Sequence[str] = (),
+                   fill: str = "interpolate") -> list[np.ndarray]:
     """AutoETS's point forecast of each fold's validation rows, fitted on its training rows (the
     folds of :func:`~prophet_grouped.objective.make_folds`, on ``y`` itself)."""
     out = []
     for fold in folds:
-        model = EtsModel.fit(fold.train[["ds", "y"]], freq, season_length, closed)
+        model = EtsModel.fit(fold.train[["ds", "y"]], freq, season_length, closed, fill=fill)
         out.append(model.predict_values(pd.to_datetime(fold.valid["ds"]).to_numpy())[:, 0])
     return out

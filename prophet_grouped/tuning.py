@@ -286,27 +286,41 @@ def calibration(group: PreparedGroup, config: TuningConfig, params: Mapping[str,
 
 @dataclass
 class EtsChallenger:
-    """AutoETS scored on a group's folds: its loss and the calibrated offsets its fold errors give."""
+    """AutoETS scored on a group's folds: its loss, how its gaps are filled, and the calibrated
+    offsets its fold errors give."""
 
     score: float
     offsets: tuple[float, float] | None
+    fill: str = "interpolate"
     error: str | None = None
 
 
 def challenge_with_ets(group: PreparedGroup, config: TuningConfig, closed: tuple[str, ...]) -> EtsChallenger:
     """AutoETS's validation loss on the group's folds (on ``y`` itself, scored as a trial is),
-    and, with ``intervals="calibrated"``, its interval offsets from the same fold errors. A
-    failure gives a NaN loss and its reason: the tuned Prophet model stays."""
-    try:
-        forecasts = ets.fold_forecasts(group.folds, config.freq, config.season_length, closed)
-        loss = float(np.mean([fold_loss(fold, yhat, config.metric, group.clip, config.season_length)
-                              for fold, yhat in zip(group.folds, forecasts)]))
-    except Exception as exc:  # noqa: BLE001  (AutoETS failed on this group's folds: Prophet stays)
-        return EtsChallenger(float("nan"), None, f"the AutoETS challenger: {error_text(exc)}")
-    offsets = None
-    if config.intervals in intervals.CALIBRATING:
-        offsets = intervals.quantiles(fold_errors(group.folds, forecasts), interval_width(group.drivers))
-    return EtsChallenger(loss if np.isfinite(loss) else float("nan"), offsets)
+    and, with calibrated intervals, its interval offsets from the same fold errors. A group with
+    dates missing from its calendar (``missing_dates="gap"``) and no negative value has both
+    fills of :data:`~prophet_grouped.ets.FILLS` scored and keeps the better (on a tie,
+    interpolation). A failure gives a NaN loss and its reason: the tuned Prophet model stays."""
+    fills = ["interpolate"]
+    if config.missing_dates == "gap" and group.clip and ets.has_gaps(group.frame["ds"], config.freq, closed):
+        fills.append("zero")
+    best: EtsChallenger | None = None
+    for fill in fills:
+        try:
+            forecasts = ets.fold_forecasts(group.folds, config.freq, config.season_length, closed, fill)
+            loss = float(np.mean([fold_loss(fold, yhat, config.metric, group.clip, config.season_length)
+                                  for fold, yhat in zip(group.folds, forecasts)]))
+        except Exception as exc:  # noqa: BLE001  (AutoETS failed on this group's folds: Prophet stays)
+            if best is None and fill == fills[-1]:
+                return EtsChallenger(float("nan"), None, fill, f"the AutoETS challenger: {error_text(exc)}")
+            continue
+        if not np.isfinite(loss) or (best is not None and not loss < best.score):
+            continue
+        offsets = None
+        if config.intervals in intervals.CALIBRATING:
+            offsets = intervals.quantiles(fold_errors(group.folds, forecasts), interval_width(group.drivers))
+        best = EtsChallenger(loss, offsets, fill)
+    return best if best is not None else EtsChallenger(float("nan"), None, error="the AutoETS challenger: no finite loss")
 
 
 def trial_failures(errors: Sequence[str], n_trials: int, n_failed: int | None = None) -> str | None:
@@ -557,7 +571,8 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             if challenger is not None and challenger.score < best_score:  # NaN never wins
                 result.model, best_score = ets.KIND, challenger.score
                 model = ets.EtsModel.fit(group.frame[["ds", "y"]], config.freq, config.season_length,
-                                         closed_days_of(group.frame["ds"], config), interval_width(group.drivers))
+                                         closed_days_of(group.frame["ds"], config), interval_width(group.drivers),
+                                         challenger.fill)
                 model.offsets, model.wider = challenger.offsets, config.intervals == "wider"
             else:
                 offsets = (calibration(group, config, best_params, out) if runner is None

@@ -165,3 +165,38 @@ def test_an_mlflow_model_with_ets_groups_forecasts_like_the_tuner(reference, tmp
     future = reference.make_future_dataframe(periods=5)
     got = mlflow.pyfunc.load_model(info.model_uri).predict(future)
     pd.testing.assert_frame_equal(got.reset_index(drop=True), reference.predict(future)[["yhat", "yhat_lower", "yhat_upper"]])
+
+
+def test_a_sales_history_missing_the_days_nothing_sold_can_fill_them_with_zero():
+    """A slow mover whose file has no row for days without sales: the challenger scores AutoETS
+    with those days interpolated and with them 0, and keeps the better fill (here 0)."""
+    rng = np.random.default_rng(0)
+    ds = pd.date_range("2023-01-01", periods=360, freq="D")
+    level = 3 * np.exp(np.cumsum(rng.normal(0, 0.08, 360)))  # a wandering level: AutoETS's ground
+    y = rng.poisson(level * np.where(np.arange(360) % 7 < 2, 2.0, 0.5))
+    sold = pd.DataFrame({"unique_id": "slow", "ds": ds, "y": y.astype(float)})
+    sold = sold[sold["y"] > 0].reset_index(drop=True)  # the zero days are missing rows
+    tuner = GroupedProphetTuner(n_trials=2, horizon=14, cv_folds=2, n_jobs=1, random_state=0,
+                                candidates=("prophet", "ets")).fit(sold)
+    row = tuner.results_.iloc[0]
+    # Each fill by hand on the two folds (the calendar is every day: no weekday is always missing).
+    scores = {}
+    for fill in ("interpolate", "zero"):
+        losses = []
+        for k in (2, 1):
+            cutoff = sold["ds"].iloc[-1] - pd.Timedelta(days=14 * k)
+            train = sold[sold["ds"] <= cutoff]
+            valid = sold[(sold["ds"] > cutoff) & (sold["ds"] <= cutoff + pd.Timedelta(days=14))]
+            grid, values = regular_series(train["ds"], train["y"].to_numpy(), "D", (), fill)
+            mean = AutoETS(season_length=7).fit(values).predict(30)["mean"]  # from the last day sold
+            step = (valid["ds"] - grid[-1]).dt.days.to_numpy() - 1
+            losses.append(mae(valid["y"].to_numpy(), np.maximum(mean[step], 0.0)))
+        scores[fill] = np.mean(losses)
+    assert scores["zero"] < scores["interpolate"]
+    assert row["ets_score"] == pytest.approx(scores["zero"], rel=1e-9)
+    assert row["model"] == "ets" and tuner.models_[("slow",)].fill == "zero"
+    # The final model fills the same way: its forecast is AutoETS's on the zero-filled history.
+    _, values = regular_series(sold["ds"], sold["y"].to_numpy(), "D", (), "zero")
+    expected = np.maximum(AutoETS(season_length=7).fit(values).predict(7)["mean"], 0.0)
+    got = tuner.predict(pd.DataFrame({"unique_id": "slow", "ds": pd.date_range(ds[-1], periods=8)[1:]}))
+    np.testing.assert_allclose(got["yhat"], expected, rtol=1e-9)
