@@ -304,23 +304,21 @@ def challenge_with_ets(group: PreparedGroup, config: TuningConfig, closed: tuple
     fills = ["interpolate"]
     if config.missing_dates == "gap" and group.clip and ets.has_gaps(group.frame["ds"], config.freq, closed):
         fills.append("zero")
-    best: EtsChallenger | None = None
+    best, failure = None, "no finite loss"
     for fill in fills:
         try:
             forecasts = ets.fold_forecasts(group.folds, config.freq, config.season_length, closed, fill)
             loss = float(np.mean([fold_loss(fold, yhat, config.metric, group.clip, config.season_length)
                                   for fold, yhat in zip(group.folds, forecasts)]))
         except Exception as exc:  # noqa: BLE001  (AutoETS failed on this group's folds: Prophet stays)
-            if best is None and fill == fills[-1]:
-                return EtsChallenger(float("nan"), None, fill, f"the AutoETS challenger: {error_text(exc)}")
+            failure = error_text(exc)
             continue
-        if not np.isfinite(loss) or (best is not None and not loss < best.score):
-            continue
-        offsets = None
-        if config.intervals in intervals.CALIBRATING:
-            offsets = intervals.quantiles(fold_errors(group.folds, forecasts), interval_width(group.drivers))
-        best = EtsChallenger(loss, offsets, fill)
-    return best if best is not None else EtsChallenger(float("nan"), None, error="the AutoETS challenger: no finite loss")
+        if np.isfinite(loss) and (best is None or loss < best.score):
+            offsets = None
+            if config.intervals in intervals.CALIBRATING:
+                offsets = intervals.quantiles(fold_errors(group.folds, forecasts), interval_width(group.drivers))
+            best = EtsChallenger(loss, offsets, fill)
+    return best or EtsChallenger(float("nan"), None, error=f"the AutoETS challenger: {failure}")
 
 
 def trial_failures(errors: Sequence[str], n_trials: int, n_failed: int | None = None) -> str | None:
