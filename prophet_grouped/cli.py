@@ -396,7 +396,7 @@ def _tuning_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--candidates", default="prophet",
                    help="model kinds each group chooses from by validation loss: prophet, or prophet,ets for an "
                         "AutoETS challenger (needs the ets extra) (default: %(default)s)")
-    p.add_argument("--intervals", choices=["prophet", "calibrated", "wider"], default="prophet",
+    p.add_argument("--intervals", choices=["wider", "prophet", "calibrated"], default="wider",
                    help="forecast intervals: the model's own, calibrated from validation errors, or the wider of the "
                         "two at each bound (default: %(default)s)")
     p.add_argument("--transform", choices=["auto", "log1p", "none"], default="auto",

@@ -62,7 +62,7 @@ class TuningConfig:
     missing_dates: str = "gap"
     #: Target transform: "auto", "log1p" or None (:mod:`prophet_grouped.transforms`).
     transform: Any = "auto"
-    #: Forecast intervals: "prophet" or "calibrated" (:mod:`prophet_grouped.intervals`).
-    intervals: str = "prophet"
+    #: Forecast intervals: "wider", "prophet" or "calibrated" (:mod:`prophet_grouped.intervals`).
+    intervals: str = "wider"
     #: Model kinds each group chooses from by validation loss: "prophet" (tuned), "ets" (AutoETS).
     candidates: tuple[str, ...] = ("prophet",)

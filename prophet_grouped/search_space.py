@@ -309,8 +309,13 @@ class SearchSpace:
         return trial
 
     def default_params(self) -> dict[str, Any]:
-        """The parameters of Prophet's default configuration in this space: the fixed ones only."""
-        return dict(self.fixed)
+        """The parameters of Prophet's default configuration in this space: the fixed ones, and
+        Prophet's default value of each tuned parameter that has one (``best_params_`` then shows
+        them where the defaults won; a tuned name Prophet has no default for, such as a monthly
+        seasonality's prior scale, is left out: the default configuration has no such part)."""
+        defaults = {**prophet_defaults(), PARAM: "none"}
+        tuned = {name: defaults[name] for name in (self.distributions or {}) if name in defaults}
+        return {**tuned, **self.fixed}
 
     def __call__(self, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
         return self.sample(trial)

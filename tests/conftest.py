@@ -401,7 +401,10 @@ def make_ets_sales(n_groups: int = 4, periods: int = 300, seed: int = 3):
 
 #: The ETS challenger's scenario (every backend's test compares with the local fit of it).
 ETS_SETTINGS = dict(group_cols="unique_id", n_trials=4, horizon=14, cv_folds=2, random_state=0,
-                    candidates=("prophet", "ets"))
+                    candidates=("prophet", "ets"),
+                    # The models' own intervals, which test_ets.py compares with statsforecast's;
+                    # "calibrated" and "wider" are checked there against these.
+                    intervals="prophet")
 
 
 @pytest.fixture(scope="session")

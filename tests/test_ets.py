@@ -112,13 +112,13 @@ def test_ets_groups_through_save_load_forecast_plots_and_calibration(ets_sales, 
     line = fig.axes[0].get_lines()[1]
     np.testing.assert_allclose(line.get_ydata()[-10:], expected.loc[expected["unique_id"] == ets_key[0], "yhat"])
     # Calibrated intervals: an ETS group's band is its point forecast plus its fold errors' quantiles.
-    calibrated = GroupedProphetTuner(n_jobs=1, intervals="calibrated", **ETS_SETTINGS).fit(ets_sales)
+    calibrated = GroupedProphetTuner(n_jobs=1, **{**ETS_SETTINGS, "intervals": "calibrated"}).fit(ets_sales)
     fc = calibrated.predict(future[future["unique_id"] == ets_key[0]])
     model = calibrated.models_[ets_key]
     assert model.offsets is not None
     np.testing.assert_allclose(fc["yhat_upper"] - fc["yhat"], model.offsets[1], rtol=1e-9)
     # "wider": AutoETS's own interval or the calibrated one, whichever is wider at each bound.
-    wider = GroupedProphetTuner(n_jobs=1, intervals="wider", **ETS_SETTINGS).fit(ets_sales)
+    wider = GroupedProphetTuner(n_jobs=1, **{**ETS_SETTINGS, "intervals": "wider"}).fit(ets_sales)
     got = wider.predict(future[future["unique_id"] == ets_key[0]])
     own = expected[expected["unique_id"] == ets_key[0]].reset_index(drop=True)
     np.testing.assert_allclose(got["yhat_upper"], np.maximum(own["yhat_upper"], fc["yhat_upper"]), rtol=1e-9)

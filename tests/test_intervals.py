@@ -81,10 +81,11 @@ def test_predict_adds_the_offsets_to_the_point_forecast_and_clips_at_zero(calibr
     assert kinds == {"none", "log1p"}, kinds
 
 
-def test_prophets_own_intervals_by_default_and_a_short_validation_keeps_them(sales, calibrated):
+def test_prophets_own_intervals_on_request_and_a_short_validation_keeps_them(sales, calibrated):
+    assert GroupedProphetTuner().intervals == "wider", "the default: the wider of the two"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        own = GroupedProphetTuner(**{k: v for k, v in SETTINGS.items() if k != "intervals"}).fit(sales)
+        own = GroupedProphetTuner(**{**SETTINGS, "intervals": "prophet"}).fit(sales)
         short = GroupedProphetTuner(**{**SETTINGS, "horizon": 9, "cv_folds": 2}).fit(sales)  # 18 errors
     assert all(intervals.of(m) is None for m in own.models_.values())
     assert all(intervals.of(m) is None for m in short.models_.values())
