@@ -185,7 +185,7 @@ class GroupedProphetTuner(BaseEstimator):
         ``prophet_params`` sets it); a group with fewer than 20 validation points keeps the
         model's own. ``"wider"``: the wider of the two at each bound. Measured on the six retail
         panels, the 80% interval covers 0.73-0.80 of held-out points with ``"prophet"`` (0.73 on
-        Walmart and the M5 subset), 0.66-0.73 with ``"calibrated"`` alone, and 0.81-0.84 with
+        Walmart and the M5 subset), 0.66-0.73 with ``"calibrated"`` alone, and 0.80-0.84 with
         ``"wider"``, the default (docs/accuracy.md).
     missing_dates : {"gap", "zero"}, default="gap"
         What a date a group has no row for means, between its first and last date. ``"gap"``:
