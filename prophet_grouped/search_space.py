@@ -124,22 +124,6 @@ def auto_seasonalities(profile: GroupProfile) -> dict[str, bool]:
     }
 
 
-#: Days of daily history from which the "auto" space also tunes a monthly seasonality.
-MONTHLY_MIN_DAYS = 365
-
-
-def monthly_in_search(profile: GroupProfile, user: Mapping[str, Any]) -> bool:
-    """Whether the "auto" space adds a monthly seasonality (period 30.5 days, Fourier order 5)
-    with a tuned prior scale: daily data (steps of a day or more, under a week) with at least
-    :data:`MONTHLY_MIN_DAYS` days of history, unless ``prophet_params`` sets seasonalities
-    itself. Retail sales move with the month (paydays, month-end stocking); Prophet adds no
-    monthly seasonality of its own. A small prior scale turns it almost off, and Prophet's
-    default configuration (without it) is scored as an extra candidate."""
-    daily = 1.0 - 1e-9 <= profile.min_step_days < 7
-    return daily and profile.span_days >= MONTHLY_MIN_DAYS and not any(
-        name in user for name in ("yearly_seasonality", "weekly_seasonality", "daily_seasonality", "seasonality_prior_scale"))
-
-
 def auto_space(profile: GroupProfile, prophet_params: Mapping[str, Any] | None = None) -> SearchSpace:
     """The data-aware default space of one group.
 
@@ -150,8 +134,7 @@ def auto_space(profile: GroupProfile, prophet_params: Mapping[str, Any] | None =
     the holidays prior scale (0.01 to 10, log) when there are holidays, one prior scale shared
     by the extra regressors (``regressor_prior_scale``, 0.01 to 10, log) when there are any, and
     the seasonality mode (which regressors follow) when there is something seasonal or a driver
-    and ``y`` has no negative value, and, for a year or more of daily data, a monthly
-    seasonality's prior scale (:func:`monthly_in_search`).
+    and ``y`` has no negative value.
 
     What ``prophet_params`` fixes is neither tuned nor set here: the user's value stands (a
     seasonality switch given there other than ``"auto"`` replaces the automatic one), and a trend
@@ -171,8 +154,6 @@ def auto_space(profile: GroupProfile, prophet_params: Mapping[str, Any] | None =
         space["changepoint_prior_scale"] = FloatDistribution(0.001, 0.5, log=True)
     if seasonal:
         space["seasonality_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)
-    if monthly_in_search(profile, user):
-        space["monthly_seasonality_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)
     if profile.has_holidays:
         space["holidays_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)
     if profile.n_regressors:

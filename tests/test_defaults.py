@@ -36,13 +36,10 @@ def test_auto_seasonalities_are_prophets_own(periods, freq):
     space = auto_space(GroupProfile.of(frame, has_holidays=False))
     chosen = {name.removesuffix("_seasonality") for name, on in space.fixed.items() if on}
     assert chosen == _prophet_seasonalities(frame)
-    # A year or more of daily data also tunes a monthly seasonality's prior scale (Prophet has
-    # none): Prophet's default configuration is then an extra candidate, not the first trial.
-    monthly = freq == "D" and periods > 365
-    assert ("monthly_seasonality_prior_scale" in space.distributions) == monthly
-    assert space.default_trial() == (None if monthly else {k: v for k, v in {
+    # Prophet's default configuration lies in the space, so it can be the first trial.
+    assert space.default_trial() == {k: v for k, v in {
         "changepoint_prior_scale": 0.05, "seasonality_prior_scale": 10.0, "seasonality_mode": "additive",
-    }.items() if k in space.distributions})
+    }.items() if k in space.distributions}
 
 
 def test_auto_space_tunes_holidays_and_leaves_multiplicative_out_for_negative_series():
@@ -107,8 +104,7 @@ def test_a_flat_trend_does_not_tune_changepoints_and_nothing_to_tune_takes_one_t
     frame = _series(800, "D")
     profile = GroupProfile.of(frame, has_holidays=False)
     for fixed in ({"growth": "flat"}, {"n_changepoints": 0}, {"changepoints": []}):
-        assert set(auto_space(profile, fixed).distributions) == {"seasonality_prior_scale", "seasonality_mode",
-                                                                  "monthly_seasonality_prior_scale"}
+        assert set(auto_space(profile, fixed).distributions) == {"seasonality_prior_scale", "seasonality_mode"}
     assert "changepoint_prior_scale" in auto_space(profile, {"n_changepoints": 5}).distributions
     df = make_retail_sales(n_stores=1, n_items=2, periods=300, seed=3)
     fixed = {"growth": "flat", "weekly_seasonality": False, "seasonality_mode": "additive"}
@@ -149,9 +145,7 @@ def test_first_trial_is_untuned_prophet_scored_like_an_ordinary_fit(fitted_defau
     res = tuner.results_.set_index(["store", "item"])
     for key, part in two_groups.groupby(["store", "item"]):
         row = res.loc[key]
-        if pd.isna(tuner.best_params_.set_index(["store", "item"]).loc[key].get("monthly_seasonality_prior_scale")):
-            assert tuner.trials_[key][0] == row["default_score"]  # the short group: the first trial
-        # (the 600-day group tunes a monthly seasonality: the defaults are an extra candidate)
+        assert tuner.trials_[key][0] == row["default_score"]
         assert row["best_score"] <= row["default_score"]
         part = part[["ds", "y"]].reset_index(drop=True)
         last = part["ds"].iloc[-1]
@@ -441,23 +435,3 @@ def test_missing_dates_are_gaps_by_default_or_days_without_sales():
     assert frame["ds"].iloc[10] not in history["zero"].index  # an unknown y stays unknown
     with pytest.raises(ValueError, match=r"missing_dates must be 'gap' .* got 'zeros'"):
         GroupedProphetTuner(missing_dates="zeros", **params).fit(gappy)
-
-
-def test_a_year_of_daily_sales_tunes_a_monthly_seasonality_and_stays_no_worse_than_prophets_defaults():
-    """Paydays and month ends move retail sales (Rossmann: 0.938x untuned Prophet with it, 0.984x
-    without, docs/accuracy.md): the monthly seasonality's prior scale is tuned, the models carry
-    it, and Prophet's defaults, scored as an extra candidate, still bound the chosen loss."""
-    df = make_retail_sales(n_stores=1, n_items=2, periods=500, seed=3)
-    tuner = GroupedProphetTuner(group_cols=["store", "item"], n_trials=5, cv_folds=1, horizon=28, n_jobs=1,
-                                random_state=0).fit(df)
-    assert tuner.best_params_["monthly_seasonality_prior_scale"].between(0.01, 10).all()
-    for key, model in tuner.models_.items():
-        row = tuner.results_.set_index(["store", "item"]).loc[key]
-        assert row["best_score"] <= row["default_score"]
-        if row["best_score"] < row["default_score"]:
-            assert model.seasonalities["monthly"]["period"] == 30.5
-            assert model.seasonalities["monthly"]["prior_scale"] == tuner.best_params_.set_index(
-                ["store", "item"]).loc[key, "monthly_seasonality_prior_scale"]
-    short = GroupedProphetTuner(group_cols=["store", "item"], n_trials=2, cv_folds=1, horizon=28, n_jobs=1,
-                                random_state=0).fit(df[df["ds"] < df["ds"].min() + pd.Timedelta(days=300)])
-    assert "monthly_seasonality_prior_scale" not in short.best_params_.columns

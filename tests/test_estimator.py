@@ -60,11 +60,7 @@ def test_best_params_frame(fitted_pair):
     row = bp.iloc[0]
     model = tuner.models_[(row["store"], row["item"])]
     assert model.changepoint_prior_scale == row["changepoint_prior_scale"]
-    # Two years of days: a monthly seasonality is tuned too, and the model has it unless the
-    # defaults (without it) won.
-    monthly = not pd.isna(row["monthly_seasonality_prior_scale"])
-    assert set(model.seasonalities) == ({"weekly", "monthly"} if monthly else {"weekly"})
-    assert bp["monthly_seasonality_prior_scale"].notna().any()
+    assert set(model.seasonalities) == {"weekly"}
 
 
 def test_same_random_state_same_params_for_any_n_jobs(fitted_pair):
@@ -95,19 +91,12 @@ def test_tuned_beats_default_prophet_on_holdout(sales8):
     the default metric (MAE). The generated sales are additive by construction: on them the
     log1p target that "auto" picks on validation for 6 of 8 groups loses on the holdout (4/8
     wins, mean MAE 1.08x untuned Prophet's, measured), so this checks the search on y itself;
-    the transform's gains are measured on real data (docs/accuracy.md). Likewise the monthly
-    seasonality the "auto" space tunes for a year of days: the generated sales have no monthly
-    pattern (with it 4/8 wins, mean ratio 1.060; without 5/8, 1.049, measured), so the
-    seasonalities are fixed here as Prophet chooses them for two years of days, which leaves
-    it out, as a planner who knows there is no month effect would."""
+    the transform's gains are measured on real data (docs/accuracy.md)."""
     from prophet import Prophet
 
     cut = sales8["ds"].max() - pd.Timedelta(days=90)
     train, test = sales8[sales8["ds"] <= cut], sales8[sales8["ds"] > cut]
-    tuner = GroupedProphetTuner(group_cols=GROUPS, n_trials=15, random_state=0, transform=None,
-                                prophet_params={"weekly_seasonality": True, "yearly_seasonality": False,
-                                                "daily_seasonality": False}).fit(train)
-    assert "monthly_seasonality_prior_scale" not in tuner.best_params_.columns
+    tuner = GroupedProphetTuner(group_cols=GROUPS, n_trials=15, random_state=0, transform=None).fit(train)
     fc = tuner.predict(test[GROUPS + ["ds"]])
     wins = 0
     for (store, item), part in test.groupby(GROUPS):
