@@ -23,11 +23,12 @@ import pandas as pd
 from . import ets, plan
 from .data import validate_history
 from .exceptions import InputTypeError
-from .frequency import group_closed_days, season_length
+from .frequency import season_length
 from .forecast import clip_forecast, clips
 from .keys import group_key
 from .objective import horizon_offset, seasonal_naive
 from .sources import is_spark_dataframe
+from .tuning import closed_days_of
 
 __all__ = ["METHODS", "backtest", "summary"]
 
@@ -157,10 +158,8 @@ def _ets(train: pd.DataFrame, truth: pd.DataFrame, group_cols: list[str], config
         history = past.get(group_key(key))
         if history is None:
             continue
-        closed = (group_closed_days(config.freq, history["ds"], config.closed_days) if config.group_closed_days
-                  else config.closed_days)
         try:
-            model = ets.EtsModel.fit(history, config.freq, config.season_length, closed,
+            model = ets.EtsModel.fit(history, config.freq, config.season_length, closed_days_of(history["ds"], config),
                                      fill="zero" if config.missing_dates == "zero" else "interpolate")
         except Exception:  # noqa: BLE001  (a group AutoETS can't fit: no row, as for a failed fit)
             continue

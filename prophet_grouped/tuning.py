@@ -561,16 +561,16 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             result.n_uncached_fits = uncached_fits(group, config) + (0 if runner is None else runner.uncached_fits())
             result.model = "prophet"
             challenger = None
+            closed = closed_days_of(group.frame["ds"], config)
             if ets.KIND in config.candidates:
-                challenger = challenge_with_ets(group, config, closed_days_of(group.frame["ds"], config))
+                challenger = challenge_with_ets(group, config, closed)
                 result.ets_score = challenger.score
                 if challenger.error:
                     errors.append(challenger.error)
             if challenger is not None and challenger.score < best_score:  # NaN never wins
                 result.model, best_score = ets.KIND, challenger.score
-                model = ets.EtsModel.fit(group.frame[["ds", "y"]], config.freq, config.season_length,
-                                         closed_days_of(group.frame["ds"], config), interval_width(group.drivers),
-                                         challenger.fill)
+                model = ets.EtsModel.fit(group.frame[["ds", "y"]], config.freq, config.season_length, closed,
+                                         interval_width(group.drivers), challenger.fill)
                 model.offsets, model.wider = challenger.offsets, config.intervals == "wider"
             else:
                 offsets = (calibration(group, config, best_params, out) if runner is None
