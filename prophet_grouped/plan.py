@@ -33,7 +33,7 @@ from .forecast import check_nonnegative
 from .frequency import closed_weekdays, default_horizon, resolve_freq, season_length
 from .metrics import resolve_metric
 from .objective import horizon_offset
-from .search_space import prophet_kwargs, resolve_search_space
+from .search_space import MONTHLY_SWITCH, prophet_kwargs, resolve_search_space
 
 __all__ = ["check_int", "make_config", "open_model_dir", "regressor_cols", "with_drivers", "with_forecast",
            "with_time"]
@@ -131,11 +131,10 @@ def make_config(params: Any) -> tuple[list[str], TuningConfig]:
     if params.prophet_params is not None:
         if not isinstance(params.prophet_params, Mapping):
             raise InputTypeError(f"prophet_params must be a dict, got {type(params.prophet_params).__name__}.")
-        unknown = [k for k in params.prophet_params if k not in prophet_kwargs()]
+        valid = [*prophet_kwargs(), MONTHLY_SWITCH]
+        unknown = [k for k in params.prophet_params if k not in valid]
         if unknown:
-            raise ValueError(
-                f"Unknown Prophet arguments in prophet_params: {unknown}. Valid: {prophet_kwargs()}."
-            )
+            raise ValueError(f"Unknown Prophet arguments in prophet_params: {unknown}. Valid: {valid}.")
     if params.holidays_country is not None and not isinstance(params.holidays_country, str):
         raise InputTypeError(
             f"holidays_country must be a country code such as 'US', or the name of a column holding each "

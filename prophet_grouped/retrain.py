@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from . import transforms
 from .keys import key_to_json, plain_value
 from .results import error_text
 from .search_space import distribution_contains
@@ -195,7 +194,8 @@ def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | N
     the callback that adds the previous trials (None for a cold start or when they can't be
     used).
 
-    The first trials: Prophet's default configuration when the space can express it, then,
+    The first trials: Prophet's default configuration when the space can express it
+    (:meth:`~prophet_grouped.search_space.SearchSpace.first_trials`), then,
     warm-started, the previous study's ``WARM_TOP`` best parameter sets (or the previous best
     alone when the previous trials can't be reused) when they lie in the current space. The
     previous trials are reused only when the group's space has the same distributions and the
@@ -203,12 +203,7 @@ def start_study(study: optuna.Study, group: PreparedGroup, prior: GroupPrior | N
     yearly seasonality a history gains at two years, nor for a callable space).
     """
     default_trial = group.space.default_trial()
-    firsts = [] if default_trial is None else [default_trial]
-    transform = (group.space.distributions or {}).get(transforms.PARAM)
-    if default_trial is not None and transform is not None:
-        # Prophet's defaults on each target transform the group may use, raw first.
-        firsts += [{**default_trial, transforms.PARAM: name} for name in transform.choices
-                   if name != default_trial[transforms.PARAM]]
+    firsts = group.space.first_trials()
     for params in firsts:
         study.enqueue_trial(params)
     if prior is None:

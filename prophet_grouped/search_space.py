@@ -27,6 +27,11 @@ SEASONALITY_PERIODS = {"yearly": 365.25, "monthly": 30.5, "weekly": 7.0, "daily"
 #: Fourier orders used when a space tunes a seasonality's prior scale but not its order.
 DEFAULT_FOURIER_ORDERS = {"yearly": 10, "monthly": 5, "weekly": 3, "daily": 4}
 SEASONAL_PARAM_RE = re.compile(r"^(yearly|monthly|weekly|daily)_(seasonality_prior_scale|fourier_order)$")
+#: The switch of the monthly seasonality (Prophet has none of its own): True adds it with the
+#: space's ``monthly_*`` prior scale and order, False leaves it out whatever they are.
+MONTHLY_SWITCH = "monthly_seasonality"
+#: Days of daily history from which the "auto" space also tunes a monthly seasonality.
+MONTHLY_MIN_DAYS = 365
 
 PRESETS = ("auto", "paper", "prophet-docs")
 
@@ -104,7 +109,7 @@ class GroupProfile:
         ds = frame["ds"]
         steps = ds.diff().dropna()
         return cls(
-            n_points=int(len(frame)),
+            n_points=len(frame),
             span_days=float((ds.iloc[-1] - ds.iloc[0]) / np.timedelta64(1, "D")),
             min_step_days=float(steps.min() / np.timedelta64(1, "D")) if len(steps) else float("inf"),
             has_negative=bool((frame["y"] < 0).any()),
@@ -124,6 +129,19 @@ def auto_seasonalities(profile: GroupProfile) -> dict[str, bool]:
     }
 
 
+def monthly_in_search(profile: GroupProfile, user: Mapping[str, Any]) -> bool:
+    """Whether the "auto" space tunes a monthly seasonality (period 30.5 days, Fourier order 5):
+    daily data (steps of a day or more, under a week) with at least :data:`MONTHLY_MIN_DAYS`
+    days of history, unless ``prophet_params`` sets seasonalities itself. Retail sales move with
+    the month (paydays, month-end stocking); Prophet adds no monthly seasonality of its own, so
+    the space tunes its switch (:data:`MONTHLY_SWITCH`, off in Prophet's default configuration)
+    and its prior scale."""
+    daily = 1.0 - 1e-9 <= profile.min_step_days < 7
+    return daily and profile.span_days >= MONTHLY_MIN_DAYS and not any(
+        name in user for name in ("yearly_seasonality", "weekly_seasonality", "daily_seasonality",
+                                  "seasonality_prior_scale", MONTHLY_SWITCH))
+
+
 def auto_space(profile: GroupProfile, prophet_params: Mapping[str, Any] | None = None) -> SearchSpace:
     """The data-aware default space of one group.
 
@@ -134,7 +152,8 @@ def auto_space(profile: GroupProfile, prophet_params: Mapping[str, Any] | None =
     the holidays prior scale (0.01 to 10, log) when there are holidays, one prior scale shared
     by the extra regressors (``regressor_prior_scale``, 0.01 to 10, log) when there are any, and
     the seasonality mode (which regressors follow) when there is something seasonal or a driver
-    and ``y`` has no negative value.
+    and ``y`` has no negative value, and, for a year or more of daily data, a monthly
+    seasonality's switch and prior scale (0.01 to 10, log; :func:`monthly_in_search`).
 
     What ``prophet_params`` fixes is neither tuned nor set here: the user's value stands (a
     seasonality switch given there other than ``"auto"`` replaces the automatic one), and a trend
@@ -154,6 +173,9 @@ def auto_space(profile: GroupProfile, prophet_params: Mapping[str, Any] | None =
         space["changepoint_prior_scale"] = FloatDistribution(0.001, 0.5, log=True)
     if seasonal:
         space["seasonality_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)
+    if monthly_in_search(profile, user):
+        space[MONTHLY_SWITCH] = CategoricalDistribution([False, True])
+        space["monthly_seasonality_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)
     if profile.has_holidays:
         space["holidays_prior_scale"] = FloatDistribution(0.01, 10.0, log=True)
     if profile.n_regressors:
@@ -198,10 +220,10 @@ def prophet_kwargs() -> list[str]:
 
 def valid_param_names(regressors: tuple[str, ...] = ()) -> list[str]:
     """Every name a search space may use: Prophet's constructor kwargs, per-seasonality names,
-    and the regressor names (``regressor_prior_scale``, ``regressor_mode``, and
+    the monthly seasonality's switch (:data:`MONTHLY_SWITCH`), and the regressor names (``regressor_prior_scale``, ``regressor_mode``, and
     ``<column>_prior_scale`` / ``<column>_mode`` for each of ``regressors``)."""
     seasonal = [f"{s}_{kind}" for s in SEASONALITY_PERIODS for kind in ("seasonality_prior_scale", "fourier_order")]
-    return sorted(set(prophet_kwargs()) | set(seasonal) | set(regressor_param_names(regressors)))
+    return sorted(set(prophet_kwargs()) | set(seasonal) | {MONTHLY_SWITCH} | set(regressor_param_names(regressors)))
 
 
 def check_param_names(names: list[str], where: str, regressors: tuple[str, ...] = ()) -> None:
@@ -281,7 +303,7 @@ class SearchSpace:
         out. Such a space's default is scored as an extra candidate instead."""
         if self.function is not None or self.auto:
             return None
-        defaults = {**prophet_defaults(), PARAM: "none"}
+        defaults = self._defaults()
         trial = {}
         for name, dist in (self.distributions or {}).items():
             if name not in defaults or not distribution_contains(dist, defaults[name]):
@@ -289,14 +311,39 @@ class SearchSpace:
             trial[name] = defaults[name]
         return trial
 
+    def first_trials(self) -> list[dict[str, Any]]:
+        """The trials every study of this space starts with: Prophet's default configuration
+        (:meth:`default_trial`) on each target transform the space may use, raw first; none
+        where the space can't express the defaults. (Adding the same with the monthly switch on
+        was measured: within noise on Rossmann and the M5 subset, and it takes trials from
+        small budgets; docs/accuracy.md.)"""
+        default = self.default_trial()
+        if default is None:
+            return []
+        firsts = [default]
+        transform = (self.distributions or {}).get(PARAM)
+        if transform is not None:
+            firsts += [{**default, PARAM: name} for name in transform.choices if name != default[PARAM]]
+        return firsts
+
     def default_params(self) -> dict[str, Any]:
         """The parameters of Prophet's default configuration in this space: the fixed ones, and
         Prophet's default value of each tuned parameter that has one (``best_params_`` then shows
         them where the defaults won; a tuned name Prophet has no default for, such as a monthly
         seasonality's prior scale, is left out: the default configuration has no such part)."""
-        defaults = {**prophet_defaults(), PARAM: "none"}
+        defaults = self._defaults()
         tuned = {name: defaults[name] for name in (self.distributions or {}) if name in defaults}
         return {**tuned, **self.fixed}
+
+    def _defaults(self) -> dict[str, Any]:
+        """Prophet's default value of each parameter name, for this space: a space that tunes
+        the monthly switch has Prophet's configuration at the switch off, where the monthly
+        prior scale and order are unused (their values then: what ``add_seasonality`` takes)."""
+        defaults = {**prophet_defaults(), PARAM: "none"}
+        if MONTHLY_SWITCH in (self.distributions or {}):
+            defaults.update({MONTHLY_SWITCH: False, "monthly_fourier_order": DEFAULT_FOURIER_ORDERS["monthly"],
+                             "monthly_seasonality_prior_scale": defaults["seasonality_prior_scale"]})
+        return defaults
 
     def __call__(self, trial: optuna.trial.BaseTrial) -> dict[str, Any]:
         return self.sample(trial)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from . import transforms
 from .search_space import (
     DEFAULT_FOURIER_ORDERS,
+    MONTHLY_SWITCH,
     SEASONAL_PARAM_RE,
     SEASONALITY_PERIODS,
     regressor_param_names,
@@ -43,7 +44,9 @@ def build_prophet(
     ``add_seasonality(name, period, fourier_order, prior_scale)`` calls (periods 365.25, 30.5,
     7 and 1 days) with the built-in seasonality of that name switched off; ``regressor_prior_scale``,
     ``regressor_mode``, ``<column>_prior_scale`` and ``<column>_mode`` set the extra regressors'
-    ``add_regressor`` arguments; every other name is a Prophet constructor argument.
+    ``add_regressor`` arguments; ``monthly_seasonality`` (True/False), where given, adds the
+    monthly seasonality or leaves it out whatever the ``monthly_*`` names say; every other name
+    is a Prophet constructor argument.
     ``drivers`` (a group's regressors, events and country) replaces ``prophet_params`` and
     ``holidays_country``.
 
@@ -66,6 +69,7 @@ def build_prophet(
         )
     regressor_names = set(regressor_param_names(drivers.regressors + drivers.dropped if drivers else ()))
     kwargs: dict[str, Any] = dict(prophet_params or {})
+    monthly = params.get(MONTHLY_SWITCH, kwargs.pop(MONTHLY_SWITCH, None))
     if drivers is not None and drivers.holidays is not None:
         kwargs["holidays"] = drivers.holidays
     seasonal: dict[str, dict[str, Any]] = {}
@@ -75,8 +79,12 @@ def build_prophet(
             continue
         if match:
             seasonal.setdefault(match.group(1), {})[match.group(2)] = value
-        else:
+        elif name != MONTHLY_SWITCH:
             kwargs[name] = value
+    if monthly:  # the switch decides where given; without it, monthly_* names add the seasonality
+        seasonal.setdefault("monthly", {})
+    elif monthly is not None:
+        seasonal.pop("monthly", None)
     for name in seasonal:
         if name != "monthly":
             kwargs[f"{name}_seasonality"] = False

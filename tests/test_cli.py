@@ -1,5 +1,6 @@
 """The prophet-grouped command, run as a user runs it: the installed console script."""
 
+import contextlib
 import os
 import pty
 import subprocess
@@ -453,10 +454,21 @@ def test_ctrl_c_says_how_to_keep_or_resume_the_work(tmp_path, checkpoint):
     args = ["tune", "sales.csv", "--group", "store,item", "--trials", "5000", "--patience", "0", "--out", "run"]
     if checkpoint:
         args += ["--checkpoint-dir", "ckpt"]
-    proc = subprocess.Popen([CLI, *args], cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    # A session of its own, so that whatever is left on a timeout is found and killed.
+    proc = subprocess.Popen([CLI, *args], cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True)
     time.sleep(8)  # well into the tuning
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+    try:
+        _, err = proc.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        left = subprocess.run(["ps", "-o", "pid,ppid,stat,etime,args", "-s", str(proc.pid)],
+                              capture_output=True, text=True, check=False).stdout
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, err = proc.communicate()
+        pytest.fail(f"still running 120 s after Ctrl-C (exit code {proc.poll()}); its processes:\n{left}\n{err}")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # no worker outlives the test
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     if checkpoint:

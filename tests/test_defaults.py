@@ -36,9 +36,15 @@ def test_auto_seasonalities_are_prophets_own(periods, freq):
     space = auto_space(GroupProfile.of(frame, has_holidays=False))
     chosen = {name.removesuffix("_seasonality") for name, on in space.fixed.items() if on}
     assert chosen == _prophet_seasonalities(frame)
-    # Prophet's default configuration lies in the space, so it can be the first trial.
+    # A year or more of daily data also tunes a monthly seasonality (Prophet has none): its
+    # switch and prior scale. Prophet's default configuration (the switch off) lies in the
+    # space, so it can be the first trial.
+    monthly = freq == "D" and periods > 365
+    assert ("monthly_seasonality" in space.distributions) == monthly
+    assert ("monthly_seasonality_prior_scale" in space.distributions) == monthly
     assert space.default_trial() == {k: v for k, v in {
         "changepoint_prior_scale": 0.05, "seasonality_prior_scale": 10.0, "seasonality_mode": "additive",
+        "monthly_seasonality": False, "monthly_seasonality_prior_scale": 10.0,
     }.items() if k in space.distributions}
 
 
@@ -104,7 +110,8 @@ def test_a_flat_trend_does_not_tune_changepoints_and_nothing_to_tune_takes_one_t
     frame = _series(800, "D")
     profile = GroupProfile.of(frame, has_holidays=False)
     for fixed in ({"growth": "flat"}, {"n_changepoints": 0}, {"changepoints": []}):
-        assert set(auto_space(profile, fixed).distributions) == {"seasonality_prior_scale", "seasonality_mode"}
+        assert set(auto_space(profile, fixed).distributions) == {"seasonality_prior_scale", "seasonality_mode",
+                                                                  "monthly_seasonality", "monthly_seasonality_prior_scale"}
     assert "changepoint_prior_scale" in auto_space(profile, {"n_changepoints": 5}).distributions
     df = make_retail_sales(n_stores=1, n_items=2, periods=300, seed=3)
     fixed = {"growth": "flat", "weekly_seasonality": False, "seasonality_mode": "additive"}
@@ -435,3 +442,33 @@ def test_missing_dates_are_gaps_by_default_or_days_without_sales():
     assert frame["ds"].iloc[10] not in history["zero"].index  # an unknown y stays unknown
     with pytest.raises(ValueError, match=r"missing_dates must be 'gap' .* got 'zeros'"):
         GroupedProphetTuner(missing_dates="zeros", **params).fit(gappy)
+
+
+def test_a_year_of_daily_sales_tunes_a_monthly_seasonality_switch_with_prophets_defaults_first():
+    """Paydays and month ends move retail sales (docs/accuracy.md): the "auto" space tunes a
+    monthly seasonality's switch and prior scale for a year or more of daily data. Prophet's
+    defaults (the switch off) are the first trial; a model carries the monthly seasonality at
+    its tuned prior scale exactly when its best trial switched it on; prophet_params can switch
+    it off for good."""
+    df = make_retail_sales(n_stores=1, n_items=3, periods=500, seed=3)
+    params = dict(group_cols=["store", "item"], n_trials=8, cv_folds=1, horizon=28, n_jobs=1, random_state=0)
+    tuner = GroupedProphetTuner(**params).fit(df)
+    best = tuner.best_params_.set_index(["store", "item"])
+    res = tuner.results_.set_index(["store", "item"])
+    assert best["monthly_seasonality_prior_scale"].between(0.01, 10).all()
+    for key, model in tuner.models_.items():
+        assert tuner.trials_[key][0] == res.loc[key, "default_score"]
+        assert res.loc[key, "best_score"] <= res.loc[key, "default_score"]
+        if best.loc[key, "monthly_seasonality"]:
+            assert model.seasonalities["monthly"]["period"] == 30.5
+            assert model.seasonalities["monthly"]["prior_scale"] == best.loc[key, "monthly_seasonality_prior_scale"]
+        else:
+            assert "monthly" not in model.seasonalities
+    assert best["monthly_seasonality"].any()  # the generated sales have a month effect
+    short = GroupedProphetTuner(**params).fit(df[df["ds"] < df["ds"].min() + pd.Timedelta(days=300)])
+    assert "monthly_seasonality" not in short.best_params_.columns
+    off = GroupedProphetTuner(**params, prophet_params={"monthly_seasonality": False}).fit(df)
+    assert "monthly_seasonality_prior_scale" not in off.best_params_.columns
+    assert not any("monthly" in model.seasonalities for model in off.models_.values())
+    with pytest.raises(ValueError, match="Unknown Prophet arguments in prophet_params: \\['monthly'\\]"):
+        GroupedProphetTuner(**params, prophet_params={"monthly": False}).fit(df)
