@@ -384,7 +384,8 @@ class SearchSpace:
 
     def max_fourier_orders(self) -> dict[str, int]:
         """Seasonality name -> the highest Fourier order this space can sample (distribution
-        spaces only; empty for a callable)."""
+        spaces only; empty for a callable), the monthly one where the space switches it on in
+        some trials."""
         from optuna.distributions import IntDistribution
 
         orders = {}
@@ -392,6 +393,8 @@ class SearchSpace:
             match = SEASONAL_PARAM_RE.match(name)
             if match and match.group(2) == "fourier_order" and isinstance(dist, IntDistribution):
                 orders[match.group(1)] = int(dist.high)
+        if MONTHLY_SWITCH in (self.distributions or {}):
+            orders.setdefault("monthly", DEFAULT_FOURIER_ORDERS["monthly"])
         return orders
 
 

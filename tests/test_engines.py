@@ -358,6 +358,31 @@ def test_prophets_defaults_are_served_from_the_trials_features_with_the_same_los
     assert all(share[1]["monthly"] == 0 and share[1]["weekly"] == 3 for share in shares)
 
 
+def test_monthly_switch_trials_share_one_entry_per_fold_with_the_ordinary_losses():
+    """The "auto" space's monthly switch: Prophet's defaults (off, the first trial) and the
+    trials that switch it on are served from one cached entry per fold (built with the monthly
+    seasonality), each with the loss of the ordinary fit."""
+    from prophet_grouped.objective import Fold, evaluate, make_folds
+    from prophet_grouped.search_space import GroupProfile, auto_space
+
+    frame = make_retail_sales(n_stores=1, n_items=1, periods=500, seed=7)[["ds", "y"]].reset_index(drop=True)
+    space = auto_space(GroupProfile.of(frame, has_holidays=False))
+    assert "monthly_seasonality" in space.distributions and space.max_fourier_orders() == {"monthly": 5}
+    with stan_output_dir() as out:
+        folds = make_folds(frame, 42, "D", 2, None, space.max_fourier_orders(), engine="batch")
+        plain = [Fold(f.cutoff, f.train, f.valid) for f in folds]
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+        trials = [space.default_trial()] + [space.sample(study.ask()) for _ in range(6)]
+        trials += [{**trial, "monthly_seasonality": not trial["monthly_seasonality"]} for trial in trials[:3]]
+        assert {t["monthly_seasonality"] for t in trials} == {False, True}
+        for params in trials:
+            cached = evaluate(params, folds, smape, "batch", out, None, None)
+            ordinary = evaluate(params, plain, smape, "batch", out, None, None)
+            assert cached == pytest.approx(ordinary, rel=1e-9), params
+    assert [len(f.cache._entries) for f in folds] == [1, 1]
+    assert [f.cache.misses for f in folds] == [0, 0]
+
+
 def test_stan_fast_data_file_gives_the_same_fit():
     """engine='stan' writes cmdstan's data file with orjson; the fit must be Stan's own."""
     df = make_retail_sales(n_stores=1, n_items=1, periods=1000, seed=0)[["ds", "y"]]
