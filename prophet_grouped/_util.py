@@ -1,9 +1,10 @@
 """Leaf helpers every layer may use: atomic file writes, quiet third-party logging, content
-digests. Imports nothing of ours (a test keeps it so)."""
+digests, the garbage collector paused. Imports nothing of ours (a test keeps it so)."""
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
 import logging
 import os
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-__all__ = ["frame_digest", "quiet", "write_atomic"]
+__all__ = ["frame_digest", "gc_paused", "quiet", "write_atomic"]
 
 _QUIET_LOGGERS = ("cmdstanpy", "prophet", "prophet.plot", "prophet_batch", "optuna")
 
@@ -35,6 +36,22 @@ def quiet() -> Iterator[None]:
             logger = logging.getLogger(name)
             logger.setLevel(level)
             logger.disabled = disabled
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block, then as it was.
+
+    For numeric loops that make no reference cycles (a forecast batch: tests/test_forecast.py
+    checks that it leaves none): a full collection that falls inside them scans every object of
+    the process (measured: 47-72 ms, a quarter of a 60-group predict) and frees nothing there."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def write_atomic(path: str, text: str) -> None:

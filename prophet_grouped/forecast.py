@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import fastpredict, intervals, transforms
-from ._util import quiet
+from ._util import gc_paused, quiet
 from .ets import is_ets
 from .frequency import future_freq
 from .keys import group_seed
@@ -147,7 +147,13 @@ ForecastJob = tuple[tuple[Any, ...], Any, "pd.DataFrame | np.ndarray"]
 def forecast_batch(jobs: list[ForecastJob], nonnegative: Any, random_state: int) -> list[tuple[tuple[Any, ...], np.ndarray]]:
     """The forecasts (``yhat``, ``yhat_lower``, ``yhat_upper`` per row, in the rows' order) of
     several groups: the unit of work every backend runs to predict. Raises ValueError for
-    groups asked for dates before their history."""
+    groups asked for dates before their history. Runs with the garbage collector paused (it
+    makes no reference cycles: a collection there would scan the process and free nothing)."""
+    with gc_paused():
+        return _forecast_batch(jobs, nonnegative, random_state)
+
+
+def _forecast_batch(jobs: list[ForecastJob], nonnegative: Any, random_state: int) -> list[tuple[tuple[Any, ...], np.ndarray]]:
     models = [(key, load_record(m) if isinstance(m, tuple) else m, rows) for key, m, rows in jobs]
     early = []
     for key, model, rows in models:

@@ -54,8 +54,11 @@ _FORKED: tuple[Sequence[Task], TuningConfig, Priors] | None = None
 #: set while a fork pool forecasts.
 _FORECASTING: tuple[list[list[ForecastJob]], Any, int] | None = None
 
-#: What a pool of forked predict workers costs before its first forecast, in seconds.
-FORK_START_SECONDS = 0.05
+#: What a pool of forked predict workers costs, in seconds: the fork itself (about 0.05 s) and
+#: each worker's first batch, 3-4x slower than its next ones while the pages it writes are
+#: copied from this process (measured on 2 cores: 120-480 groups x 90 days forecast 0.05-0.2 s
+#: slower than half the in-process time).
+FORK_START_SECONDS = 0.15
 
 
 def _start_predict_worker(parent: int) -> None:
