@@ -43,8 +43,10 @@ class GroupedProphetTuner(BaseEstimator):
         ``"auto"``: read from each group's history. The seasonalities Prophet itself would add
         (yearly with two years of history, weekly for data finer than weekly with two weeks,
         daily for sub-daily data), and the search tunes the changepoint prior scale, the
-        seasonality prior scale, the holidays prior scale when there are holidays and the
-        seasonality mode (docs/user_guide.md says when to use which space).
+        seasonality prior scale, the holidays prior scale when there are holidays, the
+        seasonality mode, and for a year or more of daily data a monthly seasonality (its
+        switch ``monthly_seasonality``, off in Prophet's defaults, and its prior scale)
+        (docs/user_guide.md says when to use which space).
         ``"paper"``: the published Ray-on-Spark study's space (seasonality mode, per-seasonality
         prior scales and Fourier orders, changepoint and holiday prior scales), for reproducing it.
         ``"prophet-docs"``: the space Prophet's documentation recommends, with Prophet's
