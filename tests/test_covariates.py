@@ -15,7 +15,7 @@ FAST = dict(group_cols=GROUPS, n_trials=4, cv_folds=1, horizon=28, n_jobs=1, ran
 
 @pytest.fixture(scope="module")
 def sales():
-    df = make_retail_sales(n_stores=1, n_items=2, periods=500, seed=4, covariates=True, intermittent_share=0.0)
+    df = make_retail_sales(n_stores=1, n_items=3, periods=500, seed=4, covariates=True, intermittent_share=0.0)
     cut = df["ds"].max() - pd.Timedelta(days=56)
     return df[df["ds"] <= cut].reset_index(drop=True), df[df["ds"] > cut].reset_index(drop=True)
 
@@ -23,7 +23,7 @@ def sales():
 @pytest.fixture(scope="module")
 def with_regressors(sales):
     history, _ = sales
-    return GroupedProphetTuner(regressor_cols=["price", "promo"], **FAST).fit(history)
+    return GroupedProphetTuner(regressor_cols=["price", "promo"], **{**FAST, "n_trials": 8}).fit(history)
 
 
 def test_make_retail_sales_covariates_are_deterministic_and_leave_the_rest_alone():
@@ -41,13 +41,15 @@ def test_make_retail_sales_covariates_are_deterministic_and_leave_the_rest_alone
 
 def test_regressors_cut_the_held_out_error(sales, with_regressors):
     history, future = sales
-    without = GroupedProphetTuner(**FAST).fit(history)
+    # 3 groups, 8 trials: with 2 groups and 4 trials the comparison was a draw of the search
+    # (0.56-1.03 over seeds, once the space gained the monthly switch)
+    without = GroupedProphetTuner(**{**FAST, "n_trials": 8}).fit(history)
     errors = {}
     for name, tuner in (("with", with_regressors), ("without", without)):
         fc = tuner.predict(future.drop(columns="y"))
         errors[name] = np.mean(np.abs(fc["yhat"].to_numpy() - future["y"].to_numpy()))
     print(errors)
-    assert errors["with"] < 0.85 * errors["without"]  # measured: 0.76
+    assert errors["with"] < 0.85 * errors["without"]  # measured: 0.72-0.74 with random_state 0-2
     for model in with_regressors.models_.values():
         assert set(model.extra_regressors) == {"price", "promo"}
     assert "regressor_prior_scale" in with_regressors.best_params_.columns
