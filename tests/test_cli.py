@@ -454,8 +454,11 @@ def test_ctrl_c_says_how_to_keep_or_resume_the_work(tmp_path, checkpoint):
     args = ["tune", "sales.csv", "--group", "store,item", "--trials", "5000", "--patience", "0", "--out", "run"]
     if checkpoint:
         args += ["--checkpoint-dir", "ckpt"]
-    # A session of its own, so that whatever is left on a timeout is found and killed.
-    proc = subprocess.Popen([CLI, *args], cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # A session of its own, so that whatever is left on a timeout is found and killed; SIGINT's
+    # default disposition, as in a terminal: a suite started in the background (`make test &`)
+    # runs with SIGINT ignored, which its children inherit (the CLI then rightly ignored Ctrl-C).
+    proc = subprocess.Popen([CLI, *args], cwd=tmp_path, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(8)  # well into the tuning
     proc.send_signal(signal.SIGINT)
     try:
