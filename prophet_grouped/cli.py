@@ -114,6 +114,7 @@ def _tuner_from_args(args: argparse.Namespace) -> tuple[Any, pd.DataFrame]:
         retry_failed=not args.keep_failed,
         warm_start=_run_tuner(args.warm_start), champion=_run_tuner(args.champion),
         min_improvement=args.min_improvement,
+        defaults_margin=args.defaults_margin,
         fallback=args.fallback, verbose=0 if args.quiet else 1,
     )
     return tuner, df
@@ -429,6 +430,9 @@ def _tuning_options(p: argparse.ArgumentParser) -> None:
                    help="a saved tuner whose parameters each group keeps unless the new search beats them")
     p.add_argument("--min-improvement", type=float, default=0.0,
                    help="relative margin the new best must beat the champion by (default: %(default)s)")
+    p.add_argument("--defaults-margin", type=float, default=0.05,
+                   help="relative margin the best trial must beat Prophet's defaults by on validation to be "
+                        "kept (default: %(default)s; 0 keeps any better trial)")
     p.add_argument("--model-dir", default=None,
                    help="folder every worker can write: workers write the fitted models there (one Prophet "
                         "JSON file per group) instead of sending them to this process")

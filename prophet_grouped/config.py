@@ -50,6 +50,8 @@ class TuningConfig:
     champion: bool = False
     #: ... by this relative margin of their loss.
     min_improvement: float = 0.0
+    #: Tuned parameters replace Prophet's defaults only when their loss is lower by this margin.
+    defaults_margin: float = 0.0
     #: On resume, tune again the groups a checkpoint holds as failed (or fallen back).
     retry_failed: bool = True
     #: Steps in one season of ``freq`` (scales mase and rmsse).

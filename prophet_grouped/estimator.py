@@ -169,6 +169,12 @@ class GroupedProphetTuner(BaseEstimator):
     min_improvement : float, default=0.0
         Relative margin in [0, 1) by which a new best must beat the champion's loss (0: any
         strictly better loss).
+    defaults_margin : float, default=0.05
+        Relative margin in [0, 1) by which the best trial's validation loss must beat Prophet's
+        default configuration's for the tuned parameters to be kept; otherwise the group keeps
+        Prophet's defaults. The best of many trials looks better on validation than it forecasts
+        (measured on the real retail panels: 0.05 forecast Walmart 2.1% better, online retail
+        1.9%, the M5 subset 0.6% than 0; docs/accuracy.md). 0 keeps any strictly better trial.
     transform : {"auto", "log1p"} or None, default="auto"
         The target a group's models are fitted on. ``"auto"``: each group whose history has no
         negative value (and no logistic growth) chooses between ``log1p(y)`` and ``y`` itself as
@@ -328,6 +334,7 @@ class GroupedProphetTuner(BaseEstimator):
         warm_start: Any = None,
         champion: Any = None,
         min_improvement: float = 0.0,
+        defaults_margin: float = 0.05,
         verbose: int = 1,
         transform: str | None = "auto",
         intervals: str = "wider",
@@ -365,6 +372,7 @@ class GroupedProphetTuner(BaseEstimator):
         self.warm_start = warm_start
         self.champion = champion
         self.min_improvement = min_improvement
+        self.defaults_margin = defaults_margin
         self.verbose = verbose
         self.transform = transform
         self.intervals = intervals

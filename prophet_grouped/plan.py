@@ -101,6 +101,12 @@ def make_config(params: Any) -> tuple[list[str], TuningConfig]:
             f"min_improvement must be a relative margin in [0, 1) (0.02: the new best must be 2% better "
             f"than the champion), got {params.min_improvement!r}."
         )
+    if isinstance(params.defaults_margin, bool) or not isinstance(params.defaults_margin, (int, float, np.number)) \
+            or not 0 <= params.defaults_margin < 1:
+        raise ValueError(
+            f"defaults_margin must be a relative margin in [0, 1) (0.05: the best trial must be 5% better "
+            f"than Prophet's defaults on validation; 0: any better trial), got {params.defaults_margin!r}."
+        )
     if params.freq is not None:
         try:
             horizon_offset(params.freq, 1)
@@ -167,6 +173,7 @@ def make_config(params: Any) -> tuple[list[str], TuningConfig]:
         warm_start=params.warm_start is not None,
         champion=params.champion is not None,
         min_improvement=float(params.min_improvement),
+        defaults_margin=float(params.defaults_margin),
         transform=params.transform,
         intervals=params.intervals,
         missing_dates=params.missing_dates,

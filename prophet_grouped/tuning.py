@@ -339,7 +339,7 @@ def uncached_fits(group: PreparedGroup, config: TuningConfig) -> int:
 
 def select_best(
     trials: Sequence[tuple[Mapping[str, Any], float | None]], group: PreparedGroup,
-    trial: Callable[[Mapping[str, Any]], float], errors: Sequence[str],
+    trial: Callable[[Mapping[str, Any]], float], errors: Sequence[str], margin: float = 0.0,
 ) -> tuple[dict[str, Any], float, float]:
     """The best parameters and loss of a finished study, and the loss of Prophet's default
     configuration on the same folds.
@@ -349,7 +349,9 @@ def select_best(
     (:meth:`~prophet_grouped.search_space.SearchSpace.default_trial`); otherwise they are scored
     here with ``trial`` (the study's own trial: parameters -> loss) as an extra candidate, chosen
     when no trial beats them. So the chosen model is never worse on validation than untuned
-    Prophet.
+    Prophet. ``margin`` (``defaults_margin``): the best trial is kept only when its loss is
+    below the defaults' by that fraction; otherwise the defaults are (the best of many trials
+    is optimistic on validation).
     """
     done = [(dict(p), float(v)) for p, v in trials if v is not None]
     best_params, best_score = min(done, key=lambda pv: pv[1]) if done else ({}, float("inf"))
@@ -358,13 +360,15 @@ def select_best(
         default_params = {**group.space.default_params(), **default_trial}
         scores = [v for p, v in trials if dict(p) == default_params]
         default_score = scores[0] if scores and scores[0] is not None else float("nan")
+        if np.isfinite(default_score) and not best_score < default_score * (1 - margin):
+            best_params, best_score = default_params, default_score
     else:
         try:
             default_score = trial(group.space.default_params())
         except Exception as exc:
             default_score = float("nan")
             errors = [*errors, f"Prophet's default configuration: {error_text(exc)}"]
-        if default_score < best_score:
+        if default_score * (1 - margin) <= best_score:
             best_params, best_score = group.space.default_params(), default_score
     if not np.isfinite(best_score):
         raise RuntimeError(f"all {len(trials)} trials failed; first error: {errors[0] if errors else '?'}")
@@ -554,7 +558,7 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             result.n_folds = len(group.folds)
             result.naive_score = baseline_score(group, config) if runner is None else runner.naive_score()
             scored = [(t.user_attrs.get("params", {}), t.value) for t in own]
-            best_params, best_score, result.default_score = select_best(scored, group, score, errors)
+            best_params, best_score, result.default_score = select_best(scored, group, score, errors, config.defaults_margin)
             if config.champion:
                 best_params, best_score, result.champion_score, result.promoted = retrain.challenge(
                     prior, best_params, best_score, group, score, config.min_improvement, errors, scored)

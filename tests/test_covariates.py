@@ -106,7 +106,8 @@ def test_dict_space_tunes_one_regressor(sales):
     tuner = GroupedProphetTuner(regressor_cols=["price", "promo"],
                                 search_space={"changepoint_prior_scale": (0.001, 0.5, "log"),
                                               "price_prior_scale": (0.01, 10.0, "log"),
-                                              "promo_mode": ["additive", "multiplicative"]}, **FAST).fit(history)
+                                              "promo_mode": ["additive", "multiplicative"]},
+                                defaults_margin=0, **FAST).fit(history)  # the tuned values, not the defaults
     row = tuner.best_params_.iloc[0]
     model = tuner.models_[(1, 1)]
     assert model.extra_regressors["price"]["prior_scale"] == pytest.approx(row["price_prior_scale"])
