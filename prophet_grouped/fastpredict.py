@@ -380,7 +380,7 @@ def _trend_changes(model: Prophet, t: np.ndarray, cap_scaled: np.ndarray | None,
                 changes = model._logistic_uncertainty(
                     mat=mat.T, deltas=deltas, k=k, m=m, cap=cap_scaled[future], t_time=t[future],
                     n_length=n_length, single_diff=single_diff,
-                ).T.astype(dtype)
+                ).T.astype(dtype, copy=False)
     past = len(t) - n_length
     if past:
         changes = np.concatenate([np.zeros((past, n_samples), dtype=dtype), changes], axis=0)

@@ -66,6 +66,12 @@ def regressor_cols(params: Any) -> tuple[str, ...]:
     return tuple(cols)
 
 
+def _check_margin(name: str, value: Any, example: str) -> None:
+    """Raise ValueError unless ``value`` is a relative margin in [0, 1) (a number, not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not 0 <= value < 1:
+        raise ValueError(f"{name} must be a relative margin in [0, 1) ({example}), got {value!r}.")
+
+
 def make_config(params: Any) -> tuple[list[str], TuningConfig]:
     """The group columns and the frozen :class:`~prophet_grouped.config.TuningConfig` an
     estimator's parameters describe, each checked: raises
@@ -95,18 +101,9 @@ def make_config(params: Any) -> tuple[list[str], TuningConfig]:
         raise InputTypeError(f"retry_failed must be True or False, got {params.retry_failed!r}.")
     if params.model_dir is not None and not isinstance(params.model_dir, (str, os.PathLike)):
         raise InputTypeError(f"model_dir must be a folder path (str) or None, got {params.model_dir!r}.")
-    if isinstance(params.min_improvement, bool) or not isinstance(params.min_improvement, (int, float, np.number)) \
-            or not 0 <= params.min_improvement < 1:
-        raise ValueError(
-            f"min_improvement must be a relative margin in [0, 1) (0.02: the new best must be 2% better "
-            f"than the champion), got {params.min_improvement!r}."
-        )
-    if isinstance(params.defaults_margin, bool) or not isinstance(params.defaults_margin, (int, float, np.number)) \
-            or not 0 <= params.defaults_margin < 1:
-        raise ValueError(
-            f"defaults_margin must be a relative margin in [0, 1) (0.05: the best trial must be 5% better "
-            f"than Prophet's defaults on validation; 0: any better trial), got {params.defaults_margin!r}."
-        )
+    _check_margin("min_improvement", params.min_improvement, "0.02: the new best must be 2% better than the champion")
+    _check_margin("defaults_margin", params.defaults_margin,
+                  "0.05: the best trial must be 5% better than Prophet's defaults on validation; 0: any better trial")
     if params.freq is not None:
         try:
             horizon_offset(params.freq, 1)

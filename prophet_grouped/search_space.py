@@ -220,8 +220,9 @@ def prophet_kwargs() -> list[str]:
 
 def valid_param_names(regressors: tuple[str, ...] = ()) -> list[str]:
     """Every name a search space may use: Prophet's constructor kwargs, per-seasonality names,
-    the monthly seasonality's switch (:data:`MONTHLY_SWITCH`), and the regressor names (``regressor_prior_scale``, ``regressor_mode``, and
-    ``<column>_prior_scale`` / ``<column>_mode`` for each of ``regressors``)."""
+    the monthly seasonality's switch (:data:`MONTHLY_SWITCH`), and the regressor names
+    (``regressor_prior_scale``, ``regressor_mode``, and ``<column>_prior_scale`` /
+    ``<column>_mode`` for each of ``regressors``)."""
     seasonal = [f"{s}_{kind}" for s in SEASONALITY_PERIODS for kind in ("seasonality_prior_scale", "fourier_order")]
     return sorted(set(prophet_kwargs()) | set(seasonal) | {MONTHLY_SWITCH} | set(regressor_param_names(regressors)))
 

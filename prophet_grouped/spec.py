@@ -69,7 +69,8 @@ def build_prophet(
         )
     regressor_names = set(regressor_param_names(drivers.regressors + drivers.dropped if drivers else ()))
     kwargs: dict[str, Any] = dict(prophet_params or {})
-    monthly = params.get(MONTHLY_SWITCH, kwargs.pop(MONTHLY_SWITCH, None))
+    fixed_monthly = kwargs.pop(MONTHLY_SWITCH, None)  # not a Prophet argument: build_prophet's own
+    monthly = params.get(MONTHLY_SWITCH, fixed_monthly)
     if drivers is not None and drivers.holidays is not None:
         kwargs["holidays"] = drivers.holidays
     seasonal: dict[str, dict[str, Any]] = {}

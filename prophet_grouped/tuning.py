@@ -565,8 +565,8 @@ def _tune(key: tuple[Any, ...], frame: pd.DataFrame, config: TuningConfig, prior
             result.n_uncached_fits = uncached_fits(group, config) + (0 if runner is None else runner.uncached_fits())
             result.model = "prophet"
             challenger = None
-            closed = closed_days_of(group.frame["ds"], config)
             if ets.KIND in config.candidates:
+                closed = closed_days_of(group.frame["ds"], config)
                 challenger = challenge_with_ets(group, config, closed)
                 result.ets_score = challenger.score
                 if challenger.error:
