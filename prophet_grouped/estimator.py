@@ -255,10 +255,12 @@ class GroupedProphetTuner(BaseEstimator):
         Empty after ``forecast(..., keep_models=False)``.
     trials_ : dict
         Group key tuple -> list of trial losses (None for a failed trial), in trial order.
-    studies_ : dict
-        Group key tuple -> the group's study: ``{"distributions": {name: Optuna distribution
-        JSON}, "trials": [[params, loss], ...]}`` (complete trials, Optuna's parameters), what
-        ``warm_start`` reads; saved with the tuner.
+    studies_ : StudyStore
+        A mapping: group key tuple -> the group's study: ``{"distributions": {name: Optuna
+        distribution JSON}, "trials": [[params, loss], ...]}`` (complete trials, Optuna's
+        parameters), what ``warm_start`` reads; saved with the tuner. Kept compact (each
+        distinct set of distributions once, each group's trials as bytes: about 0.1 KB per
+        trial) and made a dict when asked for.
     group_cols_ : list of str
         The group columns used by ``fit``.
     engine_ : str

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from . import checkpoint, plan, previous
@@ -30,16 +31,17 @@ from .models import ModelStore
 from .progress import Progress
 from .results import PUBLIC_RESULT_COLUMNS, GroupResult
 from .sources import PandasSource, SparkSource, check_history, is_spark_dataframe
+from .studies import StudyStore
 
 __all__ = ["Fitted", "fitted_attributes", "run_fit"]
 
 
 @dataclass
 class Fitted:
-    """What a fit gives: each group's result, the group columns, the completed plan and (with
+    """What a fit gives: each group's result, kept compact, the group columns, the completed plan and (with
     ``forecast``) the forecasts, a frame of the input's kind."""
 
-    results: list[GroupResult]
+    collected: Collected
     group_cols: list[str]
     config: TuningConfig
     forecast: Any = None
@@ -91,15 +93,15 @@ def run_fit(params: Any, X: Any, forecast: int | bool, keep_models: bool) -> Fit
             todo = {key for key, _ in tasks}
             priors = {key: prior for key, prior in priors.items() if key in todo}
             stream = backend.run(tasks, config, params.n_jobs, progress=progress, priors=priors) if tasks else iter(())
-        results = _collect(stream, resumed, progress, params.on_error)
+        collected = _collect(stream, resumed, progress, params.on_error, group_cols)
     finally:
         progress.close()
     out = None
     if forecast:
         out = getattr(backend, "spark_forecast", None) if is_spark_dataframe(X) else None
         if out is None:
-            out = _forecast_frame(results, group_cols, X)
-    return Fitted(results, group_cols, config, out, source.date_format)
+            out = _forecast_frame(collected, group_cols, X)
+    return Fitted(collected, group_cols, config, out, source.date_format)
 
 
 def _priors(params: Any, group_cols: list[str]) -> dict[tuple[Any, ...], Any]:
@@ -142,14 +144,129 @@ def _resume(tasks: list[Any], config: TuningConfig) -> tuple[list[Any], list[Gro
     return todo, done
 
 
-def _collect(stream: Any, resumed: Sequence[GroupResult], progress: Progress, on_error: str) -> list[GroupResult]:
-    """Results of ``resumed`` then of ``stream``; stops the stream on a fatal result.
+class Collected:
+    """A fit's results, kept as they arrive in the compact forms the fitted attributes hold:
+    result rows in frames of :data:`CHUNK` rows, trial losses, studies (:class:`~prophet_grouped.
+    studies.StudyStore`), models (:class:`~prophet_grouped.models.ModelStore`) and the
+    forecasts the workers sent. No result object is kept, so that the driver's memory grows by
+    what the attributes hold (0.7 KB per group of a one-trial fit), not by every group's whole
+    result; :meth:`attributes` puts them in key order without copying them all at once."""
+
+    #: Result rows turned into a frame at a time.
+    CHUNK = 1000
+
+    def __init__(self, group_cols: list[str]) -> None:
+        self.group_cols = group_cols
+        self.rows: list[dict[str, Any]] = []
+        self.best: list[dict[str, Any]] = []
+        self.tables: list[pd.DataFrame] = []
+        self.best_tables: list[pd.DataFrame] = []
+        #: Per group, in the order the results came: its key, its trial losses, whether it has a
+        #: best_params_ row and (for those that have) the row's parameter names (one tuple
+        #: object per distinct set).
+        self.keys: list[tuple[Any, ...]] = []
+        self.losses: list[list[Any]] = []
+        self.has_best = bytearray()
+        self.best_names: list[tuple[str, ...]] = []
+        self._names: dict[tuple[str, ...], tuple[str, ...]] = {}
+        self.studies = StudyStore()
+        self.models = ModelStore()
+        self.forecasts: dict[tuple[Any, ...], str] = {}
+        #: (key, error) of groups that fell back or failed; keys not clipped at 0.
+        self.flagged: dict[str, list[tuple[tuple[Any, ...], Any]]] = {"fallback": [], "failed": []}
+        self.signed: list[tuple[Any, ...]] = []
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def add(self, r: GroupResult) -> None:
+        """Keep what the fitted attributes need of result ``r`` (and nothing else of it)."""
+        key = dict(zip(self.group_cols, r.key))
+        # Labels repeat in every row ("ok", "prophet", "none"): one string object each.
+        self.rows.append({**key, **{c: _shared(getattr(r, c)) for c in PUBLIC_RESULT_COLUMNS}})
+        self.keys.append(r.key)
+        self.losses.append(list(r.trials))
+        self.has_best.append(r.status == "ok")
+        if r.status == "ok":
+            self.best.append({**key, **r.best_params})
+            names = tuple(r.best_params)
+            self.best_names.append(self._names.setdefault(names, names))
+        if r.study is not None:
+            self.studies.add(r.key, r.study)
+        if r.model_record is not None:
+            self.models.add(r.key, r.model_record)
+        if r.forecast is not None:
+            self.forecasts[r.key] = r.forecast
+        if r.status in self.flagged:
+            self.flagged[r.status].append((r.key, r.error))
+        if r.clipped is False:
+            self.signed.append(r.key)
+        if len(self.rows) >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.rows:
+            self.tables.append(pd.DataFrame(self.rows, columns=self.group_cols + list(PUBLIC_RESULT_COLUMNS)))
+            self.rows = []
+        if self.best:
+            self.best_tables.append(pd.DataFrame(self.best))
+            self.best = []
+
+    def attributes(self) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[Any, ...], list[Any]]]:
+        """``results_``, ``best_params_`` and ``trials_``, one entry per group in key order (the
+        study and model stores are put in key order too). Each table is put together, then
+        reordered, after the previous one is done: the driver holds one extra copy of one table
+        at a time."""
+        self._flush()
+        # The order first: its sort keys are freed before the tables are put together.
+        order = np.array(sorted(range(len(self.keys)), key=lambda i: key_order(self.keys[i])), dtype=np.int64)
+        has_best = np.frombuffer(bytes(self.has_best), dtype=np.uint8).astype(bool)
+        best_row = np.cumsum(has_best) - 1  # a group's row in best_params_ before reordering
+        best_order = best_row[order][has_best[order]]
+        # best_params_'s columns: the group columns, then each parameter where it first appears
+        # in key order (what a frame of the rows in key order has).
+        names = dict.fromkeys(self.group_cols)
+        for row in best_order:
+            names.update(dict.fromkeys(self.best_names[row]))
+        table = _concat_in_order(self.tables, order, self.group_cols + list(PUBLIC_RESULT_COLUMNS))
+        table["history_end"] = pd.to_datetime(table["history_end"]).astype("datetime64[ns]")
+        best = _concat_in_order(self.best_tables, best_order, list(names))
+        trials = {self.keys[i]: self.losses[i] for i in order}
+        sorted_keys = [self.keys[i] for i in order]
+        self.studies.reorder(sorted_keys)
+        self.models.reorder(sorted_keys)
+        self.keys, self.losses, self.has_best, self.best_names = [], [], bytearray(), []
+        return table, best, trials
+
+
+def _shared(value: Any) -> Any:
+    """A short text value as the one interned string of its text; anything else as it is."""
+    return sys.intern(value) if isinstance(value, str) and len(value) <= 64 else value
+
+
+def _concat_in_order(chunks: list[pd.DataFrame], order: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """The frames of ``chunks`` (emptied here, so that they are freed as soon as they are put
+    together) as one frame of ``columns``, its rows in ``order`` (positions in the chunks' rows)."""
+    if not chunks:
+        return pd.DataFrame(columns=columns)
+    frame = pd.concat(chunks, ignore_index=True)
+    chunks.clear()
+    if len(order) and not (np.diff(order) > 0).all():
+        frame = frame.take(order)
+        frame.index = pd.RangeIndex(len(frame))
+    return frame[columns] if list(frame.columns) != columns else frame
+
+
+def _collect(stream: Any, resumed: Sequence[GroupResult], progress: Progress, on_error: str,
+             group_cols: list[str]) -> Collected:
+    """Results of ``resumed`` then of ``stream``, kept compact as they arrive (:class:`Collected`);
+    stops the stream on a fatal result.
 
     Models arrive as compact records (pickled where they were fitted, by the local and Ray
     backends) or as Prophet JSON (Spark rows, checkpoints); :class:`~prophet_grouped.models.ModelStore`
     keeps them so and makes a Prophet object only when one is asked for.
     """
-    results = []
+    collected = Collected(group_cols)
     for result in resumed:
         progress.update(result.key, result.n_trials, "checkpoint")
     for result in itertools.chain(resumed, stream):
@@ -170,18 +287,16 @@ def _collect(stream: Any, resumed: Sequence[GroupResult], progress: Progress, on
             result.model_record = ("file", result.model_file)  # written by the worker
         elif result.model_record is None and result.model_json is not None:
             result.model_record = ("json", result.model_json)
-        result.model_json = None
-        results.append(result)
-    return results
+        collected.add(result)
+    return collected
 
 
-def _forecast_frame(results: list[GroupResult], group_cols: list[str], X: Any) -> Any:
+def _forecast_frame(collected: Collected, group_cols: list[str], X: Any) -> Any:
     """The forecasts the workers sent back, as one frame (a Spark DataFrame for Spark input)."""
     parts = []
-    for r in sorted(results, key=lambda r: key_order(r.key)):
-        if r.forecast is not None:
-            parts.append(forecast_from_json(r.forecast).assign(**dict(zip(group_cols, r.key))))
-            r.forecast = None
+    for key in sorted(collected.forecasts, key=key_order):
+        parts.append(forecast_from_json(collected.forecasts[key]).assign(**dict(zip(group_cols, key))))
+    collected.forecasts = {}
     columns = [*group_cols, "ds", *FORECAST_COLUMNS]
     out = pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
     if is_spark_dataframe(X):
@@ -194,46 +309,31 @@ def fitted_attributes(fitted: Fitted, nonnegative: Any) -> dict[str, Any]:
     ``models_``, ``trials_``, ``studies_``, the settings the data decided and a new ``run_id_``,
     which names the fit in what is written from it); warns about
     groups that fell back or failed, and about groups not clipped at 0."""
-    results, group_cols, config = fitted.results, fitted.group_cols, fitted.config
-    results.sort(key=lambda r: key_order(r.key))
-    rows, best = [], []
-    models, trials, studies = ModelStore(), {}, {}
-    for r in results:
-        key = dict(zip(group_cols, r.key))
-        rows.append({**key, **{c: getattr(r, c) for c in PUBLIC_RESULT_COLUMNS}})
-        trials[r.key] = list(r.trials)
-        if r.study is not None:
-            studies[r.key] = r.study
-            r.study = None
-        if r.status == "ok":
-            best.append({**key, **r.best_params})
-        if r.model_record is not None:
-            models.add(r.key, r.model_record)
-            r.model_record = None
-    table = pd.DataFrame(rows, columns=group_cols + list(PUBLIC_RESULT_COLUMNS))
-    table["history_end"] = pd.to_datetime(table["history_end"]).astype("datetime64[ns]")
-    best_params = pd.DataFrame(best) if best else pd.DataFrame(columns=group_cols)
+    collected, group_cols, config = fitted.collected, fitted.group_cols, fitted.config
+    total = len(collected)
+    table, best_params, trials = collected.attributes()
     for status, what, tail in (
         ("fallback", "could not be tuned and got an untuned default Prophet (status 'fallback')", "See results_."),
         ("failed", "failed and have no model", "See results_ for every group's status and error."),
     ):
-        groups = [r for r in results if r.status == status]
+        groups = sorted(collected.flagged[status], key=lambda item: key_order(item[0]))
         if groups:
-            listing = "; ".join(f"{r.key!r}: {r.error}" for r in groups[:10])
+            listing = "; ".join(f"{key!r}: {error}" for key, error in groups[:10])
             more = f" (and {len(groups) - 10} more)" if len(groups) > 10 else ""
-            warn_user(f"{len(groups)} of {len(results)} group(s) {what}: {listing}{more}. {tail}",
+            warn_user(f"{len(groups)} of {total} group(s) {what}: {listing}{more}. {tail}",
                       GroupFitWarning)
-    signed = [r.key for r in results if r.clipped is False]
+    signed = sorted(collected.signed, key=key_order)
     if signed and isinstance(nonnegative, str) and nonnegative == "auto":
         more = f" (and {len(signed) - 10} more)" if len(signed) > 10 else ""
         warn_user(
-            f"{len(signed)} of {len(results)} group(s) have negative values in their history (returns?), so "
+            f"{len(signed)} of {total} group(s) have negative values in their history (returns?), so "
             f"nonnegative='auto' does not clip their forecasts at 0: {signed[:10]}{more}. Set nonnegative=True "
             f"to clip every group at 0; results_['clipped'] says which groups are.",
             GroupFitWarning,
         )
     return {
-        "models_": models, "trials_": trials, "studies_": studies, "results_": table, "best_params_": best_params,
+        "models_": collected.models, "trials_": trials, "studies_": collected.studies,
+        "results_": table, "best_params_": best_params,
         "group_cols_": group_cols, "engine_": config.engine, "random_state_": config.random_state,
         "freq_": config.freq, "closed_days_": list(config.closed_days), "horizon_": config.horizon,
         "future_cols_": list(config.drivers.future_columns), "run_id_": uuid.uuid4().hex,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import intervals, transforms
@@ -140,6 +140,10 @@ class ModelStore(Mapping):
 
     def __getitem__(self, key: tuple[Any, ...]) -> Prophet:
         return load_record(self.record(key))
+
+    def reorder(self, keys: Iterable[tuple[Any, ...]]) -> None:
+        """Put the groups in the order of ``keys`` (groups not in ``keys`` are dropped)."""
+        self._records = {key: self._records[key] for key in keys if key in self._records}
 
     def __iter__(self) -> Iterator[tuple[Any, ...]]:
         return iter(self._records)

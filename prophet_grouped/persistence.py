@@ -30,6 +30,7 @@ from .exceptions import warn_user
 from .keys import TIMESTAMP, key_from_json, key_kinds, key_to_json, plain_value
 from .models import ModelStore
 from .retrain import studies_to_lines
+from .studies import StudyStore
 
 if TYPE_CHECKING:
     from .estimator import GroupedProphetTuner
@@ -211,13 +212,13 @@ def load(cls: type[GroupedProphetTuner], path: str, models: bool = True) -> Grou
                     frame[col] = pd.to_datetime(frame[col])
     with open(os.path.join(path, "trials.json")) as fh:
         tuner.trials_ = {key_from_json(item["key"], kinds): item["losses"] for item in json.load(fh)}
-    tuner.studies_ = {}
+    tuner.studies_ = StudyStore()
     studies = os.path.join(path, "studies.jsonl")
     if os.path.exists(studies):  # folders saved before studies were kept have none
         with open(studies) as fh:
             for line in fh:
                 item = json.loads(line)
-                tuner.studies_[key_from_json(item["key"], kinds)] = item["study"]
+                tuner.studies_.add(key_from_json(item["key"], kinds), item["study"])
     # Each model stays Prophet JSON until it is asked for (ModelStore).
     tuner.models_ = ModelStore()
     if not models:

@@ -62,16 +62,17 @@ class PandasSource:
         """Rows per group, indexed by group key."""
         return _by_key(self.history.groupby(self._keys()).size())
 
-    def observed_through(self, until: pd.Timestamp | pd.DateOffset) -> pd.Series:
-        """Per group, the rows with a value of ``y`` dated up to ``until``: a date, or an
-        offset back from the group's last such date; groups with none left out."""
+    def most_observed_through(self, until: pd.Timestamp | pd.DateOffset) -> int:
+        """The most rows with a value of ``y`` dated up to ``until`` (a date, or an offset back
+        from the group's last such date) that any group has."""
         h = self.history
         observed = h["y"].notna()
         if isinstance(until, pd.DateOffset):
             limit = h["ds"].where(observed).groupby(self._keys()).transform("max") - until
         else:
             limit = until
-        return _by_key(((h["ds"] <= limit) & observed).groupby(self._keys()).sum())
+        counts = ((h["ds"] <= limit) & observed).groupby(self._keys()).sum()
+        return int(counts.max()) if len(counts) else 0
 
     def observed_between(self, after: pd.Timestamp, until: pd.Timestamp) -> int:
         """Rows with a value of ``y`` dated in (``after``, ``until``]."""
@@ -116,23 +117,29 @@ class SparkSource:
     def sizes(self) -> pd.Series:
         return self._collect(self.frame.groupBy(*self.group_cols).count(), "count")
 
-    def observed_through(self, until: pd.Timestamp | pd.DateOffset) -> pd.Series:
+    def most_observed_through(self, until: pd.Timestamp | pd.DateOffset) -> int:
+        """Computed in Spark: nothing per group comes to the driver."""
         f = self._functions
         observed = self._observed()
         if isinstance(until, pd.DateOffset):
-            # The offset back from each group's last date is computed on the driver (pandas
-            # offsets such as month ends have no Spark twin), then joined in as a small table.
-            lasts = observed.groupBy(*self.group_cols).agg(f.max("ds").alias("_last")).collect()
-            n = len(self.group_cols)
-            rows = [(*row[:n], (pd.Timestamp(row["_last"]) - until).to_pydatetime()) for row in lasts]
-            if not rows:
-                return pd.Series([], dtype=object)
-            schema = self.frame.select(*self.group_cols).schema.add("_until", "timestamp")
-            limits = self.frame.sparkSession.createDataFrame(rows, schema)
-            observed = observed.join(f.broadcast(limits), on=self.group_cols).where(f.col("ds") <= f.col("_until"))
+            # The offset back from a group's last date is computed on the driver (pandas
+            # offsets such as month ends have no Spark twin) for each distinct last date (a
+            # few, however many groups), then joined in as a small table.
+            # The last dates are joined as text (the session's wall clock, as collected dates
+            # are): no timestamp makes a round trip through the driver.
+            window = import_optional("pyspark.sql.window").Window.partitionBy(*self.group_cols)
+            last = f.date_format(f.max("ds").over(window), "yyyy-MM-dd HH:mm:ss.SSSSSS")
+            observed = observed.withColumn("_last", last)
+            lasts = [row["_last"] for row in observed.select("_last").distinct().collect()]
+            if not lasts:
+                return 0
+            limits = self.frame.sparkSession.createDataFrame(
+                [(text, (pd.Timestamp(text) - until).to_pydatetime()) for text in lasts], "_last string, _until timestamp")
+            observed = observed.join(f.broadcast(limits), on="_last").where(f.col("ds") <= f.col("_until"))
         else:
             observed = observed.where(f.col("ds") <= f.lit(pd.Timestamp(until).to_pydatetime()))
-        return self._collect(observed.groupBy(*self.group_cols).count(), "count")
+        most = observed.groupBy(*self.group_cols).count().agg(f.max("count")).first()[0]
+        return int(most or 0)
 
     def observed_between(self, after: pd.Timestamp, until: pd.Timestamp) -> int:
         f = self._functions
@@ -201,11 +208,10 @@ def _check_lengths(source: Source, config: TuningConfig, freq_given: bool) -> No
     step = horizon_offset(config.freq, config.horizon)
     n_folds = config.cv_folds or 1  # None: as many as each group allows, at least one
     cutoffs: list[Any] = [] if config.cutoffs is None else list(config.cutoffs)
-    sizes = source.sizes()
     if config.fallback != "default":  # with it, such groups get the untuned model, "fallback"
         earliest = pd.Timestamp(cutoffs[0]) if cutoffs else step * n_folds
-        n_train = source.observed_through(earliest).reindex(sizes.index, fill_value=0)
-        if not (n_train >= MIN_TRAIN_POINTS).any():
+        if source.most_observed_through(earliest) < MIN_TRAIN_POINTS:
+            sizes = source.sizes()  # for the message only: a row per group
             shown = ", ".join(f"{k!r} ({sizes[k]} rows)" for k in list(sizes.index)[:5])
             more = f" and {len(sizes) - 5} more" if len(sizes) > 5 else ""
             origin = "given" if freq_given else "inferred from the data"
@@ -219,6 +225,7 @@ def _check_lengths(source: Source, config: TuningConfig, freq_given: bool) -> No
     for cutoff in cutoffs:
         cutoff = pd.Timestamp(cutoff)
         if source.observed_between(cutoff, cutoff + step) == 0:
+            sizes = source.sizes()
             raise ValueError(
                 f"No group has data in the validation window after cutoff {cutoff} "
                 f"({len(sizes)} group(s), e.g. {list(sizes.index)[:3]}). Choose cutoffs inside "

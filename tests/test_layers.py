@@ -20,7 +20,7 @@ LAYERS = [
     ("model spec", ["spec"]),
     ("engines and the fast predictor", ["engines", "engines._base", "engines.features", "engines.stan", "engines.batch",
                                         "engines._one_series", "fastpredict", "ets"]),
-    ("models, results, folds, forecasts", ["models", "results", "checkpoint", "forecast", "objective"]),
+    ("models, results, folds, forecasts", ["models", "studies", "results", "checkpoint", "forecast", "objective"]),
     ("the per-group study", ["retrain", "tuning"]),
     ("backends", ["backends", "backends.base", "backends.local", "backends.spark", "backends.ray",
                   "backends._ray_auth"]),

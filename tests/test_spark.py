@@ -183,6 +183,43 @@ def test_plan_partitions_balances_longest_first():
     assert assignment[0] != assignment[1]
 
 
+def test_plan_partitions_heap_gives_the_simple_plan():
+    """The heap-based plan (O(groups x log partitions)) assigns as the plain scan of every
+    partition did, ties to the lowest partition included."""
+    rng = np.random.default_rng(0)
+
+    def scan(sizes, n):
+        load, out = [0] * n, [0] * len(sizes)
+        for i in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+            target = min(range(n), key=load.__getitem__)
+            out[i], load[target] = target, load[target] + sizes[i]
+        return out
+
+    for n_groups, n_parts in ((1, 1), (7, 3), (200, 6), (1000, 37)):
+        sizes = [int(v) for v in rng.choice([120, 365, 730, 2330], size=n_groups)]  # many ties
+        assert plan_partitions(sizes, n_parts) == scan(sizes, n_parts)
+    capped = plan_partitions([100, 1, 1, 1, 1, 1], 2, max_groups=3)
+    assert sorted(np.bincount(capped)) == [3, 3], "the small groups don't all go to the big one's partner"
+    with pytest.raises(ValueError, match="7 groups don't fit in 2 partitions of 3 groups"):
+        plan_partitions([1] * 7, 2, max_groups=3)
+
+
+def test_many_groups_get_more_partitions_and_the_same_results(spark, sales6, local_reference, monkeypatch):
+    """At most max_groups groups per planned partition (the driver reads one partition of results
+    at a time); the answers stay the local backend's."""
+    from prophet_grouped.backends import spark as spark_backend
+
+    sdf = spark.createDataFrame(pd.DataFrame({"g": np.repeat(np.arange(10), [5, 1, 1, 1, 1, 2, 2, 2, 2, 9]), "y": 1.0}))
+    _, rows, n_parts = spark_backend.group_plan(sdf, ["g"], max_parts=2, max_groups=3)
+    per_part = pd.Series([row[-1] for row in rows]).value_counts()
+    assert n_parts == 4 and len(per_part) == 4 and per_part.max() <= 3
+    assert spark_backend.group_plan(sdf, ["g"], max_parts=2)[2] == 2
+    monkeypatch.setattr(spark_backend, "MAX_GROUPS_PER_PARTITION", 2)  # 6 groups: 3 partitions, not 2 x 3 slots
+    tuner = GroupedProphetTuner(backend="spark", backend_options={"spark": spark, "partitions_per_slot": 1},
+                                **CROSS_BACKEND).fit(spark.createDataFrame(sales6))
+    assert_same_results(tuner, local_reference)
+
+
 def test_clone_with_a_backend_object_shares_the_session(spark, sales6, local_reference):
     from sklearn.base import clone
 
@@ -473,6 +510,28 @@ def test_spark_input_gets_the_driver_checks_pandas_input_gets(spark, case):
     assert str(remote.value) == str(local.value)
     assert "All 4 group(s) are too short" in str(local.value) or "cutoff" in case or "events" in case or "XX" in str(
         local.value)
+
+
+def test_spark_source_counts_what_the_pandas_source_counts(spark):
+    """The length check's count, computed in Spark (nothing per group on the driver), is the
+    pandas source's: through a date, and through an offset back from each group's last date
+    (a fixed one and a month end), with missing values and groups whose histories end apart."""
+    from prophet_grouped import plan
+    from prophet_grouped.sources import PandasSource, SparkSource
+
+    df = make_retail_sales(n_stores=2, n_items=3, periods=200, seed=4)
+    df = df[~((df["item"] == 2) & (df["ds"] > "2019-05-01"))].copy()  # ends earlier
+    df.loc[(df["item"] == 3) & (df["ds"] < "2019-03-01"), "y"] = np.nan  # long gap
+    tuner = GroupedProphetTuner(group_cols=GROUPS)
+    config = plan.make_config(tuner)[1]
+    local = PandasSource(df, GROUPS, "ds", "y", None, config.drivers)
+    remote = SparkSource(spark.createDataFrame(df), GROUPS, "ds", "y", config)
+    for until in (pd.Timestamp("2019-02-10"), pd.Timestamp("2018-01-01"), pd.offsets.Day(30), pd.offsets.Day(400),
+                  pd.offsets.MonthEnd(2), pd.DateOffset(weeks=9)):
+        expected = local.most_observed_through(until)
+        assert remote.most_observed_through(until) == expected, until
+    assert local.most_observed_through(pd.Timestamp("2019-02-10")) == 41
+    assert local.most_observed_through(pd.offsets.Day(400)) == 0
 
 
 def test_one_series_without_a_group_column_on_spark_as_on_pandas(spark):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import heapq
+import math
 import os
 import shutil
 import sys
@@ -35,6 +37,9 @@ if TYPE_CHECKING:
     from ..progress import Progress
 
 PARTITION_COL = "_pg_partition"
+#: Groups per planned partition at most: the driver reads the results one partition at a time,
+#: so this bounds what it holds at once however many groups there are.
+MAX_GROUPS_PER_PARTITION = 1000
 # Session settings switched for the backend's own queries and restored afterwards: Arrow to
 # send a pandas frame, and no coalescing of the planned partitions by adaptive execution.
 _ARROW_CONF = {"spark.sql.execution.arrow.pyspark.enabled": "true"}
@@ -62,14 +67,22 @@ def _session_conf(spark: Any, conf: dict[str, str]) -> Iterator[None]:
                 spark.conf.set(key, value)
 
 
-def plan_partitions(sizes: Sequence[int], n_partitions: int) -> list[int]:
-    """Assign groups to partitions, longest first, each to the least loaded (LPT scheduling)."""
-    load = [0] * n_partitions
+def plan_partitions(sizes: Sequence[int], n_partitions: int, max_groups: int | None = None) -> list[int]:
+    """Assign groups to partitions, longest first, each to the least loaded (LPT scheduling;
+    ties to the lowest partition) that holds fewer than ``max_groups`` groups. Raises
+    ValueError when ``n_partitions`` can't hold every group."""
+    if max_groups is not None and n_partitions * max_groups < len(sizes):
+        raise ValueError(f"{len(sizes)} groups don't fit in {n_partitions} partitions of {max_groups} groups.")
+    heap = [(0, p) for p in range(n_partitions)]  # (load, partition): a heap as it is
+    counts = [0] * n_partitions
     assignment = [0] * len(sizes)
     for index in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
-        target = min(range(n_partitions), key=load.__getitem__)
+        while max_groups is not None and counts[heap[0][1]] >= max_groups:
+            heapq.heappop(heap)  # full: it takes no more groups
+        load, target = heap[0]
         assignment[index] = target
-        load[target] += sizes[index]
+        counts[target] += 1
+        heapq.heapreplace(heap, (load + sizes[index], target))
     return assignment
 
 
@@ -291,9 +304,12 @@ class SparkBackend(Backend):
         types = import_optional("pyspark.sql.types")
         spark = sdf.sparkSession
         slots = max(1, spark.sparkContext.defaultParallelism)
-        plan, plan_rows, n_parts = group_plan(sdf, group_cols, slots * self.partitions_per_slot)
+        plan, plan_rows, n_parts = group_plan(sdf, group_cols, slots * self.partitions_per_slot,
+                                              max_groups=MAX_GROUPS_PER_PARTITION)
+        n_groups = len(plan_rows)
+        del plan_rows  # a row per group: not kept on the driver while the groups are tuned
         if progress is not None:
-            progress.set_total(len(plan_rows))
+            progress.set_total(n_groups)
         key_fields = [sdf.schema[c] for c in group_cols]
         schema = types.StructType(
             key_fields + [types.StructField(name, _spark_type(types, t), True) for name, t in RESULT_SCHEMA]
@@ -408,9 +424,11 @@ def _spark_type(types: Any, name: str) -> Any:
     }[name]
 
 
-def group_plan(sdf: Any, group_cols: list[str], max_parts: int) -> tuple[Any, list[tuple[Any, ...]], int]:
-    """Which partition each group of ``sdf`` goes to: at most ``max_parts`` partitions, longest
-    groups first, each to the least loaded (:func:`plan_partitions`). Returns the plan as a
+def group_plan(sdf: Any, group_cols: list[str], max_parts: int,
+               max_groups: int | None = None) -> tuple[Any, list[tuple[Any, ...]], int]:
+    """Which partition each group of ``sdf`` goes to: at most ``max_parts`` partitions (more
+    where that would put more than ``max_groups`` groups in one), longest groups first, each to
+    the least loaded that holds fewer than ``max_groups`` (:func:`plan_partitions`). Returns the plan as a
     small DataFrame (group columns and the partition column), its rows (key values then the
     partition id) and the number of partitions; ``sdf.join(broadcast(plan), group_cols)
     .repartition(n, partition column)`` puts each planned partition in a partition of its own.
@@ -421,10 +439,12 @@ def group_plan(sdf: Any, group_cols: list[str], max_parts: int) -> tuple[Any, li
     if not sizes:
         raise ValueError("The Spark DataFrame is empty: there is nothing to fit.")
     n_parts = max(1, min(len(sizes), max_parts))
+    if max_groups is not None:
+        n_parts = max(n_parts, math.ceil(len(sizes) / max_groups))
     # Partition ids whose hashes land in distinct partitions, so that no two planned
     # partitions share a task.
     part_ids = _distinct_hash_ids(spark, n_parts)
-    assignment = plan_partitions([row["count"] for row in sizes], n_parts)
+    assignment = plan_partitions([row["count"] for row in sizes], n_parts, max_groups)
     plan_rows = [tuple(row[c] for c in group_cols) + (part_ids[p],) for row, p in zip(sizes, assignment)]
     key_fields = [sdf.schema[c] for c in group_cols]
     plan_schema = types.StructType(key_fields + [types.StructField(PARTITION_COL, types.LongType(), False)])
