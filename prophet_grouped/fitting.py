@@ -159,8 +159,8 @@ class Collected:
         self.group_cols = group_cols
         self.rows: list[dict[str, Any]] = []
         self.best: list[dict[str, Any]] = []
-        self.tables: list[pd.DataFrame] = []
-        self.best_tables: list[pd.DataFrame] = []
+        self.table = _Columns()
+        self.best_table = _Columns()
         #: Per group, in the order the results came: its key, its trial losses, whether it has a
         #: best_params_ row and (for those that have) the row's parameter names (one tuple
         #: object per distinct set).
@@ -182,13 +182,13 @@ class Collected:
     def add(self, r: GroupResult) -> None:
         """Keep what the fitted attributes need of result ``r`` (and nothing else of it)."""
         key = dict(zip(self.group_cols, r.key))
-        # Labels repeat in every row ("ok", "prophet", "none"): one string object each.
+        # Labels repeat in every row ("ok", "prophet", "none", "additive"): one string object each.
         self.rows.append({**key, **{c: _shared(getattr(r, c)) for c in PUBLIC_RESULT_COLUMNS}})
         self.keys.append(r.key)
         self.losses.append(list(r.trials))
         self.has_best.append(r.status == "ok")
         if r.status == "ok":
-            self.best.append({**key, **r.best_params})
+            self.best.append({**key, **{name: _shared(value) for name, value in r.best_params.items()}})
             names = tuple(r.best_params)
             self.best_names.append(self._names.setdefault(names, names))
         if r.study is not None:
@@ -206,20 +206,19 @@ class Collected:
 
     def _flush(self) -> None:
         if self.rows:
-            self.tables.append(pd.DataFrame(self.rows, columns=self.group_cols + list(PUBLIC_RESULT_COLUMNS)))
+            self.table.add(pd.DataFrame(self.rows, columns=self.group_cols + list(PUBLIC_RESULT_COLUMNS)))
             self.rows = []
         if self.best:
-            self.best_tables.append(pd.DataFrame(self.best))
+            self.best_table.add(pd.DataFrame(self.best))
             self.best = []
 
     def attributes(self) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[Any, ...], list[Any]]]:
         """``results_``, ``best_params_`` and ``trials_``, one entry per group in key order (the
-        study and model stores are put in key order too). Each table is put together, then
-        reordered, after the previous one is done: the driver holds one extra copy of one table
-        at a time."""
+        study and model stores are put in key order too). The tables are put together a column at
+        a time: the driver holds one extra column at a time, not a copy of a table."""
         self._flush()
         # The order first: its sort keys are freed before the tables are put together.
-        order = np.array(sorted(range(len(self.keys)), key=lambda i: key_order(self.keys[i])), dtype=np.int64)
+        order = np.array(_key_sorted(self.keys), dtype=np.int64)
         has_best = np.frombuffer(bytes(self.has_best), dtype=np.uint8).astype(bool)
         best_row = np.cumsum(has_best) - 1  # a group's row in best_params_ before reordering
         best_order = best_row[order][has_best[order]]
@@ -228,9 +227,9 @@ class Collected:
         names = dict.fromkeys(self.group_cols)
         for row in best_order:
             names.update(dict.fromkeys(self.best_names[row]))
-        table = _concat_in_order(self.tables, order, self.group_cols + list(PUBLIC_RESULT_COLUMNS))
+        table = self.table.frame(order, self.group_cols + list(PUBLIC_RESULT_COLUMNS))
         table["history_end"] = pd.to_datetime(table["history_end"]).astype("datetime64[ns]")
-        best = _concat_in_order(self.best_tables, best_order, list(names))
+        best = self.best_table.frame(best_order, list(names))
         trials = {self.keys[i]: self.losses[i] for i in order}
         sorted_keys = [self.keys[i] for i in order]
         self.studies.reorder(sorted_keys)
@@ -239,22 +238,60 @@ class Collected:
         return table, best, trials
 
 
+def _kind(value: Any) -> int:
+    """What :func:`~prophet_grouped.keys.key_order` sorts a key value by first: 0 numbers (not
+    NaN), 1 timestamps, 2 text, 3 anything else."""
+    if isinstance(value, (bool, int, float)):
+        return 0 if value == value else 3
+    return 1 if isinstance(value, pd.Timestamp) else 2 if isinstance(value, str) else 3
+
+
+def _key_sorted(keys: list[tuple[Any, ...]]) -> list[int]:
+    """Positions of ``keys`` in key order (:func:`~prophet_grouped.keys.key_order`). Where every
+    column holds one kind of number, timestamp or text, the keys themselves sort in that order,
+    and no sort key is made per group."""
+    kinds = [set() for _ in keys[0]] if keys else []
+    for key in keys:
+        for seen, value in zip(kinds, key):
+            seen.add(_kind(value))
+    if all(len(seen) == 1 and 3 not in seen for seen in kinds):
+        try:
+            return sorted(range(len(keys)), key=keys.__getitem__)
+        except TypeError:  # e.g. timestamps with and without a time zone in one column
+            pass
+    return sorted(range(len(keys)), key=lambda i: key_order(keys[i]))
+
+
 def _shared(value: Any) -> Any:
     """A short text value as the one interned string of its text; anything else as it is."""
     return sys.intern(value) if isinstance(value, str) and len(value) <= 64 else value
 
 
-def _concat_in_order(chunks: list[pd.DataFrame], order: np.ndarray, columns: list[str]) -> pd.DataFrame:
-    """The frames of ``chunks`` (emptied here, so that they are freed as soon as they are put
-    together) as one frame of ``columns``, its rows in ``order`` (positions in the chunks' rows)."""
-    if not chunks:
-        return pd.DataFrame(columns=columns)
-    frame = pd.concat(chunks, ignore_index=True)
-    chunks.clear()
-    if len(order) and not (np.diff(order) > 0).all():
-        frame = frame.take(order)
-        frame.index = pd.RangeIndex(len(frame))
-    return frame[columns] if list(frame.columns) != columns else frame
+class _Columns:
+    """Rows kept as frames of a chunk of rows each, every column an array of its own (not the
+    2-D blocks of a frame), so that putting them together frees each column as it goes."""
+
+    def __init__(self) -> None:
+        self.chunks: list[tuple[int, dict[str, np.ndarray]]] = []
+
+    def add(self, frame: pd.DataFrame) -> None:
+        """Keep ``frame``'s rows (its columns' dtypes as the frame inferred them)."""
+        self.chunks.append((len(frame), {col: frame[col].to_numpy(copy=True) for col in frame.columns}))
+
+    def frame(self, order: np.ndarray, columns: list[str]) -> pd.DataFrame:
+        """The rows as one frame of ``columns`` (a column a chunk lacks is missing there), in
+        ``order`` (positions in the rows as added); the chunks are emptied."""
+        if not self.chunks:
+            return pd.DataFrame(columns=columns)
+        reorder = len(order) > 1 and not (np.diff(order) > 0).all()
+        out = {}
+        for col in columns:
+            parts = [pd.Series(arrays.pop(col) if col in arrays else np.full(n, np.nan)) for n, arrays in self.chunks]
+            values = (pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]).to_numpy()
+            del parts
+            out[col] = values[order] if reorder else values
+        self.chunks = []
+        return pd.DataFrame(out, columns=columns, copy=False)
 
 
 def _collect(stream: Any, resumed: Sequence[GroupResult], progress: Progress, on_error: str,

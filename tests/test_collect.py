@@ -115,6 +115,25 @@ def test_chunks_out_of_order_give_what_one_sorted_list_gave(monkeypatch, sales6)
     assert repr(min(failed, key=key_order)) in text
 
 
+def test_keys_sort_in_key_order_without_a_sort_key_per_group():
+    """The fast path (keys compared as they are, where each column holds one kind) gives the
+    order key_order gives, and columns of mixed kinds still sort by key_order."""
+    rng = random.Random(5)
+    day = pd.Timestamp("2024-01-01")
+    cases = {
+        "numbers": [(rng.choice([1, 2, 10, 2.5, True, -3]), rng.randint(0, 50)) for _ in range(300)],
+        "text and dates": [(rng.choice(["b", "a", "10", "1", "aa"]), day + pd.Timedelta(days=rng.randint(0, 9)))
+                           for _ in range(300)],
+        "mixed kinds": [(rng.choice([1, "1", 10, "b", day]), rng.random()) for _ in range(300)],
+        "a NaN": [(rng.choice([1.0, float("nan"), 2.0]),) for _ in range(50)],
+        "time zones": [(day,), (day.tz_localize("UTC"),), (day + pd.Timedelta(hours=1),)],
+    }
+    for name, keys in cases.items():
+        expected = sorted(range(len(keys)), key=lambda i: key_order(keys[i]))
+        assert [key_order(keys[i]) for i in fitting._key_sorted(keys)] == [key_order(keys[i]) for i in expected], name
+    assert fitting._key_sorted([]) == []
+
+
 def fitting_params():
     from prophet_grouped import GroupedProphetTuner
 
