@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import sys
 import uuid
 from collections.abc import Sequence
@@ -242,7 +243,7 @@ def _kind(value: Any) -> int:
     """What :func:`~prophet_grouped.keys.key_order` sorts a key value by first: 0 numbers (not
     NaN), 1 timestamps, 2 text, 3 anything else."""
     if isinstance(value, (bool, int, float)):
-        return 0 if value == value else 3
+        return 3 if isinstance(value, float) and math.isnan(value) else 0
     return 1 if isinstance(value, pd.Timestamp) else 2 if isinstance(value, str) else 3
 
 
