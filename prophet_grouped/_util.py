@@ -1,5 +1,5 @@
 """Leaf helpers every layer may use: atomic file writes, quiet third-party logging, content
-digests, the garbage collector paused. Imports nothing of ours (a test keeps it so)."""
+digests, the garbage collector paused, the base of the per-group stores. Imports nothing of ours (a test keeps it so)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
 import pandas as pd
 
-__all__ = ["frame_digest", "gc_paused", "quiet", "write_atomic"]
+__all__ = ["KeyedStore", "frame_digest", "gc_paused", "quiet", "write_atomic"]
 
 _QUIET_LOGGERS = ("cmdstanpy", "prophet", "prophet.plot", "prophet_batch", "optuna")
 
@@ -79,3 +80,26 @@ def frame_digest(frame: pd.DataFrame | None) -> str | None:
     digest = hashlib.sha256(",".join(map(str, frame.columns)).encode())
     digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return f"{len(frame)}:{digest.hexdigest()[:32]}"
+
+
+class KeyedStore(Mapping):
+    """Base of the fitted tuner's per-group stores (``models_``, ``studies_``): group key -> an
+    entry kept in ``_entries`` in a compact form of the subclass's own, which its
+    ``__getitem__`` turns into what users get. Iteration, ``len``, ``in`` and :meth:`reorder`
+    read the entries only."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[Any, ...], Any] = {}
+
+    def reorder(self, keys: Iterable[tuple[Any, ...]]) -> None:
+        """Put the groups in the order of ``keys`` (groups not in ``keys`` are dropped)."""
+        self._entries = {key: self._entries[key] for key in keys if key in self._entries}
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries

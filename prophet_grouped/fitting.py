@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
 import sys
 import uuid
 from collections.abc import Sequence
@@ -27,7 +26,7 @@ from .config import TuningConfig
 from .data import ONE_SERIES, one_series_column, split_groups
 from .exceptions import GroupFitWarning, warn_user
 from .forecast import FORECAST_COLUMNS, forecast_from_json
-from .keys import key_order
+from .keys import key_order, key_sorted
 from .models import ModelStore
 from .progress import Progress
 from .results import PUBLIC_RESULT_COLUMNS, GroupResult
@@ -219,7 +218,7 @@ class Collected:
         a time: the driver holds one extra column at a time, not a copy of a table."""
         self._flush()
         # The order first: its sort keys are freed before the tables are put together.
-        order = np.array(_key_sorted(self.keys), dtype=np.int64)
+        order = np.array(key_sorted(self.keys), dtype=np.int64)
         has_best = np.frombuffer(bytes(self.has_best), dtype=np.uint8).astype(bool)
         best_row = np.cumsum(has_best) - 1  # a group's row in best_params_ before reordering
         best_order = best_row[order][has_best[order]]
@@ -237,30 +236,6 @@ class Collected:
         self.models.reorder(sorted_keys)
         self.keys, self.losses, self.has_best, self.best_names = [], [], bytearray(), []
         return table, best, trials
-
-
-def _kind(value: Any) -> int:
-    """What :func:`~prophet_grouped.keys.key_order` sorts a key value by first: 0 numbers (not
-    NaN), 1 timestamps, 2 text, 3 anything else."""
-    if isinstance(value, (bool, int, float)):
-        return 3 if isinstance(value, float) and math.isnan(value) else 0
-    return 1 if isinstance(value, pd.Timestamp) else 2 if isinstance(value, str) else 3
-
-
-def _key_sorted(keys: list[tuple[Any, ...]]) -> list[int]:
-    """Positions of ``keys`` in key order (:func:`~prophet_grouped.keys.key_order`). Where every
-    column holds one kind of number, timestamp or text, the keys themselves sort in that order,
-    and no sort key is made per group."""
-    kinds = [set() for _ in keys[0]] if keys else []
-    for key in keys:
-        for seen, value in zip(kinds, key):
-            seen.add(_kind(value))
-    if all(len(seen) == 1 and 3 not in seen for seen in kinds):
-        try:
-            return sorted(range(len(keys)), key=keys.__getitem__)
-        except TypeError:  # e.g. timestamps with and without a time zone in one column
-            pass
-    return sorted(range(len(keys)), key=lambda i: key_order(keys[i]))
 
 
 def _shared(value: Any) -> Any:

@@ -23,11 +23,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["group_key", "key_from_json", "key_kinds", "key_name", "key_order", "key_text", "key_to_json",
-           "plain_value"]
+__all__ = ["group_key", "key_from_json", "key_kinds", "key_name", "key_order", "key_sorted", "key_text",
+           "key_to_json", "plain_value", "value_kind"]
 
 #: How :func:`key_kinds` names a group column whose key values are dates or times.
 TIMESTAMP = "timestamp"
+
+
+#: What :func:`key_order` sorts a key value by first (:func:`value_kind`).
+NUMBER, DATE, TEXT, OTHER, MISSING = range(5)
+
+
+def value_kind(value: Any) -> int:
+    """The kind of a canonical key value that :func:`key_order` sorts by first: NUMBER, DATE,
+    TEXT, OTHER or MISSING (None, NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return MISSING
+    if isinstance(value, (bool, int, float)):
+        return NUMBER
+    return DATE if isinstance(value, pd.Timestamp) else TEXT if isinstance(value, str) else OTHER
 
 
 def key_order(key: Sequence[Any]) -> tuple[Any, ...]:
@@ -36,17 +50,26 @@ def key_order(key: Sequence[Any]) -> tuple[Any, ...]:
     kinds in one column by kind (numbers, dates, text, other)."""
     order = []
     for value in group_key(tuple(key)):
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            order.append((4, 0))
-        elif isinstance(value, (bool, int, float)):
-            order.append((0, value))
-        elif isinstance(value, pd.Timestamp):
-            order.append((1, value.value))
-        elif isinstance(value, str):
-            order.append((2, value))
-        else:
-            order.append((3, str(value)))
+        kind = value_kind(value)
+        rank = 0 if kind == MISSING else value.value if kind == DATE else str(value) if kind == OTHER else value
+        order.append((kind, rank))
     return tuple(order)
+
+
+def key_sorted(keys: Sequence[tuple[Any, ...]]) -> list[int]:
+    """Positions of the canonical keys ``keys`` (:func:`group_key`) in :func:`key_order`'s order.
+    Where every column holds numbers only, dates only or text only, the keys themselves sort in
+    that order, and no sort key is made per key (a driver sorting a million groups' keys)."""
+    kinds: list[set[int]] = [set() for _ in keys[0]] if keys else []
+    for key in keys:
+        for seen, value in zip(kinds, key):
+            seen.add(value_kind(value))
+    if all(len(seen) == 1 and seen <= {NUMBER, DATE, TEXT} for seen in kinds):
+        try:
+            return sorted(range(len(keys)), key=keys.__getitem__)
+        except TypeError:  # e.g. dates with and without a time zone in one column
+            pass
+    return sorted(range(len(keys)), key=lambda i: key_order(keys[i]))
 
 
 def plain_value(value: Any) -> Any:

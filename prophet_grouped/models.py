@@ -16,11 +16,10 @@ from __future__ import annotations
 import json
 import os
 import pickle
-from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import intervals, transforms
-from ._util import quiet, write_atomic
+from ._util import KeyedStore, quiet, write_atomic
 from .ets import EtsModel, is_ets_record
 from .keys import key_name
 
@@ -109,29 +108,26 @@ def load_record(record: Record) -> Prophet:
         return model_from_text(text)
 
 
-class ModelStore(Mapping):
+class ModelStore(KeyedStore):
     """Group key -> fitted ``prophet.Prophet``, each kept as a compact record and loaded when
     asked for (a mapping: ``store[key]``, ``key in store``, ``len``, ``items()``...)."""
 
-    def __init__(self) -> None:
-        self._records: dict[tuple[Any, ...], Record] = {}
-
     def add(self, key: tuple[Any, ...], record: Record) -> None:
         """Keep ``record`` as group ``key``'s model."""
-        self._records[key] = record
+        self._entries[key] = record
 
     def record(self, key: tuple[Any, ...]) -> Record:
         """Group ``key``'s compact record (JSON records become pickles here, once; file records
         stay paths, for the worker to read)."""
-        record = self._records[key]
+        record = self._entries[key]
         if record[0] == "json":
             record = dump_model(load_record(record))
-            self._records[key] = record
+            self._entries[key] = record
         return record
 
     def json(self, key: tuple[Any, ...]) -> str:
         """Group ``key``'s model as Prophet JSON (what a saved folder holds)."""
-        record = self._records[key]
+        record = self._entries[key]
         if record[0] == "json":
             return record[1]
         if record[0] == "file":
@@ -140,19 +136,6 @@ class ModelStore(Mapping):
 
     def __getitem__(self, key: tuple[Any, ...]) -> Prophet:
         return load_record(self.record(key))
-
-    def reorder(self, keys: Iterable[tuple[Any, ...]]) -> None:
-        """Put the groups in the order of ``keys`` (groups not in ``keys`` are dropped)."""
-        self._records = {key: self._records[key] for key in keys if key in self._records}
-
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        return iter(self._records)
-
-    def __len__(self) -> int:
-        return len(self._records)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._records
 
     def __repr__(self) -> str:
         return f"ModelStore({len(self)} models; store[key] loads one as a prophet.Prophet)"

@@ -13,19 +13,21 @@ gives the same record back (a new dict each time: changing it changes nothing st
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
+
+from ._util import KeyedStore
 
 #: A study record: {"distributions": {name: JSON text}, "trials": [[params, loss], ...]}.
 Study = Mapping[str, Any]
 
 
-class StudyStore(Mapping):
+class StudyStore(KeyedStore):
     """Group key -> study record, each kept as compact bytes (a mapping: ``store[key]``,
     ``key in store``, ``len``, ``items()``; equal to a dict of the same records)."""
 
     def __init__(self, studies: Mapping[tuple[Any, ...], Study] | None = None) -> None:
-        self._encoded: dict[tuple[Any, ...], bytes] = {}
+        super().__init__()  # group key -> its trials as compact bytes
         # Each distinct distributions mapping once: its names (in order) and the mapping.
         self._variants: list[tuple[tuple[str, ...], dict[str, str]]] = []
         self._variant_ids: dict[str, int] = {}
@@ -57,29 +59,16 @@ class StudyStore(Mapping):
                 raise ValueError(f"Group {key!r}: trial parameters {unknown} have no distribution in the study record.")
             mask = sum(1 << position[name] for name in params)
             encoded.append([mask, [params[name] for name in names if name in params], loss])
-        self._encoded[key] = json.dumps([variant, encoded], separators=(",", ":")).encode()
+        self._entries[key] = json.dumps([variant, encoded], separators=(",", ":")).encode()
 
     def __getitem__(self, key: tuple[Any, ...]) -> dict[str, Any]:
-        variant, encoded = json.loads(self._encoded[key])
+        variant, encoded = json.loads(self._entries[key])
         names, distributions = self._variants[variant]
         trials = []
         for mask, values, loss in encoded:
             present = [name for i, name in enumerate(names) if mask >> i & 1]
             trials.append([dict(zip(present, values)), loss])
         return {"distributions": dict(distributions), "trials": trials}
-
-    def reorder(self, keys: Iterable[tuple[Any, ...]]) -> None:
-        """Put the groups in the order of ``keys`` (groups not in ``keys`` are dropped)."""
-        self._encoded = {key: self._encoded[key] for key in keys if key in self._encoded}
-
-    def __iter__(self) -> Iterator[tuple[Any, ...]]:
-        return iter(self._encoded)
-
-    def __len__(self) -> int:
-        return len(self._encoded)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._encoded
 
     def __repr__(self) -> str:
         return f"StudyStore({len(self)} studies; store[key] gives one as a dict)"

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from prophet_grouped import fitting
-from prophet_grouped.keys import key_order
+from prophet_grouped.keys import key_order, key_sorted
 from prophet_grouped.models import ModelStore
 from prophet_grouped.progress import Progress
 from prophet_grouped.results import PUBLIC_RESULT_COLUMNS, GroupResult
@@ -130,8 +130,8 @@ def test_keys_sort_in_key_order_without_a_sort_key_per_group():
     }
     for name, keys in cases.items():
         expected = sorted(range(len(keys)), key=lambda i: key_order(keys[i]))
-        assert [key_order(keys[i]) for i in fitting._key_sorted(keys)] == [key_order(keys[i]) for i in expected], name
-    assert fitting._key_sorted([]) == []
+        assert [key_order(keys[i]) for i in key_sorted(keys)] == [key_order(keys[i]) for i in expected], name
+    assert key_sorted([]) == []
 
 
 def fitting_params():

@@ -75,9 +75,9 @@ def test_models_are_compact_records_loaded_when_asked_for(fitted, tmp_path):
     assert fitted.models_.record(key)[0] == "pickle"  # as the worker sent it, never unpickled on fit
     fitted.save(str(tmp_path / "t"))
     loaded = GroupedProphetTuner.load(str(tmp_path / "t"))
-    assert {kind for kind, _ in loaded.models_._records.values()} == {"json"}, "load decoded models it was not asked for"
+    assert {kind for kind, _ in loaded.models_._entries.values()} == {"json"}, "load decoded models it was not asked for"
     model = loaded.models_[key]
-    assert isinstance(model, Prophet) and loaded.models_._records[key][0] == "pickle"
+    assert isinstance(model, Prophet) and loaded.models_._entries[key][0] == "pickle"
     pd.testing.assert_frame_equal(model.history, fitted.models_[key].history)
 
 
