@@ -356,20 +356,18 @@ def select_best(
     done = [(dict(p), float(v)) for p, v in trials if v is not None]
     best_params, best_score = min(done, key=lambda pv: pv[1]) if done else ({}, float("inf"))
     default_trial = group.space.default_trial()
+    default_params = {**group.space.default_params(), **(default_trial or {})}
     if default_trial is not None:
-        default_params = {**group.space.default_params(), **default_trial}
         scores = [v for p, v in trials if dict(p) == default_params]
         default_score = scores[0] if scores and scores[0] is not None else float("nan")
-        if np.isfinite(default_score) and not best_score < default_score * (1 - margin):
-            best_params, best_score = default_params, default_score
     else:
         try:
-            default_score = trial(group.space.default_params())
+            default_score = trial(dict(default_params))
         except Exception as exc:
             default_score = float("nan")
             errors = [*errors, f"Prophet's default configuration: {error_text(exc)}"]
-        if default_score * (1 - margin) <= best_score:
-            best_params, best_score = group.space.default_params(), default_score
+    if np.isfinite(default_score) and not best_score < default_score * (1 - margin):
+        best_params, best_score = default_params, default_score
     if not np.isfinite(best_score):
         raise RuntimeError(f"all {len(trials)} trials failed; first error: {errors[0] if errors else '?'}")
     return best_params, float(best_score), float(default_score)
