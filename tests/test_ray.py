@@ -31,16 +31,70 @@ pytestmark = pytest.mark.ray
 GROUPS = ["store", "item"]
 
 
-def test_backend_starts_and_stops_its_own_local_ray(sales6, local_reference):
+def _ray_processes() -> list[str]:
+    """This process's live descendants that belong to a Ray it started (GCS, raylet, autoscaler
+    monitor, workers)."""
+    import psutil
+
+    found = []
+    for proc in psutil.Process().children(recursive=True):
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE and "ray" in " ".join(proc.cmdline()):
+                found.append(" ".join(proc.cmdline())[:120])
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_backend_starts_and_stops_its_own_local_ray(sales6, local_reference, caplog):
     import ray
 
     assert not ray.is_initialized()
     tuner = GroupedProphetTuner(backend="ray", backend_options={"num_cpus": 2}, **CROSS_BACKEND)
-    forecast = tuner.forecast(sales6, periods=10)  # forecast in the Ray tasks
+    with caplog.at_level("DEBUG", logger="prophet_grouped.backends.ray"):
+        forecast = tuner.forecast(sales6, periods=10)  # forecast in the Ray tasks
+    # Some groups were tuned in this process while Ray started; the answers are the local backend's.
+    shared = [r.getMessage() for r in caplog.records if "while Ray started" in r.getMessage()]
+    assert len(shared) == 1 and int(shared[0].split()[0]) >= 1, shared
+    assert shared[0].split()[2:4] == ["6", "groups"], shared
     assert_same_results(tuner, local_reference)
     assert tuner.models_ == {}
     assert_forecast_matches(forecast, local_reference, periods=10)
     assert not ray.is_initialized(), "the Ray the backend started was not shut down"
+    # Every process of that Ray has ended (the monitor is killed rather than waited for).
+    assert _ray_processes() == []
+
+
+def test_failed_ray_start_stops_the_groups_tuned_meanwhile(sales6, monkeypatch):
+    import threading
+
+    import ray
+
+    assert not ray.is_initialized()
+
+    def no_start(*args, **kwargs):
+        raise RuntimeError("no Ray here")
+
+    before = threading.active_count()
+    monkeypatch.setattr(ray, "init", no_start)
+    with pytest.raises(RuntimeError, match="no Ray here"):
+        GroupedProphetTuner(backend="ray", **CROSS_BACKEND).fit(sales6)
+    assert threading.active_count() == before  # the thread tuning groups meanwhile has ended
+
+
+def test_trial_timeout_on_a_ray_the_fit_starts(tmp_path):
+    # No group is tuned in this process while Ray starts: the timer cuts trials in a main thread only.
+    import ray
+
+    assert not ray.is_initialized()
+    check_trial_timeout(str(tmp_path / "slept"), lambda df: df, backend="ray", backend_options={"mode": "groups"})
+    assert not ray.is_initialized()
+
+
+@pytest.mark.parametrize("num_cpus", [0, -2, 1.5, "2", True])
+def test_bad_num_cpus_is_refused_before_any_work(sales6, num_cpus):
+    with pytest.raises(ValueError, match=rf"Invalid num_cpus for the Ray backend: {num_cpus!r}; give a whole number"):
+        GroupedProphetTuner(backend="ray", backend_options={"num_cpus": num_cpus}, **CROSS_BACKEND).fit(sales6)
 
 
 @pytest.fixture(scope="module")

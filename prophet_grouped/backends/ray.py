@@ -22,9 +22,11 @@ Three ways of spending the cluster, chosen by ``mode``:
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +55,8 @@ from .spark import PARTITION_COL, SparkBackend, group_plan, spark_history
 if TYPE_CHECKING:
     from ..config import TuningConfig
     from ..progress import Progress
+
+logger = logging.getLogger(__name__)
 
 MODES = ("auto", "groups", "tune", "trials")
 _RAY_ON_SPARK_MASTERS = ("local[", "local-cluster[", "spark://")
@@ -172,6 +176,50 @@ class _RayTrialRunner:
 
     def calibration(self, params: Any) -> tuple[float, float] | None:
         return self.ray.get(self.actors[0].calibration.remote(dict(params)))
+
+
+def _runtime_env() -> dict[str, Any] | None:
+    """Ray workers get this process's ``PYTHONPATH`` (a library run from a checkout)."""
+    return {"env_vars": {"PYTHONPATH": os.environ["PYTHONPATH"]}} if os.environ.get("PYTHONPATH") else None
+
+
+class _DropThreadWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "current thread is not the main thread" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _quiet_thread_warning() -> Iterator[None]:
+    """Without Ray's warning that ``ray.init`` off the main thread sets no SIGTERM handler (its
+    handler only turns SIGTERM into ``sys.exit``; Ray's processes die with this one anyway)."""
+    ray_logger = logging.getLogger("ray._private.worker")
+    drop = _DropThreadWarning()
+    ray_logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        ray_logger.removeFilter(drop)
+
+
+def _kill_monitor() -> None:
+    """Kill the autoscaler monitor of the local Ray this process started, before ``ray.shutdown()``.
+
+    ``ray.shutdown()`` stops that Ray's processes one after the other, each with SIGTERM and up to
+    a second to exit; the monitor, stopped after the GCS, spends its second trying to tell the
+    GCS that it was stopped, then gets SIGKILL: 1.0 of the 1.3 s ``ray.shutdown()`` takes, with
+    the machine idle. A local Ray has nothing to autoscale; killed first, the monitor is gone at
+    once and ``ray.shutdown()`` skips it (0.3 s). Reads Ray's private node record: on a Ray without
+    it, nothing is done."""
+    try:
+        from ray._private import worker as ray_worker
+
+        processes = ray_worker._global_node.all_processes.get("monitor", [])
+    except Exception:  # noqa: BLE001  (another Ray's internals: shut down the ordinary way)
+        return
+    for info in processes:
+        with contextlib.suppress(Exception):
+            info.process.kill()
+            info.process.wait(timeout=5)
 
 
 def _check_answers(address: str, timeout: float = 5.0) -> None:
@@ -308,13 +356,12 @@ class RayBackend(Backend):
     @contextlib.contextmanager
     def cluster(self) -> Iterator[Any]:
         """Connect to (or start) Ray; what is started here is shut down on exit."""
-        if self.mode not in MODES:
-            raise ValueError(f"Invalid Ray mode: {self.mode!r}, expected one of {list(MODES)}.")
+        self._check_options()
         ray = _import_ray()
         if ray.is_initialized():
             yield ray
             return
-        env = {"env_vars": {"PYTHONPATH": os.environ.get("PYTHONPATH", "")}} if os.environ.get("PYTHONPATH") else None
+        env = _runtime_env()
         address = self._address()
         if address is not None:
             _check_answers(address)
@@ -335,14 +382,27 @@ class RayBackend(Backend):
             with self._ray_on_spark(ray, env):
                 yield ray
             return
-        # address="local": a new Ray of our own, even when another Ray runs on this machine (without
-        # it ray.init() joins any running one and refuses num_cpus).
-        ray.init(address="local", num_cpus=self.num_cpus or len(os.sched_getaffinity(0)),
-                 include_dashboard=False, logging_level="ERROR", runtime_env=env)
+        self._init_local(ray)
         try:
             yield ray
         finally:
+            _kill_monitor()
             ray.shutdown()
+
+    def _init_local(self, ray: Any) -> None:
+        """Start a local Ray of our own with ``num_cpus`` (every core by default), even when another
+        Ray runs on this machine (without ``address="local"``, ``ray.init()`` joins a running one
+        and refuses ``num_cpus``)."""
+        ray.init(address="local", num_cpus=self.num_cpus or len(os.sched_getaffinity(0)),
+                 include_dashboard=False, logging_level="ERROR", runtime_env=_runtime_env())
+
+    def _check_options(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"Invalid Ray mode: {self.mode!r}, expected one of {list(MODES)}.")
+        if self.num_cpus is not None and (isinstance(self.num_cpus, bool) or not isinstance(self.num_cpus, int)
+                                          or self.num_cpus < 1):
+            raise ValueError(f"Invalid num_cpus for the Ray backend: {self.num_cpus!r}; give a whole number "
+                             f">= 1 (the CPUs of the local Ray it starts), or leave it out for every core.")
 
     def _address(self) -> str | None:
         """The Ray cluster to join: ``address``, else ``RAY_ADDRESS`` (Ray's own convention for
@@ -407,17 +467,79 @@ class RayBackend(Backend):
             progress: Progress | None = None, priors: Priors | None = None) -> Iterator[GroupResult]:
         if not tasks:
             return
+        self._check_options()
+        priors = priors or {}
+        if self._shares_start(tasks):
+            yield from self._run_while_starting(tasks, config, priors)
+            return
         with self.cluster() as ray:
             cpus = int(ray.cluster_resources().get("CPU", 1))
             mode = self.mode
             if mode == "auto":
                 mode = "trials" if len(tasks) < cpus else "groups"
             if mode == "groups":
-                yield from self._run_groups(ray, tasks, config, priors or {})
+                yield from self._drain(ray, self._submit_groups(ray, tasks, config, priors))
             elif mode == "tune":
-                yield from self._run_tune(tasks, config, priors or {}, cpus)
+                yield from self._run_tune(tasks, config, priors, cpus)
             else:
-                yield from self._run_trials(ray, tasks, config, priors or {}, cpus)
+                yield from self._run_trials(ray, tasks, config, priors, cpus)
+
+    def _shares_start(self, tasks: Sequence[Task]) -> bool:
+        """Whether this fit starts a local Ray in ``"groups"`` mode with groups to spare for this
+        process while it starts (:meth:`_run_while_starting`)."""
+        ray = _import_ray()
+        if ray.is_initialized() or self._address() is not None or self.spark is not None or self.ray_on_spark:
+            return False
+        cpus = self.num_cpus or len(os.sched_getaffinity(0))
+        return len(tasks) > 1 and (self.mode == "groups" or (self.mode == "auto" and len(tasks) >= cpus))
+
+    def _run_while_starting(self, tasks: Sequence[Task], config: TuningConfig, priors: Priors) -> Iterator[GroupResult]:
+        """``"groups"`` mode on a local Ray this fit starts, with this process tuning groups while
+        Ray starts.
+
+        ``ray.init`` of a local Ray keeps a 2-core machine about half busy for 2-3 s (its GCS,
+        raylet and agents start) while this process waits in it (benchmarks/ray_startup.py). Here
+        Ray starts in a thread while this thread tunes groups from the end of the list (the
+        shortest: tasks come longest first), one at a time, through the same unit of work; once
+        Ray is up (and the group in progress is done), the groups left go to Ray tasks. The
+        tuning stays in the calling thread (the main one, usually): there a ``trial_timeout``
+        timer can interrupt a trial, and the BLAS library is called from the thread it always is.
+        """
+        ray = _import_ray()
+        started: dict[str, Any] = {}
+        up, done = threading.Event(), threading.Event()
+
+        def start() -> None:
+            # The thread lives until Ray is shut down: Ray's processes are started with a
+            # parent-death signal, which Linux sends when the *thread* that started them ends.
+            try:
+                with _quiet_thread_warning():
+                    self._init_local(ray)
+            except BaseException as exc:  # noqa: BLE001  (raised again in the fit's thread)
+                started["error"] = exc
+            up.set()
+            done.wait()
+
+        starter = threading.Thread(target=start, name="prophet_grouped: ray.init", daemon=True)
+        starter.start()
+        left = len(tasks)
+        try:
+            while left > 0 and not up.is_set():
+                left -= 1
+                key, frame = tasks[left]
+                yield tune_group(key, frame, config, priors.get(key))
+            up.wait()
+            if "error" in started:
+                raise started["error"]
+            logger.debug("%d of %d groups tuned in this process while Ray started", len(tasks) - left, len(tasks))
+            yield from self._drain(ray, self._submit_groups(ray, tasks[:left], config, priors))
+        finally:
+            up.wait()
+            if "error" not in started:
+                _kill_monitor()
+                ray.shutdown()
+            done.set()
+            starter.join()
 
     # ------------------------------------------------------------------ predict
     def forecast(self, jobs: list[Any], nonnegative: Any, random_state: int,
@@ -497,8 +619,11 @@ class RayBackend(Backend):
         tasks.sort(key=lambda task: -len(task[1]))  # longest first, as split_groups orders them
         yield from self.run(tasks, config, n_jobs, progress, priors)
 
-    def _run_groups(self, ray: Any, tasks: Sequence[Task], config: TuningConfig, priors: Priors) -> Iterator[GroupResult]:
-        # The data goes into the object store once; each task reads its slice of it.
+    def _submit_groups(self, ray: Any, tasks: Sequence[Task], config: TuningConfig, priors: Priors) -> list[Any]:
+        """``"groups"`` mode: one Ray task per group. The data goes into the object store once;
+        each task reads its slice of it."""
+        if not tasks:
+            return []
         bounds = []
         start = 0
         for _, frame in tasks:
@@ -507,10 +632,14 @@ class RayBackend(Backend):
         history_ref = ray.put(pd.concat([frame for _, frame in tasks], ignore_index=True))
         config_ref = ray.put(config)
         remote = ray.remote(num_cpus=1, max_retries=self.max_retries, retry_exceptions=False)(_tune_slice)
-        pending = [
+        return [
             remote.remote(key, history_ref, lo, hi, config_ref, priors.get(key))
             for (key, _), (lo, hi) in zip(tasks, bounds)
         ]
+
+    @staticmethod
+    def _drain(ray: Any, pending: list[Any]) -> Iterator[Any]:
+        """The results of Ray tasks, each as soon as it is done."""
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             yield from ray.get(done)
