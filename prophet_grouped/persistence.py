@@ -2,7 +2,8 @@
 
 Layout of a saved folder::
 
-    meta.json          format version, library version, fitted attributes' scalars
+    meta.json          format version, library version, fitted attributes' scalars, the
+                       dtypes of results_ and best_params_ columns
     params.json        constructor parameters that can be stored as JSON
     results.json       results_ (records)
     best_params.json   best_params_ (records)
@@ -17,6 +18,7 @@ No pickle is needed to load it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable
@@ -160,6 +162,10 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
         "date_format_": getattr(tuner, "date_format_", None),
         # Which group columns hold dates: their keys are ISO text in the files.
         "key_kinds": key_kinds(tuner.trials_, len(tuner.group_cols_)),
+        # JSON has one null: a column of missing numbers (ets_score without the challenger)
+        # would come back as objects without its dtype.
+        "dtypes": {name: {col: str(dtype) for col, dtype in getattr(tuner, name).dtypes.items()}
+                   for name in ("results_", "best_params_")},
     })
     _write_json(os.path.join(path, "results.json"), records(tuner.results_))
     _write_json(os.path.join(path, "best_params.json"), records(tuner.best_params_))
@@ -167,6 +173,18 @@ def save(tuner: GroupedProphetTuner, path: str) -> None:
     _write_lines(os.path.join(path, "studies.jsonl"), studies_to_lines(getattr(tuner, "studies_", {})))
     _write_lines(os.path.join(path, "models.jsonl"),
                  (json.dumps({"key": key_to_json(key), "model": tuner.models_.json(key)}) + "\n" for key in tuner.models_))
+
+
+_NUMERIC_DTYPES = ("float64", "float32", "int64", "int32", "bool")
+
+
+def _restore_dtypes(frame: pd.DataFrame, dtypes: dict[str, str]) -> None:
+    """Give ``frame``'s numeric and boolean columns the dtypes they were saved with (a column
+    read back as objects because every value was missing becomes float NaN again)."""
+    for col, dtype in dtypes.items():
+        if col in frame.columns and dtype in _NUMERIC_DTYPES and str(frame[col].dtype) != dtype:
+            with contextlib.suppress(TypeError, ValueError):  # e.g. missing values in an int column
+                frame[col] = frame[col].astype(dtype)
 
 
 def load(cls: type[GroupedProphetTuner], path: str, models: bool = True) -> GroupedProphetTuner:
@@ -204,6 +222,8 @@ def load(cls: type[GroupedProphetTuner], path: str, models: bool = True) -> Grou
     with open(os.path.join(path, "best_params.json")) as fh:
         records = json.load(fh)
     tuner.best_params_ = pd.DataFrame(records) if records else pd.DataFrame(columns=tuner.group_cols_)
+    for name, dtypes in meta.get("dtypes", {}).items():  # none before dtypes were kept
+        _restore_dtypes(getattr(tuner, name), dtypes)
     kinds = meta.get("key_kinds")  # none before date keys were canonical
     for col, kind in zip(tuner.group_cols_, kinds or []):
         if kind == TIMESTAMP:

@@ -30,8 +30,9 @@ def test_round_trip_predicts_identically(fitted, tmp_path):
                      "trials.json"]
     loaded = GroupedProphetTuner.load(str(tmp_path / "tuner"))
     assert loaded.get_params() == fitted.get_params()
-    pd.testing.assert_frame_equal(loaded.best_params_, fitted.best_params_, check_dtype=False)
-    pd.testing.assert_frame_equal(loaded.results_, fitted.results_, check_dtype=False)
+    # Columns and dtypes as fitted (ets_score and champion_score, all missing here, stay float).
+    pd.testing.assert_frame_equal(loaded.best_params_, fitted.best_params_)
+    pd.testing.assert_frame_equal(loaded.results_, fitted.results_)
     assert loaded.trials_ == fitted.trials_
     assert (loaded.freq_, loaded.horizon_) == (fitted.freq_, fitted.horizon_) == ("D", 30)
     future = fitted.make_future_dataframe(periods=14)
