@@ -12,6 +12,10 @@ size, the driver JVM's peak, and how much the fitted attributes hold per group.
     python benchmarks/many_groups.py                          # 2,000 and 20,000 groups
     python benchmarks/many_groups.py --groups 2000,20000,100000
     python benchmarks/many_groups.py --groups 200,2000 --days 180 --trials 2 --master "local-cluster[2,1,2048]"
+    python benchmarks/many_groups.py --task fit-model-dir    # fit(sdf) with model_dir instead
+
+``--task fit`` fits and keeps every model on the driver (``models_``); ``--task fit-model-dir``
+fits with ``model_dir`` (the models in files, ``models_`` reads them on demand).
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def _attribute_bytes(tuner: object) -> int:
     return sum(size(getattr(tuner, name)) for name in ("results_", "best_params_", "trials_", "studies_", "models_"))
 
 
-def child(groups: int, days: int, master: str, trials: int) -> dict:
+def child(groups: int, days: int, master: str, trials: int, task: str = "forecast") -> dict:
     """One size, in this (fresh) process."""
     import logging
     import resource
@@ -80,18 +84,23 @@ def child(groups: int, days: int, master: str, trials: int) -> dict:
            .select("item", F.date_add(F.lit("2020-01-01").cast("date"), F.col("day").cast("int")).alias("ds"),
                    (50 + (F.col("item") % 7) * 3 + 0.01 * t + 5 * F.sin(2 * 3.14159 * t / 7)
                     + 8 * F.sin(2 * 3.14159 * t / 365.25) + 2 * F.randn(seed=1)).alias("y")))
-    tuner = GroupedProphetTuner(group_cols=["item"], backend="spark", backend_options={"spark": spark},
-                                n_trials=trials, cv_folds=1, horizon=30, random_state=0, verbose=0)
-    before_fit_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    start = time.perf_counter()
-    forecast = tuner.forecast(sdf, periods=30)
     with tempfile.TemporaryDirectory() as folder:
-        forecast.write.parquet(os.path.join(folder, "forecast"))
-        rows = spark.read.parquet(os.path.join(folder, "forecast")).count()
-    wall = time.perf_counter() - start
+        tuner = GroupedProphetTuner(group_cols=["item"], backend="spark", backend_options={"spark": spark},
+                                    n_trials=trials, cv_folds=1, horizon=30, random_state=0, verbose=0,
+                                    model_dir=os.path.join(folder, "models") if task == "fit-model-dir" else None)
+        before_fit_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        start = time.perf_counter()
+        if task == "forecast":
+            forecast = tuner.forecast(sdf, periods=30)
+            forecast.write.parquet(os.path.join(folder, "forecast"))
+            rows, kind = spark.read.parquet(os.path.join(folder, "forecast")).count(), type(forecast).__module__
+        else:
+            tuner.fit(sdf)
+            rows, kind = len(tuner.models_), "models_"
+        wall = time.perf_counter() - start
     out = {
         "groups": groups, "wall_s": wall, "rows": rows, "ok": int((tuner.results_["status"] == "ok").sum()),
-        "kind": type(forecast).__module__,
+        "kind": kind, "task": task,
         "python_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "python_before_fit_mb": before_fit_mb,
         "attributes_bytes_per_group": _attribute_bytes(tuner) / groups,
@@ -107,11 +116,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=120, help="history days per group (default: %(default)s)")
     parser.add_argument("--trials", type=int, default=1, help="trials per group (default: %(default)s)")
     parser.add_argument("--master", default="local[2]", help="Spark master (default: %(default)s)")
+    parser.add_argument("--task", default="forecast", choices=["forecast", "fit", "fit-model-dir"],
+                        help="forecast(sdf) written to Parquet (default), fit(sdf) with the models on the "
+                             "driver, or fit(sdf) with model_dir (the models in files)")
     parser.add_argument("--out", default=None, help="also write the runs as JSON to this file")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child is not None:
-        print(json.dumps(child(args.child, args.days, args.master, args.trials)))
+        print(json.dumps(child(args.child, args.days, args.master, args.trials, args.task)))
         return
     try:
         import pyspark  # noqa: F401
@@ -122,7 +134,7 @@ def main(argv: list[str] | None = None) -> None:
     for groups in (int(g) for g in args.groups.split(",")):
         proc = subprocess.run(
             [sys.executable, __file__, "--child", str(groups), "--days", str(args.days), "--trials",
-             str(args.trials), "--master", args.master],
+             str(args.trials), "--master", args.master, "--task", args.task],
             capture_output=True, text=True, check=False,
         )
         if proc.returncode != 0:
@@ -135,7 +147,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{r['groups']:>7} groups x {args.days} days: {r['wall_s']:.1f} s "
               f"({1000 * r['wall_s'] / r['groups']:.1f} ms per group, "
               f"x{(r['wall_s'] / r['groups']) / (first['wall_s'] / first['groups']):.2f} the first size's), "
-              f"{r['rows']} forecast rows ({r['ok']} groups ok, a {r['kind']} DataFrame); driver peak: Python "
+              f"{r['rows']} {'forecast rows' if args.task == 'forecast' else 'models'} ({r['ok']} groups ok, "
+              f"{r['kind']}); driver peak: Python "
               f"{r['python_peak_mb']:.0f} MB ({growth}; {r['python_before_fit_mb']:.0f} MB before the fit), "
               f"JVM {r['jvm_peak_mb']:.0f} MB; fitted attributes {r['attributes_bytes_per_group']:.0f} B per group",
               flush=True)
