@@ -222,6 +222,12 @@ def _kill_monitor() -> None:
             info.process.wait(timeout=5)
 
 
+def _stop_local(ray: Any) -> None:
+    """Shut down the local Ray this process started (its monitor killed first)."""
+    _kill_monitor()
+    ray.shutdown()
+
+
 def _check_answers(address: str, timeout: float = 5.0) -> None:
     """Raise ConnectionError at once if nothing listens at a host:port address (Ray itself
     retries for minutes)."""
@@ -386,15 +392,24 @@ class RayBackend(Backend):
         try:
             yield ray
         finally:
-            _kill_monitor()
-            ray.shutdown()
+            _stop_local(ray)
 
     def _init_local(self, ray: Any) -> None:
         """Start a local Ray of our own with ``num_cpus`` (every core by default), even when another
         Ray runs on this machine (without ``address="local"``, ``ray.init()`` joins a running one
         and refuses ``num_cpus``)."""
-        ray.init(address="local", num_cpus=self.num_cpus or len(os.sched_getaffinity(0)),
-                 include_dashboard=False, logging_level="ERROR", runtime_env=_runtime_env())
+        ray.init(address="local", num_cpus=self._local_cpus(), include_dashboard=False, logging_level="ERROR",
+                 runtime_env=_runtime_env())
+
+    def _local_cpus(self) -> int:
+        """The CPUs of a local Ray this backend starts."""
+        return self.num_cpus or len(os.sched_getaffinity(0))
+
+    def _mode_for(self, n_groups: int, cpus: int) -> str:
+        """The mode to run in: ``"auto"`` is ``"trials"`` for fewer groups than CPUs, else ``"groups"``."""
+        if self.mode != "auto":
+            return self.mode
+        return "trials" if n_groups < cpus else "groups"
 
     def _check_options(self) -> None:
         if self.mode not in MODES:
@@ -474,9 +489,7 @@ class RayBackend(Backend):
             return
         with self.cluster() as ray:
             cpus = int(ray.cluster_resources().get("CPU", 1))
-            mode = self.mode
-            if mode == "auto":
-                mode = "trials" if len(tasks) < cpus else "groups"
+            mode = self._mode_for(len(tasks), cpus)
             if mode == "groups":
                 yield from self._drain(ray, self._submit_groups(ray, tasks, config, priors))
             elif mode == "tune":
@@ -490,8 +503,7 @@ class RayBackend(Backend):
         ray = _import_ray()
         if ray.is_initialized() or self._address() is not None or self.spark is not None or self.ray_on_spark:
             return False
-        cpus = self.num_cpus or len(os.sched_getaffinity(0))
-        return len(tasks) > 1 and (self.mode == "groups" or (self.mode == "auto" and len(tasks) >= cpus))
+        return len(tasks) > 1 and self._mode_for(len(tasks), self._local_cpus()) == "groups"
 
     def _run_while_starting(self, tasks: Sequence[Task], config: TuningConfig, priors: Priors) -> Iterator[GroupResult]:
         """``"groups"`` mode on a local Ray this fit starts, with this process tuning groups while
@@ -536,8 +548,7 @@ class RayBackend(Backend):
         finally:
             up.wait()
             if "error" not in started:
-                _kill_monitor()
-                ray.shutdown()
+                _stop_local(ray)
             done.set()
             starter.join()
 
@@ -584,7 +595,7 @@ class RayBackend(Backend):
             (history.join(functions.broadcast(plan), on=group_cols).repartition(n_parts, PARTITION_COL)
              .write.mode("overwrite").partitionBy(PARTITION_COL).parquet(folder))
             parts = sorted(os.path.join(folder, d) for d in os.listdir(folder) if d.startswith(f"{PARTITION_COL}="))
-            if self.mode in ("tune", "trials") or (self.mode == "auto" and len(plan_rows) < slots):
+            if self._mode_for(len(plan_rows), slots) != "groups":
                 yield from self._run_staged_in_driver(parts, group_cols, config, n_jobs, progress, priors)
                 return
 

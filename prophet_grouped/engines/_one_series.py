@@ -207,7 +207,8 @@ def solve_multiplicative(ZT: np.ndarray, Xa: np.ndarray, Xm: np.ndarray, y: np.n
             np.multiply(mult[:, None], ZT, out=J[:, :P])
             np.multiply(trend[:, None], Xm, out=J[:, P + Ka:])
             p_cur = np.concatenate([theta, ba, bm])
-            y_lin = y - (trend * mult + Xa @ ba) + J @ p_cur
+            resid = y - (trend * mult + Xa @ ba)
+            y_lin = resid + J @ p_cur
             G, C, yy = _gram(J, y_lin)
             damping = _MULT_LM_LAM0 * np.diag(G).max() if np.isnan(lam) else lam
             lp_cur = lp if it > 1 else -np.inf
@@ -222,7 +223,7 @@ def solve_multiplicative(ZT: np.ndarray, Xa: np.ndarray, Xm: np.ndarray, y: np.n
             # ``newton_after`` (prophet-batch's steps, bit for bit, at no extra cost).
             steps: list[tuple[bool, np.ndarray, np.ndarray]] = [(False, G, C)]
             if it > switch_after + newton_after:
-                cross = ZT.T @ ((y - (trend * mult + Xa @ ba))[:, None] * Xm)
+                cross = ZT.T @ (resid[:, None] * Xm)
                 G_newton, C_newton = G.copy(), C.copy()
                 G_newton[:P, P + Ka:] -= cross
                 G_newton[P + Ka:, :P] -= cross.T
